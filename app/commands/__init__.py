@@ -1,0 +1,1 @@
+"""One module per `iggt` subcommand (see app/cli.py for the contract)."""

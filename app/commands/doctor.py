@@ -1,0 +1,132 @@
+"""`iggt doctor`: what this installation has and whether it can do its job."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+
+NAME = "doctor"
+HELP = "print Python/torch/CUDA/Qt facts, where files live, and whether the bundled weights load"
+
+_QT_PROBE = (
+    "import sys\n"
+    "from PySide6.QtGui import QGuiApplication\n"
+    "app = QGuiApplication(sys.argv[:1])\n"
+    "print(app.platformName())\n"
+)
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-weights", action="store_true", help="skip loading the bundled weights")
+
+
+def _torch_lines() -> tuple[list[tuple[str, str]], Check]:
+    try:
+        import torch
+    except Exception as exc:
+        return [("torch", f"not importable: {exc}")], Check("torch", False, str(exc))
+    lines = [("torch", torch.__version__)]
+    cuda = torch.cuda.is_available()
+    lines.append(("CUDA available", "yes" if cuda else "no"))
+    if cuda:
+        for i in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(i)
+            lines.append((f"CUDA device {i}", f"{props.name}, {props.total_memory / 2**30:.1f} GiB"))
+        lines.append(("bf16 supported", "yes" if torch.cuda.is_bf16_supported() else "no"))
+    lines.append(("device (auto)", "cuda" if cuda else "cpu"))
+    lines.append(("CPU threads", str(torch.get_num_threads())))
+    return lines, Check("torch", True, torch.__version__)
+
+
+def _run_qt_probe(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _QT_PROBE], capture_output=True, text=True, timeout=30, check=False, env=env
+    )
+
+
+def _qt_platform() -> Check:
+    """Ask a child process: Qt must never be imported by the headless core."""
+    env = dict(os.environ)
+    try:
+        out = _run_qt_probe(env)
+        if out.returncode == 0:
+            return Check("Qt platform", True, out.stdout.strip() or "unknown")
+        headless = not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or env.get("QT_QPA_PLATFORM"))
+        if headless:
+            offscreen = _run_qt_probe({**env, "QT_QPA_PLATFORM": "offscreen"})
+            if offscreen.returncode == 0:
+                return Check(
+                    "Qt platform",
+                    True,
+                    "no display here; Qt works offscreen (run the GUI under xvfb-run or with a desktop)",
+                )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check("Qt platform", False, f"probe failed: {exc}")
+    last = (out.stderr.strip().splitlines() or ["unknown error"])[-1]
+    return Check("Qt platform", False, f"Qt cannot start here: {last}")
+
+
+def _weights_check() -> Check:
+    from app.paths import WEIGHTS_DIR
+
+    path = WEIGHTS_DIR / "iggt-tiny.safetensors"
+    if not path.is_file():
+        return Check("bundled weights", False, f"missing: {path}")
+    try:
+        from model import load_iggt
+
+        net = load_iggt(path, device="cpu")
+    except Exception as exc:
+        return Check("bundled weights", False, f"{path.name} does not load: {exc}")
+    params = sum(p.numel() for p in net.parameters())
+    return Check("bundled weights", True, f"{path} loads ({params / 1e6:.1f} M parameters)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from app import __version__
+    from app.logging_setup import log_file_path
+    from app.paths import RESOURCES, user_cache_dir, user_config_dir, user_data_dir
+
+    rows: list[tuple[str, str]] = [
+        ("iggt-viewer", __version__),
+        ("Python", f"{platform.python_version()} ({sys.executable})"),
+        ("platform", platform.platform()),
+    ]
+    torch_rows, torch_check = _torch_lines()
+    rows += torch_rows
+    checks = [torch_check]
+    qt = _qt_platform()
+    checks.append(qt)
+    rows.append(("Qt platform", qt.detail))
+    rows.append(("DISPLAY", os.environ.get("DISPLAY", "(none)")))
+    rows += [
+        ("resources", str(RESOURCES)),
+        ("settings", str(user_config_dir())),
+        ("user data", str(user_data_dir())),
+        ("cache", str(user_cache_dir())),
+        ("log file", str(log_file_path())),
+    ]
+    if not args.no_weights:
+        weights = _weights_check()
+        checks.append(weights)
+        rows.append(("bundled weights", weights.detail))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        print("problems: " + "; ".join(f"{c.name}: {c.detail}" for c in failed))
+        return 1
+    print("all checks passed")
+    return 0

@@ -1,0 +1,54 @@
+"""The `iggt` command line: version, help, doctor, exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+from app import __version__
+from app.cli import EXIT_USER_ERROR, build_parser, main
+
+
+def _iggt(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_version_prints_the_package_version() -> None:
+    out = _iggt("--version")
+    assert out.returncode == 0
+    assert out.stdout.strip() == f"iggt-viewer {__version__}"
+
+
+def test_every_subcommand_module_is_registered() -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert "doctor" in sub.choices
+
+
+def test_no_command_prints_help_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == EXIT_USER_ERROR
+    assert "usage: iggt" in capsys.readouterr().out
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    out = _iggt("frobnicate")
+    assert out.returncode == 2  # argparse's own usage error
+    assert "invalid choice" in out.stderr
+
+
+def test_doctor_reports_the_environment() -> None:
+    out = _iggt("doctor")
+    text = out.stdout
+    for key in ("Python", "torch", "CUDA available", "device (auto)", "Qt platform", "settings", "log file",
+                "bundled weights"):
+        assert key in text, f"doctor output lacks {key!r}:\n{text}"
+    if "problems:" in text:
+        assert out.returncode == 1
+    else:
+        assert out.returncode == 0
+        assert "all checks passed" in text
