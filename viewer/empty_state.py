@@ -1,0 +1,65 @@
+"""What the window shows when nothing is open: a short invitation and the obvious buttons."""
+
+from __future__ import annotations
+
+import qtawesome as qta
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+EMPTY_TEXT = "Open an image folder or a scene"
+
+
+class EmptyStatePanel(QWidget):
+    open_folder_requested = Signal()
+    open_scene_requested = Signal()
+    open_sample_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("empty_state")
+        self.icon = QLabel(self)
+        self.icon.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title = QLabel(EMPTY_TEXT, self)
+        self.title.setObjectName("empty_state_title")
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.6)
+        self.title.setFont(font)
+        self.hint = QLabel("…or drop a folder of photos or an .iggt scene file onto this window.", self)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setEnabled(False)
+
+        self.folder_button = QPushButton("Open image folder…", self)
+        self.scene_button = QPushButton("Open scene…", self)
+        self.sample_button = QPushButton("Open sample room", self)
+        self.folder_button.clicked.connect(self.open_folder_requested)
+        self.scene_button.clicked.connect(self.open_scene_requested)
+        self.sample_button.clicked.connect(self.open_sample_requested)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for b in (self.folder_button, self.scene_button, self.sample_button):
+            b.setMinimumHeight(34)
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+
+        layout = QVBoxLayout(self)
+        layout.addStretch(2)
+        layout.addWidget(self.icon)
+        layout.addSpacing(12)
+        layout.addWidget(self.title)
+        layout.addWidget(self.hint)
+        layout.addSpacing(18)
+        layout.addLayout(buttons)
+        layout.addStretch(3)
+        self.set_icon_color(None)
+
+    def set_icon_color(self, color: str | None) -> None:
+        icons = {
+            self.folder_button: "mdi6.folder-image",
+            self.scene_button: "mdi6.cube-outline",
+            self.sample_button: "mdi6.home",
+        }
+        kw = {"color": color} if color else {}
+        for button, name in icons.items():
+            button.setIcon(qta.icon(name, **kw))
+        self.icon.setPixmap(qta.icon("mdi6.cube-scan", **kw).pixmap(QSize(96, 96)))

@@ -1,0 +1,114 @@
+"""Entry point of the GUI: ``iggt-viewer [PATH]`` (PATH: an image folder or an .iggt scene)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from app import __version__
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="iggt-viewer",
+        description="IGGT Viewer: explore a room reconstructed from photos, click objects, "
+        "check their identity across views.",
+    )
+    parser.add_argument("path", nargs="?", type=Path, help="an image folder or an .iggt scene to open")
+    parser.add_argument("--sample", action="store_true", help="open the bundled sample room")
+    parser.add_argument("--no-sample", action="store_true", help="do not open the sample room on first start")
+    parser.add_argument("--debug", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"iggt-viewer {__version__}")
+    return parser
+
+
+def _split_qt_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Separate Qt's own options (-platform xcb, -style …) from ours."""
+    qt_with_value = {"-platform", "-style", "-qwindowgeometry", "-qwindowtitle", "-display", "-stylesheet"}
+    ours, qt = [], []
+    it = iter(argv)
+    for arg in it:
+        if arg in qt_with_value:
+            qt += [arg, next(it, "")]
+        else:
+            ours.append(arg)
+    return ours, qt
+
+
+def create_application(qt_args: Sequence[str] = ()):
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        app = QApplication(["iggt-viewer", *qt_args])
+    app.setApplicationName("IGGT Viewer")
+    app.setOrganizationName("iggt-viewer")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("iggt-viewer")
+    return app
+
+
+def install_excepthook(window) -> None:
+    """Unexpected exceptions in Qt slots become an error dialog and a log entry, never a crash."""
+
+    def hook(exc_type, exc, tb):
+        if issubclass(exc_type, KeyboardInterrupt):
+            sys.__excepthook__(exc_type, exc, tb)
+            return
+        log.error("unhandled exception", exc_info=(exc_type, exc, tb))
+        try:
+            window.show_exception("Unexpected error", exc.with_traceback(tb))
+        except Exception:
+            sys.__excepthook__(exc_type, exc, tb)
+
+    sys.excepthook = hook
+
+
+def create_window(path: Path | None = None, open_sample: bool = False, settings=None, log_path=None):
+    """Build the main window and start opening ``path`` (or the sample room); used by main() and tests."""
+    from viewer.main_window import MainWindow
+    from viewer.settings import AppSettings
+
+    settings = settings if settings is not None else AppSettings()
+    window = MainWindow(settings, log_path=log_path)
+    window.show()
+    if path is not None:
+        window.open_path(path)
+    elif open_sample:
+        window.open_sample()
+    return window
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ours, qt_args = _split_qt_args(argv)
+    args = build_parser().parse_args(ours)
+    from app.logging_setup import configure_logging
+
+    log_path = configure_logging(debug=args.debug)
+    log.info("iggt-viewer %s starting", __version__)
+    app = create_application(qt_args)
+    from viewer.settings import AppSettings
+
+    settings = AppSettings()
+    first_start = not settings.get("app/started_before", False)
+    settings.set("app/started_before", True)
+    open_sample = args.path is None and (args.sample or (first_start and not args.no_sample))
+    window = create_window(args.path, open_sample=open_sample, settings=settings, log_path=log_path)
+    install_excepthook(window)
+    code = app.exec()
+    sys.excepthook = sys.__excepthook__
+    log.info("iggt-viewer exiting with code %s", code)
+    return int(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
