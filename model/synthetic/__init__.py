@@ -1,0 +1,16 @@
+"""Synthetic furnished rooms for training and evaluating IGGT (numpy only)."""
+
+from .config import RoomConfig
+from .palette import CATEGORIES, CATEGORY_ID, COLOUR_NAMES, FURNITURE, PALETTE
+from .render import SyntheticScene, render_room
+
+__all__ = [
+    "CATEGORIES",
+    "CATEGORY_ID",
+    "COLOUR_NAMES",
+    "FURNITURE",
+    "PALETTE",
+    "RoomConfig",
+    "SyntheticScene",
+    "render_room",
+]
