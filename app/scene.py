@@ -338,6 +338,7 @@ class Scene:
         if image_storage not in ("embedded", "paths"):
             raise ValueError(f"image_storage must be 'embedded' or 'paths', not {image_storage!r}")
         self.image_storage = image_storage
+        self.load_warnings: list[str] = []  # set by scene_io.load_scene; never saved
         self._cache: dict[str, np.ndarray] = {}
         self.validate()
 
