@@ -1,0 +1,56 @@
+"""`iggt export SCENE --format FMT -o OUT [--force]`: hand a scene to other tools."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+NAME = "export"
+HELP = "export a scene: point cloud (ply), 3D scene (glb), cameras (colmap), masks, coco, instance table"
+
+FORMAT_NAMES = ("ply", "glb", "colmap", "masks", "coco", "table")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scene", type=Path, help="scene file (.iggt)")
+    parser.add_argument("--format", "-f", required=True, choices=FORMAT_NAMES, help="what to write")
+    parser.add_argument(
+        "-o", "--output", required=True, type=Path,
+        help="output file (ply, glb, coco: .json, table: .csv or .json) or folder (colmap, masks)",
+    )  # fmt: skip
+    parser.add_argument("--force", action="store_true", help="replace an existing output")
+    parser.add_argument(
+        "--colour-by", choices=("rgb", "instance"), default="rgb", help="GLB point colours (default: rgb)"
+    )
+    parser.add_argument("--no-images", action="store_true", help="COLMAP: do not copy the images")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.errors import UserError
+    from app.export import FORMATS, ExportOptions, export_scene
+    from app.scene_io import load_scene
+
+    if not args.scene.is_file():
+        raise UserError(f"scene file not found: {args.scene}")
+    last = [-1]
+
+    def progress(message: str, fraction: float) -> None:
+        pct = int(fraction * 100)
+        if not args.quiet and pct // 10 != last[0] // 10:
+            last[0] = pct
+            print(f"[{pct:3d}%] {message}", file=sys.stderr)
+
+    scene = load_scene(args.scene)
+    for warning in getattr(scene, "load_warnings", []) or []:
+        print(f"warning: {warning}", file=sys.stderr)
+    options = ExportOptions(
+        force=args.force, colour_by=args.colour_by, with_images=not args.no_images, progress=progress
+    )
+    result = export_scene(scene, args.format, args.output, options)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    kind = "folder" if FORMATS[args.format].folder else "file"
+    print(f"wrote {FORMATS[args.format].title} {kind}: {result.path}")
+    return 0

@@ -1,0 +1,79 @@
+"""Point cloud as binary PLY: position, colour, instance id, category id and confidence per vertex.
+
+The header's comments name the categories (``comment category <id> <name>``) and instances
+(``comment instance <id> <category id> <name>``), so a reader can map ids back to names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from app.export.atomic import atomic_file, check_target
+from app.export.base import ExportOptions, ExportResult, category_ids, point_category_ids, require_points
+from app.scene import Scene
+
+VERTEX_DTYPE = np.dtype(
+    [
+        ("x", "<f4"),
+        ("y", "<f4"),
+        ("z", "<f4"),
+        ("red", "u1"),
+        ("green", "u1"),
+        ("blue", "u1"),
+        ("instance_id", "<i4"),
+        ("category_id", "<i4"),
+        ("confidence", "<f4"),
+    ]
+)
+_PLY_TYPES = {"<f4": "float", "|u1": "uchar", "<i4": "int"}
+
+
+def _comment(text: str) -> str:
+    return " ".join(text.replace("\r", " ").replace("\n", " ").split())
+
+
+def ply_header(scene: Scene, n: int) -> bytes:
+    lines = ["ply", "format binary_little_endian 1.0", "comment exported by iggt-viewer"]
+    if scene.model_id:
+        lines.append(f"comment model {_comment(scene.model_id)}")
+    lines.append("comment instance_id 0 = no instance; category_id 0 = no category")
+    cats = category_ids(scene)
+    lines += [f"comment category {cid} {_comment(name)}" for name, cid in cats.items()]
+    for iid, inst in scene.instances.items():
+        lines.append(f"comment instance {iid} {cats.get(inst.category or '', 0)} {_comment(inst.name)}")
+    lines.append(f"element vertex {n}")
+    for name in VERTEX_DTYPE.names:
+        lines.append(f"property {_PLY_TYPES[VERTEX_DTYPE[name].str]} {name}")
+    lines.append("end_header")
+    return ("\n".join(lines) + "\n").encode("ascii", errors="replace")
+
+
+def vertex_array(scene: Scene) -> np.ndarray:
+    pts = scene.points
+    rgb = scene.point_rgb
+    out = np.empty(pts.shape[0], dtype=VERTEX_DTYPE)
+    out["x"], out["y"], out["z"] = pts[:, 0], pts[:, 1], pts[:, 2]
+    out["red"], out["green"], out["blue"] = rgb[:, 0], rgb[:, 1], rgb[:, 2]
+    out["instance_id"] = scene.point_labels
+    out["category_id"] = point_category_ids(scene)
+    out["confidence"] = scene.point_confidence
+    return out
+
+
+def export_ply(scene: Scene, path: Path, options: ExportOptions | None = None) -> ExportResult:
+    options = options or ExportOptions()
+    require_points(scene)
+    check_target(Path(path), options.force)
+    options.report("collecting points", 0.0)
+    vertices = vertex_array(scene)
+    with atomic_file(Path(path), options.force) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(ply_header(scene, vertices.shape[0]))
+            chunk = 1 << 20
+            for start in range(0, vertices.shape[0], chunk):
+                options.report("writing PLY", start / max(vertices.shape[0], 1))
+                fh.write(vertices[start : start + chunk].tobytes())
+        options.report("writing PLY", 1.0)
+    return ExportResult(Path(path), [Path(path)])
