@@ -1,0 +1,275 @@
+"""Resumable, deterministic training of IGGT on on-the-fly synthetic rooms (CPU or CUDA).
+
+A run lives in one folder: ``last.pt`` (model + optimiser + step, rewritten atomically every few
+minutes and at the end of a piece), ``train_log.csv`` (one row per logged step: the loss parts, lr,
+speed; TensorBoard-compatible scalars can be derived from it), ``val_log.csv`` (loss on fixed held-out
+rooms) and ``config.json``. Calling ``train`` again on the same folder continues where it stopped,
+so long runs are split into pieces (``max_minutes``). Given the seed and the thread count, the
+data, the pixel samples and therefore the run are deterministic: scene seeds and view counts are a
+pure function of (seed, step).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.synthetic import render_room
+
+from .losses import LossWeights, iggt_loss
+from .targets import make_batch
+
+TRAIN_SEED_OFFSET = 1_000_000  # training rooms use seeds >= this; evaluation uses smaller seeds
+VAL_SEED_OFFSET = 900_000  # fixed rooms for the validation loss logged during training
+LOG_FIELDS = [
+    "step",
+    "elapsed_s",
+    "lr",
+    "total",
+    "camera",
+    "depth",
+    "point",
+    "mvc",
+    "views",
+    "height",
+    "width",
+    "step_s",
+]
+VAL_FIELDS = ["step", "elapsed_s", "total", "camera", "depth", "point", "mvc"]
+
+
+@dataclass
+class TrainConfig:
+    model: str = "tiny"
+    steps: int = 20_000  # length of the cosine schedule (the whole run, all pieces)
+    lr: float = 4e-4
+    min_lr_ratio: float = 0.05
+    warmup: int = 300
+    weight_decay: float = 0.05
+    grad_clip: float = 1.0
+    batch_size: int = 1  # rooms per step
+    min_views: int = 2
+    max_views: int = 8
+    sizes: tuple[tuple[int, int], ...] = ((112, 112),)  # one drawn per step
+    seed: int = 0
+    checkpoint_minutes: float = 5.0
+    max_minutes: float = 110.0  # length of one piece; the next call resumes
+    log_every: int = 10
+    val_every: int = 250
+    val_scenes: int = 4
+    val_views: int = 4
+    threads: int = 1
+    device: str = "cpu"
+    init: str | None = None  # fine-tune from this checkpoint (anything load_iggt accepts)
+    loss: LossWeights = dataclasses.field(default_factory=LossWeights)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        data = dict(data)
+        data["loss"] = LossWeights(**data.get("loss", {}))
+        data["sizes"] = tuple(tuple(s) for s in data.get("sizes", ((112, 112),)))
+        return cls(**data)
+
+
+def step_plan(cfg: TrainConfig, step: int) -> tuple[list[int], int, int, int]:
+    """Scene seeds, views and size of a step: a pure function of (seed, step)."""
+    rng = np.random.default_rng([cfg.seed, step, 7])
+    views = int(rng.integers(cfg.min_views, cfg.max_views + 1))
+    h, w = cfg.sizes[int(rng.integers(len(cfg.sizes)))]
+    seeds = [
+        TRAIN_SEED_OFFSET + cfg.seed * 10_000_000 + step * cfg.batch_size + i for i in range(cfg.batch_size)
+    ]
+    return seeds, views, h, w
+
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".partial")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _append_csv(path: Path, fields: list[str], row: dict) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def _truncate_csv(path: Path, last_step: int) -> None:
+    """Drop rows logged after the checkpoint we resume from (they will be recomputed)."""
+    if not path.exists():
+        return
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    fields = list(rows[0].keys())
+    tmp = path.with_suffix(".partial")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(r for r in rows if int(r["step"]) <= last_step)
+    os.replace(tmp, path)
+
+
+def build_model(cfg: TrainConfig) -> torch.nn.Module:
+    from model import IGGTConfig, build_iggt
+
+    if cfg.init:
+        from model import load_iggt
+
+        return load_iggt(cfg.init)
+    factory = getattr(IGGTConfig, cfg.model, None)
+    if factory is None:
+        raise ValueError(f"unknown model config {cfg.model!r} (use 'tiny' or 'full')")
+    return build_iggt(factory())
+
+
+@torch.no_grad()
+def validation_loss(net: torch.nn.Module, cfg: TrainConfig, size: tuple[int, int]) -> dict[str, float]:
+    net.eval()
+    sums: dict[str, float] = {}
+    for i in range(cfg.val_scenes):
+        scene = render_room(VAL_SEED_OFFSET + i, cfg.val_views, *size)
+        batch = make_batch([scene])
+        batch = batch.to(cfg.device)
+        out = net(batch.images)
+        _, parts = iggt_loss(out, batch, cfg.loss, torch.Generator().manual_seed(i))
+        for k, v in parts.items():
+            sums[k] = sums.get(k, 0.0) + v / cfg.val_scenes
+    net.train()
+    return sums
+
+
+def train(
+    cfg: TrainConfig,
+    out_dir: Path,
+    progress: Callable[[str], None] = print,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> int:
+    """Train (or continue training) in ``out_dir``; returns the step reached."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    ckpt_path = out_dir / "last.pt"
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=False) if ckpt_path.exists() else None
+    if state is not None:
+        saved = TrainConfig.from_dict(state["train_config"])
+        # the schedule, data and model must match; the piece length and logging may change
+        cfg = dataclasses.replace(
+            saved,
+            max_minutes=cfg.max_minutes,
+            checkpoint_minutes=cfg.checkpoint_minutes,
+            threads=cfg.threads,
+            device=cfg.device,
+            steps=cfg.steps or saved.steps,
+        )
+    net = build_model(dataclasses.replace(cfg, init=None) if state is not None and cfg.init else cfg)
+    if state is not None:
+        net.load_state_dict(state["model"])
+    net.to(cfg.device).train()
+    decay = [p for n, p in net.named_parameters() if p.ndim >= 2 and p.requires_grad]
+    no_decay = [p for n, p in net.named_parameters() if p.ndim < 2 and p.requires_grad]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr,
+        betas=(0.9, 0.95),
+    )
+    step, elapsed = 0, 0.0
+    if state is not None:
+        opt.load_state_dict(state["optimizer"])
+        step, elapsed = int(state["step"]), float(state["elapsed_s"])
+        progress(f"resuming {out_dir} at step {step} ({elapsed / 60:.1f} min trained)")
+    _truncate_csv(out_dir / "train_log.csv", step)
+    _truncate_csv(out_dir / "val_log.csv", step)
+    (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+
+    def save() -> None:
+        _atomic_torch_save(
+            {
+                "model": net.state_dict(),
+                "optimizer": opt.state_dict(),
+                "step": step,
+                "elapsed_s": elapsed,
+                "train_config": cfg.to_dict(),
+                "model_config": getattr(getattr(net, "config", None), "to_dict", dict)(),
+            },
+            ckpt_path,
+        )
+
+    piece_start = time.perf_counter()
+    last_ckpt = piece_start
+    while step < cfg.steps:
+        t0 = time.perf_counter()
+        seeds, views, h, w = step_plan(cfg, step)
+        batch = make_batch([render_room(s, views, h, w) for s in seeds]).to(cfg.device)
+        lr = lr_at(cfg, step)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        out = net(batch.images)
+        loss, parts = iggt_loss(out, batch, cfg.loss, torch.Generator().manual_seed(cfg.seed * 7_919 + step))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+        opt.step()
+        step += 1
+        dt = time.perf_counter() - t0
+        elapsed += dt
+        if step % cfg.log_every == 0 or step == 1:
+            row = {
+                "step": step,
+                "elapsed_s": round(elapsed, 1),
+                "lr": f"{lr:.3e}",
+                **{k: f"{v:.5f}" for k, v in parts.items()},
+                "views": views,
+                "height": h,
+                "width": w,
+                "step_s": round(dt, 3),
+            }
+            _append_csv(out_dir / "train_log.csv", LOG_FIELDS, row)
+            progress(
+                f"step {step}/{cfg.steps} loss {parts['total']:.4f} (cam {parts['camera']:.3f} "
+                f"depth {parts['depth']:.3f} pts {parts['point']:.3f} mvc {parts['mvc']:.3f}) "
+                f"{views}x{h}x{w} {dt:.2f}s/step lr {lr:.2e}"
+            )
+        if cfg.val_every and step % cfg.val_every == 0:
+            val = validation_loss(net, cfg, cfg.sizes[-1])
+            _append_csv(
+                out_dir / "val_log.csv",
+                VAL_FIELDS,
+                {"step": step, "elapsed_s": round(elapsed, 1), **{k: f"{v:.5f}" for k, v in val.items()}},
+            )
+            progress(f"val step {step}: " + " ".join(f"{k} {v:.4f}" for k, v in val.items()))
+        now = time.perf_counter()
+        if now - last_ckpt > cfg.checkpoint_minutes * 60:
+            save()
+            last_ckpt = now
+        if now - piece_start > cfg.max_minutes * 60 or should_stop():
+            progress(f"piece finished at step {step}; run again to resume")
+            break
+    save()
+    return step

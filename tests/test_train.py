@@ -1,0 +1,136 @@
+"""Training losses, targets and the resumable, deterministic loop."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from model.synthetic import render_room
+from model.train import TrainConfig, camera_loss, contrastive_loss, make_batch, regression_loss, train
+from model.train.losses import sample_pixels
+from model.train.targets import STUFF_LABEL_OFFSET, pose_encoding, rotation_to_quaternion
+
+
+def test_camera_loss_zero_for_exact_poses_and_grows_with_error():
+    gt = torch.randn(2, 3, 9)
+    assert camera_loss([gt.clone() for _ in range(4)], gt).item() == 0.0
+    worse = camera_loss([gt + 0.1 for _ in range(4)], gt).item()
+    only_last_wrong = camera_loss([gt, gt, gt, gt + 0.1], gt).item()
+    only_first_wrong = camera_loss([gt + 0.1, gt, gt, gt], gt).item()
+    assert worse > only_last_wrong > only_first_wrong > 0  # later iterations weigh more
+
+
+def test_regression_loss_zero_at_exact_prediction_with_unit_confidence():
+    gt = torch.rand(1, 2, 8, 8, 3)
+    conf = torch.ones(1, 2, 8, 8)
+    valid = torch.ones(1, 2, 8, 8, dtype=torch.bool)
+    assert regression_loss(gt.clone(), gt, conf, valid).item() == pytest.approx(0.0, abs=1e-7)
+    assert regression_loss(gt + 0.2, gt, conf, valid).item() == pytest.approx(0.2 * 3**0.5, rel=1e-4)
+    # confidence: for a fixed error the loss is minimised near c = alpha / err
+    err = 0.05
+    losses = {
+        c: regression_loss(gt + err / 3**0.5, gt, conf * c, valid, alpha=0.2).item() for c in (1.0, 4.0, 20.0)
+    }
+    assert losses[4.0] < losses[1.0] and losses[4.0] < losses[20.0]
+    # the gradient term sees structure errors a constant offset hides
+    noisy = gt + 0.05 * torch.sign(torch.randn_like(gt))
+    shifted = gt + 0.05
+    assert regression_loss(noisy, gt, conf, valid).item() > regression_loss(shifted, gt, conf, valid).item()
+
+
+def _one_hot_features(labels: torch.Tensor, dim: int = 8) -> torch.Tensor:
+    uniq = torch.unique(labels)
+    index = torch.searchsorted(uniq, labels)
+    return torch.nn.functional.one_hot(index, dim).permute(0, 1, 4, 2, 3).float() * 3.0  # (B,S,C,H,W)
+
+
+def test_contrastive_loss_zero_for_separated_features_positive_otherwise():
+    labels = torch.zeros(1, 3, 16, 16, dtype=torch.long)
+    labels[:, :, :8] = 1
+    labels[:, :, 8:, :8] = 2
+    labels[:, :, 12:, 12:] = STUFF_LABEL_OFFSET + 1
+    gen = torch.Generator().manual_seed(0)
+    feats = _one_hot_features(labels)
+    assert contrastive_loss(feats, labels, n_samples=256, generator=gen).item() < 1e-4
+    # identical features for everything: pull is 0 but push = margin
+    same = torch.ones_like(feats)
+    assert contrastive_loss(same, labels, n_samples=256, generator=gen).item() == pytest.approx(1.0, abs=1e-3)
+    # noisy features of one instance: the pull term is positive and its gradient reduces it
+    noisy = (feats + 0.5 * torch.randn(feats.shape, generator=gen)).requires_grad_()
+    loss = contrastive_loss(noisy, labels, n_samples=256, generator=torch.Generator().manual_seed(1))
+    loss.backward()
+    stepped = noisy.detach() - 0.5 * noisy.grad
+    after = contrastive_loss(stepped, labels, n_samples=256, generator=torch.Generator().manual_seed(1))
+    assert loss.item() > 0.05 and after.item() < loss.item()
+
+
+def test_balanced_sampling_reaches_small_instances():
+    labels = torch.zeros(2, 32, 32, dtype=torch.long)
+    labels[0, 0, 0] = 7  # a one-pixel instance
+    idx = sample_pixels(labels, 512, torch.Generator().manual_seed(0))
+    assert (labels.reshape(-1)[idx] == 7).sum() > 50
+
+
+def test_targets_are_scale_normalised_in_first_camera_frame():
+    scene = render_room(2, 3, 56, 56)
+    b = make_batch([scene])
+    norms = torch.linalg.vector_norm(b.world_points, dim=-1)
+    assert norms.mean().item() == pytest.approx(1.0, rel=1e-4)
+    np.testing.assert_allclose(b.pose_enc[0, 0, :7].numpy(), [0, 0, 0, 0, 0, 0, 1], atol=1e-6)
+    # depth of view 0 is the z of its points (view 0 camera = world)
+    np.testing.assert_allclose(
+        b.world_points[0, 0, ..., 2].numpy(), b.depth[0, 0].numpy(), rtol=1e-5, atol=1e-6
+    )
+    assert b.labels[b.instance_ids == 0].min() >= STUFF_LABEL_OFFSET
+    enc = pose_encoding(scene.extrinsic, scene.intrinsic, 56, 56)
+    fov_w = 2 * np.arctan(28 / scene.intrinsic[0, 0, 0])
+    assert enc[1, 8] == pytest.approx(fov_w, rel=1e-6)
+
+
+def test_quaternions_match_scipy():
+    from scipy.spatial.transform import Rotation
+
+    rot = Rotation.random(20, random_state=3)
+    q = rot.as_quat()
+    q *= np.where(q[:, 3:] < 0, -1, 1)
+    np.testing.assert_allclose(rotation_to_quaternion(rot.as_matrix()), q, atol=1e-12)
+
+
+def _read_log(path):
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_training_is_resumable_and_deterministic(tmp_path):
+    cfg = TrainConfig(
+        steps=4, warmup=2, sizes=((56, 56),), min_views=2, max_views=3, log_every=1, val_every=0, seed=3
+    )
+    assert train(cfg, tmp_path / "straight", progress=lambda m: None) == 4
+    # the same run split into two pieces: stop after 2 steps, then resume
+    stop_after = iter([False, True])
+    assert train(cfg, tmp_path / "pieces", progress=lambda m: None, should_stop=lambda: next(stop_after)) == 2
+    messages = []
+    assert train(cfg, tmp_path / "pieces", progress=messages.append) == 4
+    assert any("resuming" in m for m in messages)
+    a = torch.load(tmp_path / "straight" / "last.pt", weights_only=False)
+    b = torch.load(tmp_path / "pieces" / "last.pt", weights_only=False)
+    for k in a["model"]:
+        torch.testing.assert_close(a["model"][k], b["model"][k], rtol=0, atol=0)
+    log_a, log_b = (
+        _read_log(tmp_path / "straight" / "train_log.csv"),
+        _read_log(tmp_path / "pieces" / "train_log.csv"),
+    )
+    assert [r["total"] for r in log_a] == [r["total"] for r in log_b] and len(log_a) == 4
+    first = float(log_a[0]["total"])
+    assert np.isfinite(first)
+
+
+def test_train_config_round_trips():
+    cfg = TrainConfig(sizes=((112, 112), (168, 224)), steps=10)
+    back = TrainConfig.from_dict(dataclasses.asdict(cfg))
+    assert back == cfg
