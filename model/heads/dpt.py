@@ -1,0 +1,188 @@
+"""DPT dense head: four token layers -> multi-scale maps -> fused full-resolution prediction.
+
+Also provides the pieces reused by the part head (fusion blocks, scratch convolutions, the
+sinusoidal UV position embedding).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .activations import split_value_and_conf
+
+# interpolate works on int32 indices internally; stay well below that per call
+_MAX_INTERP_ELEMENTS = 1_610_612_736
+
+
+def interpolate(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """Bilinear, align_corners=True, split over the batch if the output would be huge."""
+    size = (int(size[0]), int(size[1]))
+    elements = size[0] * size[1] * x.shape[0] * x.shape[1]
+    if elements <= _MAX_INTERP_ELEMENTS:
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
+    parts = torch.chunk(x, elements // _MAX_INTERP_ELEMENTS + 1, dim=0)
+    return torch.cat([F.interpolate(p, size=size, mode="bilinear", align_corners=True) for p in parts])
+
+
+@lru_cache(maxsize=32)
+def _uv_embedding(rows: int, cols: int, channels: int, aspect: float, device: torch.device) -> torch.Tensor:
+    """(channels, rows, cols) sinusoidal embedding of a UV grid normalised by the image diagonal, x 0.1."""
+    diag = (aspect**2 + 1.0) ** 0.5
+    span_x, span_y = aspect / diag, 1.0 / diag
+    xs = torch.linspace(-span_x * (cols - 1) / cols, span_x * (cols - 1) / cols, cols, device=device)
+    ys = torch.linspace(-span_y * (rows - 1) / rows, span_y * (rows - 1) / rows, rows, device=device)
+    grid_x = xs[None, :].expand(rows, cols).reshape(-1)
+    grid_y = ys[:, None].expand(rows, cols).reshape(-1)
+    quarter = channels // 4
+    omega = torch.arange(quarter, dtype=torch.float64, device=device) / (channels / 4.0)
+    omega = 1.0 / 100.0**omega
+
+    def sincos(coord: torch.Tensor) -> torch.Tensor:
+        angles = coord.double()[:, None] * omega[None, :]
+        return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1).float()
+
+    emb = torch.cat([sincos(grid_x), sincos(grid_y)], dim=-1).view(rows, cols, channels)
+    return (emb * 0.1).permute(2, 0, 1).contiguous()
+
+
+def add_uv_embedding(x: torch.Tensor, image_w: int, image_h: int) -> torch.Tensor:
+    emb = _uv_embedding(x.shape[-2], x.shape[-1], x.shape[1], image_w / image_h, x.device)
+    return x + emb.to(x.dtype)
+
+
+class ResidualConvUnit(nn.Module):
+    """relu(x) + conv2(relu(conv1(relu(x)))) (the official in-place ReLU also rectifies the skip)."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(features, features, 3, padding=1)
+        self.conv2 = nn.Conv2d(features, features, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(x)
+        return self.conv2(F.relu(self.conv1(x))) + x
+
+
+class FusionBlock(nn.Module):
+    """(x [+ rcu1(skip)]) -> rcu2 -> bilinear resize (to ``size`` or 2x) -> 1x1 conv."""
+
+    def __init__(self, features: int, has_residual: bool = True) -> None:
+        super().__init__()
+        self.out_conv = nn.Conv2d(features, features, 1)
+        self.resConfUnit1 = ResidualConvUnit(features) if has_residual else None
+        self.resConfUnit2 = ResidualConvUnit(features)
+
+    def forward(
+        self, x: torch.Tensor, skip: torch.Tensor | None = None, size: Sequence[int] | None = None
+    ) -> torch.Tensor:
+        if skip is not None:
+            x = x + self.resConfUnit1(skip)
+        x = self.resConfUnit2(x)
+        if size is None:
+            size = (x.shape[-2] * 2, x.shape[-1] * 2)
+        return self.out_conv(interpolate(x, size))
+
+
+class Scratch(nn.Module):
+    """Per-level 3x3 convs to a common width, four fusion blocks and the output convolutions."""
+
+    def __init__(self, in_channels: Sequence[int], features: int, out_channels1: int, output_dim: int | None,
+                 hidden: int) -> None:
+        super().__init__()
+        for i, ch in enumerate(in_channels, start=1):
+            setattr(self, f"layer{i}_rn", nn.Conv2d(ch, features, 3, padding=1, bias=False))
+        self.refinenet1 = FusionBlock(features)
+        self.refinenet2 = FusionBlock(features)
+        self.refinenet3 = FusionBlock(features)
+        self.refinenet4 = FusionBlock(features, has_residual=False)
+        self.output_conv1 = nn.Conv2d(features, out_channels1, 3, padding=1)
+        if output_dim is not None:
+            self.output_conv2 = nn.Sequential(
+                nn.Conv2d(out_channels1, hidden, 3, padding=1),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(hidden, output_dim, 1),
+            )
+        else:
+            self.output_conv2 = None
+
+    def project(self, levels: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        return [getattr(self, f"layer{i}_rn")(x) for i, x in enumerate(levels, start=1)]
+
+
+class TokenMaps(nn.Module):
+    """Tokens of four aggregator layers -> maps at 4x, 2x, 1x and 1/2x of the patch grid."""
+
+    def __init__(self, dim_in: int, out_channels: Sequence[int]) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim_in)
+        self.projects = nn.ModuleList(nn.Conv2d(dim_in, oc, 1) for oc in out_channels)
+        self.resize_layers = nn.ModuleList(
+            [
+                nn.ConvTranspose2d(out_channels[0], out_channels[0], kernel_size=4, stride=4),
+                nn.ConvTranspose2d(out_channels[1], out_channels[1], kernel_size=2, stride=2),
+                nn.Identity(),
+                nn.Conv2d(out_channels[3], out_channels[3], kernel_size=3, stride=2, padding=1),
+            ]
+        )
+
+    def level(self, i: int, tokens: torch.Tensor, rows: int, cols: int, uv_wh: tuple[int, int] | None):
+        """tokens (N, rows*cols, dim_in) -> level-i map; adds the UV embedding after the projection."""
+        x = self.norm(tokens)
+        x = x.permute(0, 2, 1).reshape(x.shape[0], x.shape[-1], rows, cols)
+        x = self.projects[i](x)
+        if uv_wh is not None:
+            x = add_uv_embedding(x, *uv_wh)
+        return self.resize_layers[i](x)
+
+
+class DPTHead(TokenMaps):
+    """Depth/point head: returns activated values (N, H, W, C-1), conf (N, H, W) and fusion features.
+
+    The fusion features (refinenet2/3/4 outputs at 4x, 2x, 1x of the patch grid) feed the part head.
+    ``output_dim=None`` builds the feature-only variant used by the tracking head.
+    """
+
+    def __init__(
+        self,
+        dim_in: int,
+        output_dim: int | None,
+        activation: str = "exp",
+        features: int = 256,
+        out_channels: Sequence[int] = (256, 512, 1024, 1024),
+        hidden: int = 32,
+    ) -> None:
+        super().__init__(dim_in, out_channels)
+        self.activation = activation
+        conv1_out = features // 2 if output_dim is not None else features
+        self.scratch = Scratch(out_channels, features, conv1_out, output_dim, hidden)
+
+    def fuse(self, levels: list[torch.Tensor]) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        l1, l2, l3, l4 = self.scratch.project(levels)
+        levels.clear()
+        sc = self.scratch
+        out4 = sc.refinenet4(l4, size=l3.shape[2:])
+        del l4
+        out3 = sc.refinenet3(out4, l3, size=l2.shape[2:])
+        del l3
+        out2 = sc.refinenet2(out3, l2, size=l1.shape[2:])
+        del l2
+        out1 = sc.refinenet1(out2, l1)
+        del l1
+        return sc.output_conv1(out1), (out2, out3, out4)
+
+    def forward(
+        self, layer_tokens: Sequence[torch.Tensor], rows: int, cols: int, image_hw: tuple[int, int]
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
+        """layer_tokens: four (N, rows*cols, dim_in) patch-token tensors (one per level)."""
+        h, w = image_hw
+        levels = [self.level(i, t, rows, cols, (w, h)) for i, t in enumerate(layer_tokens)]
+        out, feats = self.fuse(levels)
+        out = add_uv_embedding(interpolate(out, (h, w)), w, h)
+        out = self.scratch.output_conv2(out)
+        values, conf = split_value_and_conf(out, self.activation)
+        return values, conf, feats

@@ -1,0 +1,253 @@
+"""Window attention blocks of the part head (HAT-style), as configured by the official IGGT.
+
+* ``WindowSelfAttention``: non-overlapping 8x8 window self-attention (no position bias, no shift)
+  plus a channel-attention conv branch scaled by 0.01, then an MLP; wrapped by LayerNorms and a
+  conv residual/output stage.
+* ``WindowCrossAttention``: 8x8 query windows attend to 12x12 overlapping key/value windows of a
+  second feature map (unfold with stride 8, padding 2), with a learned relative-position bias.
+Both take and return (N, C, H, W); H and W must be multiples of the window size.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def window_partition(x: torch.Tensor, ws: int) -> torch.Tensor:
+    """(B, H, W, C) -> (B * H/ws * W/ws, ws*ws, C), windows row-major per image."""
+    b, h, w, c = x.shape
+    x = x.view(b, h // ws, ws, w // ws, ws, c).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(-1, ws * ws, c)
+
+
+def window_merge(windows: torch.Tensor, ws: int, b: int, h: int, w: int) -> torch.Tensor:
+    """Inverse of ``window_partition``: -> (B, H*W, C)."""
+    c = windows.shape[-1]
+    x = windows.view(b, h // ws, w // ws, ws, ws, c).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(b, h * w, c)
+
+
+def relative_index_self(ws: int) -> torch.Tensor:
+    """(ws*ws, ws*ws) Swin relative-position index (kept as a buffer for checkpoint fidelity)."""
+    coords = torch.stack(torch.meshgrid(torch.arange(ws), torch.arange(ws), indexing="ij")).flatten(1)
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (ws - 1)
+    return rel[..., 0] * (2 * ws - 1) + rel[..., 1]
+
+
+def relative_index_overlap(ws: int, ext: int) -> torch.Tensor:
+    """(ws*ws, ext*ext) index into the (ws+ext-1)^2 bias table, HAT OCA convention.
+
+    Some entries are negative (HAT's offset), so lookups wrap around the table end, as in the
+    official code; ``bias_lookup`` applies the same wrap explicitly.
+    """
+    ori = torch.stack(torch.meshgrid(torch.arange(ws), torch.arange(ws), indexing="ij")).flatten(1)
+    ex = torch.stack(torch.meshgrid(torch.arange(ext), torch.arange(ext), indexing="ij")).flatten(1)
+    rel = (ex[:, None, :] - ori[:, :, None]).permute(1, 2, 0) + (ws - ext + 1)
+    return rel[..., 0] * (ws + ext - 1) + rel[..., 1]
+
+
+def official_query_windows(q: torch.Tensor, ws: int) -> torch.Tensor:
+    """Query "windows" exactly as the official OCAB forms them: (B, H, W, C) -> (B*H*W/ws^2, ws*ws, C).
+
+    The official code permutes the projected queries to (B, C, H, W) and then applies the
+    (B, H, W, C) window partition to that layout, i.e. it tiles the (channel, row) plane and reshapes
+    the result into windows. Key/value windows and the output merge use the regular layout. Trained
+    weights expect this token arrangement, so it is reproduced here (it needs C % ws == 0).
+    """
+    b, h, w, c = q.shape
+    x = q.permute(0, 3, 1, 2).reshape(b, c // ws, ws, h // ws, ws, w).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(b * h * w // (ws * ws), ws * ws, c)
+
+
+class TokenNorm(nn.Module):
+    """(N, C, H, W) -> LayerNorm'd tokens (N, H*W, C)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.flatten(2).transpose(1, 2))
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class ChannelAttention(nn.Module):
+    def __init__(self, dim: int, squeeze: int) -> None:
+        super().__init__()
+        self.attention = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(dim, dim // squeeze, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(dim // squeeze, dim, 1),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.attention(x)
+
+
+class ConvAttentionBranch(nn.Module):
+    def __init__(self, dim: int, compress: int, squeeze: int) -> None:
+        super().__init__()
+        self.cab = nn.Sequential(
+            nn.Conv2d(dim, dim // compress, 3, padding=1),
+            nn.GELU(),
+            nn.Conv2d(dim // compress, dim, 3, padding=1),
+            ChannelAttention(dim, squeeze),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.cab(x)
+
+
+class _QKVAttention(nn.Module):
+    """Plain multi-head self-attention over window tokens (fused qkv with bias)."""
+
+    def __init__(self, dim: int, num_heads: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(out.transpose(1, 2).reshape(b, n, c))
+
+
+class SelfAttentionBlock(nn.Module):
+    """HAB without shift: x + window_attn(norm1(x)) + 0.01 * conv_branch(norm1(x)), then + mlp."""
+
+    def __init__(self, dim: int, num_heads: int, window: int, mlp_ratio: float, compress: int,
+                 squeeze: int) -> None:
+        super().__init__()
+        self.window = window
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = _QKVAttention(dim, num_heads)
+        self.conv_block = ConvAttentionBranch(dim, compress, squeeze)
+        self.conv_scale = 0.01
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        b, _, c = x.shape
+        normed = self.norm1(x).view(b, h, w, c)
+        conv = self.conv_block(normed.permute(0, 3, 1, 2)).permute(0, 2, 3, 1).reshape(b, h * w, c)
+        attn = self.attn(window_partition(normed, self.window))
+        del normed
+        x = x + window_merge(attn, self.window, b, h, w) + conv * self.conv_scale
+        del attn, conv
+        return x + self.mlp(self.norm2(x))
+
+
+class OverlapCrossAttentionBlock(nn.Module):
+    """OCAB: query windows of x attend to overlapping windows of a context map, with position bias."""
+
+    def __init__(self, dim: int, num_heads: int, window: int, overlap: float, mlp_ratio: float) -> None:
+        super().__init__()
+        self.dim = dim
+        self.num_heads = num_heads
+        self.window = window
+        self.ext = int(window * overlap) + window
+        self.norm1 = nn.LayerNorm(dim)
+        self.q = nn.Linear(dim, dim)
+        self.k = nn.Linear(dim, dim)
+        self.v = nn.Linear(dim, dim)
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((window + self.ext - 1) ** 2, num_heads))
+        self.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def bias_lookup(self, index: torch.Tensor) -> torch.Tensor:
+        table = self.relative_position_bias_table
+        bias = table[index.reshape(-1) % table.shape[0]]
+        return bias.view(index.shape[0], index.shape[1], -1).permute(2, 0, 1)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor, h: int, w: int, index: torch.Tensor):
+        b, _, c = x.shape
+        ws, ext, heads = self.window, self.ext, self.num_heads
+        d = c // heads
+        q = self.q(self.norm1(x)).view(b, h, w, c)
+        ctx = self.norm1(context)
+        kv = torch.cat([self.k(ctx), self.v(ctx)], dim=-1)
+        del ctx
+        kv = kv.transpose(1, 2).reshape(b, 2 * c, h, w)
+        kv = F.unfold(kv, kernel_size=ext, stride=ws, padding=(ext - ws) // 2)  # (b, 2c*ext*ext, L)
+        n_win = kv.shape[-1]
+        kv = kv.view(b, 2, c, ext * ext, n_win).permute(1, 0, 4, 3, 2).reshape(2, b * n_win, ext * ext, c)
+        k = kv[0].view(b * n_win, ext * ext, heads, d).transpose(1, 2)
+        v = kv[1].view(b * n_win, ext * ext, heads, d).transpose(1, 2)
+        q = official_query_windows(q, ws).view(b * n_win, ws * ws, heads, d).transpose(1, 2)
+        bias = self.bias_lookup(index).to(q.dtype).unsqueeze(0)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        del q, k, v, kv
+        out = window_merge(out.transpose(1, 2).reshape(b * n_win, ws * ws, c), ws, b, h, w)
+        x = self.proj(out) + x
+        return x + self.mlp(self.norm2(x))
+
+
+class _WindowStage(nn.Module):
+    """Shared outer structure: token norm -> block -> norm -> conv residual -> conv head."""
+
+    def __init__(self, dim: int, block: nn.Module, conv_features: int) -> None:
+        super().__init__()
+        self.patch_embed = TokenNorm(dim)
+        self.atten_block = block
+        self.norm = nn.LayerNorm(dim)
+        self.conv_after_body = nn.Conv2d(dim, dim, 3, padding=1)
+        self.conv_before_upsample = nn.Sequential(
+            nn.Conv2d(dim, conv_features, 3, padding=1), nn.LeakyReLU(inplace=True)
+        )
+        self.conv_last = nn.Conv2d(conv_features, dim, 3, padding=1)
+
+    def finish(self, tokens: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        body = self.norm(tokens).transpose(1, 2).reshape(b, c, h, w)
+        del tokens
+        y = self.conv_after_body(body) + x
+        del body
+        return self.conv_last(self.conv_before_upsample(y))
+
+
+class WindowSelfAttention(_WindowStage):
+    def __init__(self, dim: int, num_heads: int, window: int, mlp_ratio: float, conv_features: int,
+                 compress: int, squeeze: int) -> None:
+        block = SelfAttentionBlock(dim, num_heads, window, mlp_ratio, compress, squeeze)
+        super().__init__(dim, block, conv_features)
+        self.window = window
+        self.register_buffer("relative_position_index_SA", relative_index_self(window))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        tokens = self.atten_block(self.patch_embed(x), h, w)
+        return self.finish(tokens, x)
+
+
+class WindowCrossAttention(_WindowStage):
+    def __init__(self, dim: int, num_heads: int, window: int, overlap: float, mlp_ratio: float,
+                 conv_features: int) -> None:
+        block = OverlapCrossAttentionBlock(dim, num_heads, window, overlap, mlp_ratio)
+        super().__init__(dim, block, conv_features)
+        self.window = window
+        self.register_buffer("relative_position_index_SA", relative_index_self(window))
+        self.register_buffer("relative_position_index_OCA", relative_index_overlap(window, block.ext))
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        tokens = self.atten_block(
+            self.patch_embed(x), self.patch_embed(context), h, w, self.relative_position_index_OCA
+        )
+        return self.finish(tokens, x)
