@@ -134,3 +134,46 @@ def test_train_config_round_trips():
     cfg = TrainConfig(sizes=((112, 112), (168, 224)), steps=10)
     back = TrainConfig.from_dict(dataclasses.asdict(cfg))
     assert back == cfg
+
+
+def test_targets_agree_with_model_geometry():
+    """The training targets use the same pose encoding and unprojection as the network's decoders."""
+    from model.geometry import extri_intri_to_pose_encoding, unproject_depth_map_to_point_map
+    from model.train.targets import unproject
+
+    scene = render_room(4, 3, 56, 84)
+    ours = pose_encoding(scene.extrinsic, scene.intrinsic, 56, 84)
+    theirs = np.asarray(extri_intri_to_pose_encoding(scene.extrinsic[None], scene.intrinsic[None], (56, 84)))[
+        0
+    ]
+    q_ours, q_theirs = ours[:, 3:7], theirs[:, 3:7]
+    q_theirs = q_theirs * np.sign(
+        np.sum(q_ours * q_theirs, axis=1, keepdims=True)
+    )  # q and -q are one rotation
+    np.testing.assert_allclose(ours[:, :3], theirs[:, :3], atol=1e-5)
+    np.testing.assert_allclose(q_ours, q_theirs, atol=1e-5)
+    np.testing.assert_allclose(ours[:, 7:], theirs[:, 7:], atol=1e-5)
+    pts = np.asarray(
+        unproject_depth_map_to_point_map(scene.depth[..., None], scene.extrinsic, scene.intrinsic)
+    )
+    np.testing.assert_allclose(
+        unproject(scene.depth, scene.extrinsic, scene.intrinsic), pts.reshape(3, 56, 84, 3), atol=1e-4
+    )
+
+
+def test_export_round_trip(tmp_path):
+    from model import IGGTConfig, build_iggt
+    from model.train.export import export_state, load_exported, read_metadata
+
+    cfg = IGGTConfig.tiny()
+    net = build_iggt(cfg).eval()
+    path = export_state(net.state_dict(), cfg.to_json(), tmp_path / "w.safetensors", name="t", step="3")
+    meta = read_metadata(path)
+    assert meta["format"] == "iggt-viewer/1" and meta["step"] == "3"
+    back = load_exported(path)
+    assert back.config == cfg
+    images = torch.rand(2, 3, 56, 56)
+    with torch.no_grad():
+        a, b = net(images), back(images)
+    torch.testing.assert_close(a["depth"], b["depth"])
+    torch.testing.assert_close(a["part_feat"], b["part_feat"])

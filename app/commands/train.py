@@ -1,0 +1,86 @@
+"""`iggt train`: train or fine-tune IGGT on synthetic rooms rendered on the fly (resumable)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from app.errors import UserError
+
+NAME = "train"
+HELP = "train (or fine-tune) an IGGT model on synthetic rooms; resumes from OUT/last.pt"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out", type=Path, required=True, help="run folder (checkpoints, logs); resumed if it exists"
+    )
+    parser.add_argument(
+        "--config", default="tiny", choices=["tiny", "full"], help="model size (default tiny)"
+    )
+    parser.add_argument(
+        "--init", type=Path, help="fine-tune from these weights (any checkpoint load_iggt accepts)"
+    )
+    parser.add_argument("--steps", type=int, default=20_000, help="total optimisation steps of the schedule")
+    parser.add_argument("--lr", type=float, default=4e-4, help="peak learning rate (AdamW, cosine)")
+    parser.add_argument("--warmup", type=int, default=300, help="linear warm-up steps")
+    parser.add_argument("--batch", type=int, default=1, help="rooms per step")
+    parser.add_argument("--views", default="2-8", help="views per room, MIN-MAX (default 2-8)")
+    parser.add_argument(
+        "--size", action="append", help="training size HxW (repeat for a mix; default 112x112)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the run (data and sampling)")
+    parser.add_argument(
+        "--max-minutes", type=float, default=110.0, help="stop this piece after so many minutes"
+    )
+    parser.add_argument("--checkpoint-minutes", type=float, default=5.0, help="checkpoint interval")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--export", type=Path, help="after training, write the weights (safetensors) here")
+
+
+def _views(text: str) -> tuple[int, int]:
+    try:
+        lo, hi = (int(x) for x in text.split("-")) if "-" in text else (int(text), int(text))
+    except ValueError:
+        raise UserError(f"--views must look like MIN-MAX (e.g. 2-8), got {text!r}") from None
+    if not 1 <= lo <= hi <= 12:
+        raise UserError("--views: need 1 <= MIN <= MAX <= 12")
+    return lo, hi
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.commands.synth import parse_size
+
+    sizes = tuple(parse_size(s) for s in (args.size or ["112x112"]))
+    lo, hi = _views(args.views)
+    if args.init is not None and not args.init.exists():
+        raise UserError(f"--init: no such file {args.init}")
+    if args.steps < 1 or args.batch < 1 or args.lr <= 0:
+        raise UserError("--steps and --batch must be positive and --lr > 0")
+    from model.train import TrainConfig, train
+
+    cfg = TrainConfig(
+        model=args.config,
+        steps=args.steps,
+        lr=args.lr,
+        warmup=args.warmup,
+        batch_size=args.batch,
+        min_views=lo,
+        max_views=hi,
+        sizes=sizes,
+        seed=args.seed,
+        max_minutes=args.max_minutes,
+        checkpoint_minutes=args.checkpoint_minutes,
+        threads=args.threads,
+        device=args.device,
+        init=str(args.init) if args.init else None,
+    )
+    step = train(cfg, args.out, progress=lambda m: print(m, flush=True))
+    print(f"reached step {step}; checkpoint {args.out / 'last.pt'}")
+    if args.export:
+        from model.train.export import export_checkpoint
+
+        export_checkpoint(args.out / "last.pt", args.export)
+        print(f"wrote {args.export}")
+    return 0
