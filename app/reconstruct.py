@@ -1,0 +1,296 @@
+"""The reconstruction pipeline: images -> network -> points -> instances -> Scene, as a generator.
+
+``iter_reconstruct(sources, config)`` yields `Progress` events (stage, overall fraction, ETA) and returns
+the Scene. The CLI drives it with a plain loop, the GUI from a worker thread. To cancel: close the
+generator (``gen.close()``), or use `app.progress.run_generator` with a cancel callback; the network
+runs in a helper thread that notices the cancel between blocks, and nothing is written anywhere.
+Saving is the caller's job (`app.scene_io.save_scene`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+
+from app import __version__
+from app.clustering import ClusterConfig, iter_cluster_views
+from app.errors import UserError
+from app.geometry import BACKGROUND_FILTERS, DEMO_CONF_PERCENTILE, load_user_masks, point_mask
+from app.images import ImageSet, PreprocessConfig, iter_load_images
+from app.inference import InferenceConfig, Predictor, get_predictor
+from app.instances import build_instances, cluster_labels_to_ids, instance_statistics
+from app.progress import Cancelled, Progress, StagePlan
+from app.scene import Scene
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+POINT_SOURCES = ("depth", "pointmap")
+
+
+@dataclass(frozen=True)
+class ReconstructConfig:
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    points_source: str = "depth"  # "depth": depth head unprojected with the cameras; "pointmap": point head
+    conf_percentile: float = DEMO_CONF_PERCENTILE  # drop this percentage of least confident points
+    background_filter: str = "none"  # "none" | "black" | "white" (the demo's background filters)
+    mask_dir: str | None = None  # per-image keep masks (0 = sky/background), same file stems
+    image_storage: str = "embedded"  # "embedded" | "paths" (scene keeps paths + SHA-256 only)
+
+    def validate(self) -> None:
+        self.preprocess.validate()
+        self.inference.validate()
+        self.cluster.validate()
+        if self.points_source not in POINT_SOURCES:
+            raise UserError(f"points source must be 'depth' or 'pointmap', not {self.points_source!r}")
+        if not 0.0 <= self.conf_percentile < 100.0:
+            raise UserError(f"confidence percentile must be in [0, 100), not {self.conf_percentile}")
+        if self.background_filter not in BACKGROUND_FILTERS:
+            raise UserError(f"background filter must be one of {', '.join(BACKGROUND_FILTERS)}")
+        if self.image_storage not in ("embedded", "paths"):
+            raise UserError("image storage must be 'embedded' or 'paths'")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+STAGES = (
+    ("images", 0.05),
+    ("model", 0.08),
+    ("inference", 0.62),
+    ("points", 0.02),
+    ("clustering", 0.15),
+    ("instances", 0.08),
+)
+
+
+def _in_thread(
+    work: Callable[[Callable[[str, float], None], Callable[[], bool]], T],
+    plan: StagePlan,
+    stage: str,
+    heartbeat_s: float = 0.5,
+) -> Generator[Progress, None, T]:
+    """Run ``work(progress, cancel)`` in a helper thread, yielding its progress (and a heartbeat).
+
+    Closing this generator (or an exception in the consumer, e.g. KeyboardInterrupt) asks the work to
+    stop through ``cancel`` and waits for the thread, so no work continues after the pipeline ends.
+    """
+    events: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def progress(message: str, fraction: float) -> None:
+        events.put((message, fraction))
+
+    def target() -> None:
+        try:
+            outcome["value"] = work(progress, stop.is_set)
+        except BaseException as exc:  # handed to the consumer thread
+            outcome["error"] = exc
+        finally:
+            events.put(None)
+
+    thread = threading.Thread(target=target, name=f"iggt-{stage}", daemon=True)
+    thread.start()
+    last = (stage, 0.0)
+    try:
+        while True:
+            try:
+                item = events.get(timeout=heartbeat_s)
+            except queue.Empty:
+                yield plan.event(stage, last[1], last[0])
+                continue
+            if item is None:
+                break
+            last = (str(item[0]), float(item[1]))
+            yield plan.event(stage, last[1], last[0])
+    finally:
+        if thread.is_alive():
+            stop.set()
+            thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def check_view_cap(n_views: int, cap: int, why: str, size: tuple[int, int], requested: int | None) -> None:
+    """Raise UserError when more views than the device allows are about to run."""
+    if n_views <= cap:
+        return
+    h, w = size
+    if requested is not None:
+        raise UserError(
+            f"--views {requested} is more than this device can reconstruct at {w}x{h}: at most {cap} views "
+            f"({why}); use --views {cap} or a smaller --width"
+        )
+    raise UserError(
+        f"{n_views} images is more than this device can reconstruct at {w}x{h}: at most {cap} views "
+        f"({why}); use --views {cap} to pick {cap} evenly spaced images, or a smaller --width"
+    )
+
+
+def iter_reconstruct(
+    sources: Sequence[str | os.PathLike],
+    config: ReconstructConfig = ReconstructConfig(),
+    predictor: Predictor | None = None,
+) -> Generator[Progress, None, Scene]:
+    """Images -> Scene, yielding progress. Raises UserError (bad input), Cancelled (closed/cancelled)."""
+    config.validate()
+    plan = StagePlan(STAGES)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+
+    # ---- images
+    imageset: ImageSet = yield from iter_load_images(sources, config.preprocess, plan)
+    timings["images"] = time.perf_counter() - t0
+    h, w = imageset.images.shape[1:3]
+    user_masks = None
+    notes = list(imageset.notes)
+    if config.mask_dir:
+        user_masks, mask_notes = load_user_masks(config.mask_dir, imageset.views)
+        notes += mask_notes
+
+    # ---- model
+    t = time.perf_counter()
+    predictor = predictor or get_predictor(config.inference)
+    yield plan.event("model", 0.0, "loading the model")
+    yield from _in_thread(lambda progress, cancel: predictor.load(), plan, "model")
+    cap, why = predictor.max_views(h, w)
+    check_view_cap(len(imageset.views), cap, why, (h, w), config.preprocess.max_views)
+    timings["model"] = time.perf_counter() - t
+
+    # ---- network
+    t = time.perf_counter()
+    images = imageset.as_float()
+    prediction = yield from _in_thread(
+        lambda progress, cancel: predictor.predict(images, progress, cancel), plan, "inference"
+    )
+    timings["inference"] = time.perf_counter() - t
+
+    # ---- points
+    t = time.perf_counter()
+    yield plan.event("points", 0.0, "filtering points by confidence")
+    depth = np.asarray(prediction.depth, np.float32)
+    if config.points_source == "depth":
+        point_map = np.asarray(prediction.points_from_depth, np.float32)
+        conf = np.asarray(prediction.depth_conf, np.float32)
+    else:
+        point_map = np.asarray(prediction.world_points, np.float32)
+        conf = np.asarray(prediction.world_points_conf, np.float32)
+    mask = point_mask(
+        conf, point_map, config.conf_percentile, imageset.images, config.background_filter, user_masks
+    )
+    if not mask.any():
+        raise UserError("no point survives the confidence/background filters; lower --conf-percentile")
+    timings["points"] = time.perf_counter() - t
+
+    # ---- clustering
+    t = time.perf_counter()
+    features = np.asarray(prediction.features, np.float32)
+    gen = iter_cluster_views(point_map, features, mask, config.cluster)
+    try:
+        while True:
+            message, fraction = next(gen)
+            yield plan.event("clustering", fraction, message)
+    except StopIteration as stop:
+        clusters = stop.value
+    finally:
+        gen.close()
+    timings["clustering"] = time.perf_counter() - t
+
+    # ---- instances
+    t = time.perf_counter()
+    yield plan.event("instances", 0.0, "measuring instances and cross-view consistency")
+    labels = cluster_labels_to_ids(clusters.labels)
+    extrinsic = np.asarray(prediction.extrinsic, np.float32)
+    intrinsic = np.asarray(prediction.intrinsic, np.float32)
+    stats = instance_statistics(labels, point_map, mask, depth, extrinsic, intrinsic)
+    instances = build_instances(stats)
+    timings["instances"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+
+    settings = {
+        "weights": config.inference.weights,
+        "device": getattr(predictor, "device", config.inference.device),
+        "inference": asdict(config.inference),
+        "preprocess": {**asdict(config.preprocess), "image_size": [int(h), int(w)]},
+        "points_source": config.points_source,
+        "conf_percentile": config.conf_percentile,
+        "background_filter": config.background_filter,
+        "mask_dir": config.mask_dir,
+        "cluster": config.cluster.to_json(),
+        "cluster_params": clusters.params,
+        "skipped_files": [{"file": str(s.path), "reason": s.reason, "bad": s.bad} for s in imageset.skipped],
+        "notes": notes,
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+    }
+    scene = Scene(
+        views=imageset.views,
+        images=imageset.images,
+        extrinsic=extrinsic,
+        intrinsic=intrinsic,
+        depth=depth,
+        depth_conf=np.asarray(prediction.depth_conf, np.float32),
+        point_map=point_map,
+        point_conf=conf,
+        point_mask=mask,
+        features=np.clip(features, -65000, 65000).astype(np.float16),
+        labels=labels,
+        instances=instances,
+        settings=settings,
+        model_id=predictor.model_id,
+        app_version=__version__,
+        image_storage=config.image_storage,
+    )
+    yield plan.event("instances", 1.0, f"{len(instances)} instances in {scene.n_points} points")
+    return scene
+
+
+def reconstruct(
+    sources: Sequence[str | os.PathLike],
+    config: ReconstructConfig = ReconstructConfig(),
+    predictor: Predictor | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> Scene:
+    """Blocking `iter_reconstruct` (raises `Cancelled` when ``cancel()`` turns True)."""
+    from app.progress import run_generator
+
+    return run_generator(iter_reconstruct(sources, config, predictor), on_progress, cancel)
+
+
+def recluster(scene: Scene, config: ClusterConfig, cancel: Callable[[], bool] | None = None) -> None:
+    """Re-cluster the stored features (no network); unchanged instances keep their ids and names."""
+    from app.clustering import cluster_views
+    from app.instances import match_to_previous
+
+    result = cluster_views(
+        np.asarray(scene.point_map),
+        np.asarray(scene.features, np.float32),
+        np.asarray(scene.point_mask),
+        config,
+        cancel,
+    )
+    if cancel is not None and cancel():
+        raise Cancelled("re-clustering cancelled")
+    labels = match_to_previous(cluster_labels_to_ids(result.labels), scene.labels, scene.instances)
+    stats = instance_statistics(
+        labels,
+        np.asarray(scene.point_map),
+        np.asarray(scene.point_mask),
+        np.asarray(scene.depth),
+        np.asarray(scene.extrinsic),
+        np.asarray(scene.intrinsic),
+    )
+    scene.set_labels(labels, build_instances(stats, scene.instances))
+    scene.update_settings(cluster=config.to_json(), cluster_params=result.params)

@@ -1,0 +1,167 @@
+"""The reconstruction pipeline with a stand-in network that returns a synthetic room's ground truth."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.clustering import ClusterConfig, adjusted_rand_index, synthetic_features
+from app.errors import UserError
+from app.images import PreprocessConfig
+from app.progress import Cancelled, run_generator
+from app.reconstruct import ReconstructConfig, iter_reconstruct, recluster, reconstruct
+
+VIEWS, H, W = 4, 112, 168
+
+
+class GroundTruthPredictor:
+    """Implements app.inference.Predictor: depth, cameras and features from ground truth."""
+
+    model_id = "ground-truth"
+
+    def __init__(self, room, cap: int = 100, delay_s: float = 0.0) -> None:
+        self.room, self.cap, self.delay_s = room, cap, delay_s
+        self.loaded = False
+        self.cancelled = threading.Event()
+
+    def load(self) -> None:
+        self.loaded = True
+
+    def max_views(self, height: int, width: int) -> tuple[int, str]:
+        return self.cap, "test cap"
+
+    def predict(self, images, progress, cancel):
+        from model.geometry import unproject_depth_map_to_point_map
+
+        assert images.shape == (VIEWS, 3, H, W) and images.dtype == np.float32
+        assert images.min() >= 0.0 and images.max() <= 1.0
+        steps = 10
+        for i in range(steps):
+            if cancel():
+                self.cancelled.set()
+                from model.errors import Cancelled as ModelCancelled
+
+                raise ModelCancelled("stop")
+            progress("aggregator", i / steps)
+            time.sleep(self.delay_s / steps)
+        r = self.room
+        pts = unproject_depth_map_to_point_map(r.depth, r.extrinsic, r.intrinsic)
+        return SimpleNamespace(
+            extrinsic=r.extrinsic,
+            intrinsic=r.intrinsic,
+            depth=r.depth,
+            depth_conf=np.full(r.depth.shape, 2.0, np.float32)
+            + np.linspace(0, 1, r.depth.size).reshape(r.depth.shape),
+            world_points=pts + 0.01,
+            world_points_conf=np.full(r.depth.shape, 3.0, np.float32),
+            points_from_depth=pts,
+            features=synthetic_features(r.instance_ids, pts, seed=1),
+        )
+
+
+@pytest.fixture(scope="module")
+def room_dir(tmp_path_factory):
+    from model.synthetic import render_room
+
+    room = render_room(3, VIEWS, H, W)
+    folder = tmp_path_factory.mktemp("room")
+    for i, img in enumerate(room.images):
+        Image.fromarray(img).save(folder / f"view_{i}.png")
+    (folder / "notes.txt").write_text("not an image")
+    return room, folder
+
+
+CONFIG = ReconstructConfig(preprocess=PreprocessConfig(width=W), cluster=ClusterConfig(sample_size=2000))
+
+
+def test_pipeline_builds_a_consistent_scene(room_dir) -> None:
+    room, folder = room_dir
+    events = []
+    scene = reconstruct([folder], CONFIG, GroundTruthPredictor(room), on_progress=events.append)
+    assert scene.n_views == VIEWS and scene.image_size == (H, W)
+    stages = [e.stage for e in events]
+    assert (
+        stages.index("images")
+        < stages.index("inference")
+        < stages.index("clustering")
+        < stages.index("instances")
+    )
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    # the demo's 0.3 percentile filter drops the least confident 0.3 % of points
+    assert 0.99 < scene.point_mask.mean() < 0.999
+    v, r, c = scene.point_pixels.T
+    np.testing.assert_allclose(scene.points, scene.point_map[v, r, c])
+    # instances follow the ground truth
+    assert adjusted_rand_index(scene.labels, room.instance_ids) > 0.9
+    sizes = [sum(i.stats.view_pixels.values()) for i in scene.instances.values()]
+    assert sizes == sorted(sizes, reverse=True)
+    big = [i for i in scene.instances.values() if i.stats.point_count > 2000]
+    assert big and all(i.stats.consistency is not None and i.stats.consistency > 0.8 for i in big)
+    assert scene.settings["skipped_files"][0]["reason"] == "not an image file type"
+    assert scene.model_id == "ground-truth"
+
+
+def test_pointmap_source_and_percentile(room_dir) -> None:
+    room, folder = room_dir
+    cfg = ReconstructConfig(
+        preprocess=PreprocessConfig(width=W),
+        points_source="pointmap",
+        conf_percentile=50,
+        cluster=ClusterConfig(sample_size=2000),
+    )
+    scene = reconstruct([folder], cfg, GroundTruthPredictor(room))
+    assert scene.settings["points_source"] == "pointmap"
+    np.testing.assert_allclose(scene.point_conf, 3.0)
+    cfg = ReconstructConfig(
+        preprocess=PreprocessConfig(width=W), conf_percentile=50, cluster=ClusterConfig(sample_size=2000)
+    )
+    scene = reconstruct([folder], cfg, GroundTruthPredictor(room))
+    assert scene.point_mask.mean() == pytest.approx(0.5, abs=0.01)
+
+
+def test_view_cap_is_a_clear_user_error(room_dir) -> None:
+    room, folder = room_dir
+    with pytest.raises(UserError, match=r"at most 3 views .*--views 3"):
+        reconstruct([folder], CONFIG, GroundTruthPredictor(room, cap=3))
+
+
+def test_cancel_stops_the_network_thread(room_dir) -> None:
+    room, folder = room_dir
+    pred = GroundTruthPredictor(room, delay_s=5.0)
+    seen = []
+
+    def cancel() -> bool:
+        return any(e.stage == "inference" for e in seen)
+
+    t = time.perf_counter()
+    with pytest.raises(Cancelled):
+        reconstruct([folder], CONFIG, pred, on_progress=seen.append, cancel=cancel)
+    assert pred.cancelled.wait(2.0) and time.perf_counter() - t < 4.0
+
+
+def test_closing_the_generator_cancels(room_dir) -> None:
+    room, folder = room_dir
+    pred = GroundTruthPredictor(room, delay_s=5.0)
+    gen = iter_reconstruct([folder], CONFIG, pred)
+    for event in gen:
+        if event.stage == "inference":
+            break
+    gen.close()
+    assert pred.cancelled.is_set()
+
+
+def test_recluster_keeps_names_of_unchanged_instances(room_dir) -> None:
+    room, folder = room_dir
+    scene = run_generator(iter_reconstruct([folder], CONFIG, GroundTruthPredictor(room)))
+    scene.update_instance(1, name="the big one")
+    before = scene.labels.copy()
+    recluster(scene, ClusterConfig(sample_size=3000, seed=5))
+    assert scene.instances[1].name == "the big one"
+    assert adjusted_rand_index(scene.labels, before) > 0.9
+    assert scene.settings["cluster"]["sample_size"] == 3000
