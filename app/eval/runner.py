@@ -164,6 +164,6 @@ def format_table(results: dict[str, Any]) -> str:
 
 
 def load_weights(path: str | Path, device: str = "auto"):
-    from model import load_iggt
+    from model.checkpoint import load_iggt
 
-    return load_iggt(path, device=device) if device != "auto" else load_iggt(path)
+    return load_iggt(path, device=device)

@@ -138,7 +138,7 @@ def build_model(cfg: TrainConfig) -> torch.nn.Module:
     from model import IGGTConfig, build_iggt
 
     if cfg.init:
-        from model import load_iggt
+        from model.checkpoint import load_iggt
 
         return load_iggt(cfg.init)
     factory = getattr(IGGTConfig, cfg.model, None)
