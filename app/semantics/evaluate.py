@@ -1,0 +1,189 @@
+"""`eval-vocab` metrics on held-out synthetic rooms: top-1 retrieval of "a {category}" queries and the 2D
+mIoU of "Label all" semantic masks, beside a pixel-wise CLIP baseline (dense patches, no instance pooling).
+
+Instance masks are the rooms' ground truth (GT instance ids), so these numbers measure the semantics alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.progress import Progress
+from model.clip_train.crops import CropConfig, mask_crops
+from model.synthetic import CATEGORIES
+
+from .backends import ClipBackend
+from .embed import EmbedConfig
+from .ground_truth import scene_from_synthetic
+from .labeling import label_instances
+from .relevancy import QueryConfig, phrase_embedding, relevancy, run_query
+from .scene_embeddings import iter_compute
+from .vocab import SYNTHETIC
+
+# Held out from the tiny CLIP's training rooms (model.clip_train.data.TRAIN_SEED_BASE = 1_000_000).
+EVAL_SEED_BASE = 950_000
+STRUCTURE = ("floor", "wall", "ceiling")
+STAGE = "eval"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    scenes: int = 20
+    views: int = 6
+    height: int = 224
+    width: int = 308
+    seed: int = EVAL_SEED_BASE
+    baseline: bool = True
+    baseline_stride: int = 14  # pixels between dense patch centres
+    baseline_windows: tuple[int, ...] = (48, 96)  # patch sizes averaged at every centre
+
+
+@dataclass
+class _Tally:
+    hits: int = 0
+    queries: int = 0
+    confusion: np.ndarray | None = None  # (C+1, C+1) rows = truth, cols = prediction, 0 = background
+
+    def add_confusion(self, truth: np.ndarray, pred: np.ndarray, n: int) -> None:
+        if self.confusion is None:
+            self.confusion = np.zeros((n, n), np.int64)
+        self.confusion += np.bincount(truth.ravel() * n + pred.ravel(), minlength=n * n).reshape(n, n)
+
+    def top1(self) -> float:
+        return self.hits / self.queries if self.queries else 0.0
+
+    def iou(self) -> dict[str, float]:
+        c = self.confusion
+        out = {}
+        for k, name in enumerate(SYNTHETIC, start=1):
+            union = c[k, :].sum() + c[:, k].sum() - c[k, k]
+            if c[k, :].sum() > 0:  # classes present in the ground truth
+                out[name] = float(c[k, k] / union) if union else 0.0
+        return out
+
+    def miou(self) -> float:
+        iou = self.iou()
+        return float(np.mean(list(iou.values()))) if iou else 0.0
+
+
+def truth_classes(category_ids: np.ndarray) -> np.ndarray:
+    """Per-pixel class index: 1 + index in SYNTHETIC for furniture, 0 for floor/wall/ceiling."""
+    lut = np.zeros(len(CATEGORIES), np.int64)
+    for k, name in enumerate(SYNTHETIC, start=1):
+        lut[CATEGORIES.index(name)] = k
+    return lut[category_ids]
+
+
+def dense_features(
+    images: np.ndarray, backend: ClipBackend, cfg: EvalConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Baseline features: (S, gh, gw, D) per patch centre and the (gh, gw, 2) centre pixels."""
+    s, h, w, _ = images.shape
+    rows = np.arange(cfg.baseline_stride // 2, h, cfg.baseline_stride)
+    cols = np.arange(cfg.baseline_stride // 2, w, cfg.baseline_stride)
+    feats = np.zeros((s, len(rows), len(cols), backend.embed_dim), np.float32)
+    for v in range(s):
+        for window in cfg.baseline_windows:
+            crop_cfg = CropConfig(expansions=(0.0,), masked_background=False, size=backend.image_size)
+            batch = []
+            for r in rows:
+                for c in cols:
+                    mask = np.zeros((h, w), bool)
+                    half = window // 2
+                    mask[max(0, r - half) : r + half, max(0, c - half) : c + half] = True
+                    batch.append(mask_crops(images[v], mask, crop_cfg)[0].numpy())
+            enc = np.concatenate(
+                [backend.encode_images(np.stack(batch[i : i + 128])) for i in range(0, len(batch), 128)]
+            )
+            feats[v] += enc.reshape(len(rows), len(cols), -1)
+    feats /= np.maximum(np.linalg.norm(feats, axis=-1, keepdims=True), 1e-12)
+    centres = np.stack(np.meshgrid(rows, cols, indexing="ij"), axis=-1)
+    return feats, centres
+
+
+def _upsample_nearest(grid: np.ndarray, h: int, w: int, stride: int) -> np.ndarray:
+    """(S, gh, gw) -> (S, h, w) by nearest patch centre."""
+    ri = np.clip(np.arange(h) // stride, 0, grid.shape[1] - 1)
+    ci = np.clip(np.arange(w) // stride, 0, grid.shape[2] - 1)
+    return grid[:, ri][:, :, ci]
+
+
+def iter_evaluate(backend: ClipBackend, cfg: EvalConfig | None = None) -> Generator[Progress, None, dict]:
+    from model.synthetic import render_room
+
+    cfg = cfg or EvalConfig()
+    ours, base = _Tally(), _Tally()
+    n_classes = len(SYNTHETIC) + 1
+    qcfg = QueryConfig()
+    class_text = np.stack([phrase_embedding(backend, c) for c in (*SYNTHETIC, *STRUCTURE)])
+    negatives = np.stack([phrase_embedding(backend, n) for n in qcfg.negatives])
+    for i in range(cfg.scenes):
+        frac = i / cfg.scenes
+        yield Progress(STAGE, f"scene {i + 1}/{cfg.scenes}: rendering", frac, frac)
+        gt = scene_from_synthetic(render_room(cfg.seed + i, cfg.views, cfg.height, cfg.width))
+        scene = gt.scene
+        emb, _ = yield from _silent(iter_compute(scene, backend, EmbedConfig()))
+        truth = truth_classes(gt.category_ids)
+        # ours: queries
+        present = sorted({gt.categories[int(iid)] for iid in emb.instance_ids})
+        for category in present:
+            best = int(run_query(emb, category, backend, qcfg).phrases[0].ids[0])
+            ours.queries += 1
+            ours.hits += int(gt.categories[best] == category)
+        # ours: Label all -> semantic masks
+        lut = np.zeros(int(scene.labels.max()) + 1, np.int64)
+        for s in label_instances(emb, list(SYNTHETIC), backend):
+            lut[s.instance_id] = SYNTHETIC.index(s.label) + 1
+        ours.add_confusion(truth, lut[scene.labels], n_classes)
+        if not cfg.baseline:
+            continue
+        yield Progress(STAGE, f"scene {i + 1}/{cfg.scenes}: pixel-wise baseline", frac, frac)
+        feats, centres = dense_features(scene.images, backend, cfg)
+        flat = feats.reshape(-1, feats.shape[-1])
+        cls = np.argmax(flat @ class_text.T, axis=1)
+        cls = np.where(cls < len(SYNTHETIC), cls + 1, 0).reshape(feats.shape[:3])
+        h, w = scene.image_size
+        base.add_confusion(truth, _upsample_nearest(cls, h, w, cfg.baseline_stride), n_classes)
+        for category in present:
+            rel = relevancy(flat, phrase_embedding(backend, category), negatives, qcfg.temperature)
+            v, r, c = np.unravel_index(int(np.argmax(rel)), feats.shape[:3])
+            row, col = centres[r, c]
+            iid = int(scene.labels[v, row, col])
+            base.queries += 1
+            base.hits += int(iid > 0 and gt.categories.get(iid) == category)
+    yield Progress(STAGE, "done", 1.0, 1.0)
+    result = {
+        "top1": round(ours.top1(), 4),
+        "miou": round(ours.miou(), 4),
+        "per_class_iou": {k: round(v, 4) for k, v in ours.iou().items()},
+        "queries": ours.queries,
+        "scenes": cfg.scenes,
+        "views": cfg.views,
+        "image_size": [cfg.height, cfg.width],
+        "first_seed": cfg.seed,
+        "masks": "ground-truth instance masks",
+        "model": backend.model_id,
+    }
+    if cfg.baseline:
+        result["baseline"] = {
+            "name": "pixel-wise CLIP (dense patches, no instance pooling)",
+            "top1": round(base.top1(), 4),
+            "miou": round(base.miou(), 4),
+            "per_class_iou": {k: round(v, 4) for k, v in base.iou().items()},
+        }
+    else:
+        result["baseline"] = {}
+    return result
+
+
+def _silent(gen):
+    """Run a sub-generator, dropping its progress events (the evaluation reports per scene)."""
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        return stop.value
+    yield  # pragma: no cover  (makes this a generator)

@@ -1,0 +1,68 @@
+"""Template captions for the synthetic categories and colours, and the prompt templates used at query time."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Other words people use for the synthetic rooms' categories (also what ScanNet-style vocabularies say).
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "chair": ("chair", "seat", "dining chair", "armchair"),
+    "table": ("table", "dining table", "coffee table"),
+    "sofa": ("sofa", "couch", "settee"),
+    "bed": ("bed", "double bed", "mattress"),
+    "cabinet": ("cabinet", "cupboard", "wardrobe", "dresser"),
+    "lamp": ("lamp", "floor lamp", "light"),
+    "desk": ("desk", "writing desk", "office desk"),
+    "monitor": ("monitor", "computer monitor", "screen", "display"),
+    "plant": ("plant", "potted plant", "houseplant", "flower pot"),
+    "box": ("box", "cardboard box", "crate", "storage box"),
+    "shelf": ("shelf", "bookshelf", "bookcase", "shelves"),
+    "floor": ("floor", "ground", "carpet"),
+    "wall": ("wall", "walls"),
+    "ceiling": ("ceiling", "roof"),
+}
+
+CATEGORY_TEMPLATES: tuple[str, ...] = (
+    "a {}",
+    "a photo of a {}",
+    "the {}",
+    "a {} in a room",
+    "a picture of the {}",
+)
+COLOUR_TEMPLATES: tuple[str, ...] = (
+    "a {colour} {noun}",
+    "a photo of a {colour} {noun}",
+    "the {colour} {noun}",
+    "a {colour} {noun} in a room",
+)
+
+# Prompt ensemble for queries (averaged, normalised text embeddings): the phrase goes in the braces.
+QUERY_TEMPLATES: tuple[str, ...] = ("a {}", "a photo of a {}", "the {}", "a {} in a room")
+
+
+def article(noun_phrase: str) -> str:
+    return "an" if noun_phrase[:1].lower() in "aeiou" else "a"
+
+
+def _fix_article(text: str) -> str:
+    words = text.split(" ")
+    for i in range(len(words) - 1):
+        if words[i] in ("a", "an"):
+            words[i] = article(words[i + 1])
+    return " ".join(words)
+
+
+def sample_caption(rng: np.random.Generator, category: str, colour: str | None, p_colour: float = 0.6) -> str:
+    """One random caption of a crop of ``category`` painted ``colour`` (None for structure)."""
+    noun = str(rng.choice(SYNONYMS.get(category, (category,))))
+    if rng.random() < 0.5:
+        noun = category
+    if colour is not None and rng.random() < p_colour:
+        template = str(rng.choice(COLOUR_TEMPLATES))
+        return _fix_article(template.format(colour=colour, noun=noun))
+    return _fix_article(str(rng.choice(CATEGORY_TEMPLATES)).format(noun))
+
+
+def query_prompts(phrase: str) -> list[str]:
+    """The ensemble of prompts for one query phrase."""
+    return [_fix_article(t.format(phrase)) for t in QUERY_TEMPLATES]

@@ -1,0 +1,160 @@
+"""The Find panel: debounced open-vocabulary queries, ranked list with scores, heat highlight, Label all,
+and its wiring into the main window and the 3D view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.semantics.ground_truth import scene_from_synthetic
+from viewer.panels.query import QueryPanel, apply_overlay, install_query_panel
+
+
+@pytest.fixture(scope="module")
+def gt():
+    import torch
+
+    from model.synthetic import render_room
+
+    torch.set_num_threads(1)
+    return scene_from_synthetic(render_room(950_003, 3, 112, 140))
+
+
+@pytest.fixture
+def panel(qtbot, gt):
+    selected = []
+    edits = []
+
+    def push(edit):
+        edits.append(edit)
+        edit.apply(gt.scene)
+
+    p = QueryPanel(select=selected.append, push_edit=push)
+    p.selected, p.edits = selected, edits
+    qtbot.addWidget(p)
+    p.set_scene(gt.scene)
+    return p
+
+
+def _wait_ready(qtbot, panel) -> None:
+    qtbot.waitUntil(lambda: panel.ready() and panel.job is None, timeout=120_000)
+
+
+def test_typing_ranks_all_objects_and_lights_up_matches(qtbot, panel, gt) -> None:
+    overlays = []
+    panel.highlight_changed.connect(overlays.append)
+    qtbot.keyClicks(panel.edit, "chair")
+    _wait_ready(qtbot, panel)
+    qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=10_000)
+    ids = panel.ranked_ids()
+    assert sorted(ids) == sorted(int(i) for i in panel.embeddings.instance_ids)
+    scores = [float(panel.table.item(r, 2).text()) for r in range(panel.table.rowCount())]
+    assert scores == sorted(scores, reverse=True)
+    overlay = overlays[-1]
+    assert set(overlay) == {i for i, s in zip(ids, scores, strict=True) if s > panel.config.threshold}
+    assert all(len(c) == 3 and all(0 <= v <= 255 for v in c) for c in overlay.values())
+    assert panel.backend.model_id in gt.scene.embeddings  # cached in the scene for the next time
+    panel.table.selectRow(0)
+    assert panel.selected[-1] == ids[0]
+
+
+def test_typing_is_debounced_to_one_query(qtbot, panel, monkeypatch) -> None:
+    qtbot.keyClicks(panel.edit, "x")
+    _wait_ready(qtbot, panel)
+    panel.edit.clear()
+    calls = []
+    import viewer.panels.query as mod
+
+    real = mod.run_query
+    monkeypatch.setattr(mod, "run_query", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    qtbot.keyClicks(panel.edit, "red sofa")
+    qtbot.waitUntil(lambda: len(calls) >= 1, timeout=5_000)
+    qtbot.wait(300)
+    assert calls == ["red sofa"]
+
+
+def test_bad_and_empty_queries_clear_the_highlight_with_a_message(qtbot, panel) -> None:
+    qtbot.keyClicks(panel.edit, "lamp")
+    _wait_ready(qtbot, panel)
+    qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=10_000)
+    overlays = []
+    panel.highlight_changed.connect(overlays.append)
+    panel.edit.setText(" , ,")
+    panel.run_now()
+    assert panel.table.rowCount() == 0 and overlays[-1] == {}
+    assert "separators" in panel.status.text()
+    panel.edit.setText("椅子" * 6000)
+    panel.run_now()
+    assert panel.table.rowCount() == len(panel.embeddings.instance_ids)
+    assert "cut" in panel.status.text()
+    panel.edit.clear()
+    panel.run_now()
+    assert overlays[-1] == {} and panel.table.rowCount() == 0
+
+
+def test_several_phrases_are_listed_with_their_phrase(qtbot, panel) -> None:
+    qtbot.keyClicks(panel.edit, "chair, table")
+    _wait_ready(qtbot, panel)
+    qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=10_000)
+    names = [panel.table.item(r, 1).text() for r in range(panel.table.rowCount())]
+    assert all(n.endswith("(chair)") or n.endswith("(table)") for n in names)
+
+
+def test_label_all_then_accept_sets_categories_through_an_edit(qtbot, panel, gt) -> None:
+    panel.vocabulary.setCurrentIndex(panel.vocabulary.findData("synthetic"))
+    panel.label_all()
+    _wait_ready(qtbot, panel)
+    qtbot.waitUntil(lambda: panel.accept_button.isEnabled(), timeout=10_000)
+    suggested = {i: inst.extra["semantic_label"]["label"] for i, inst in gt.scene.instances.items()
+                 if "semantic_label" in inst.extra}  # fmt: skip
+    assert set(suggested) == {int(i) for i in panel.embeddings.instance_ids}
+    panel.accept_all()
+    assert len(panel.edits) == 1 and panel.edits[0].op == "accept_labels"
+    assert all(gt.scene.instances[i].category == label for i, label in suggested.items())
+    panel.edits[0].revert(gt.scene)
+
+
+def test_overlay_colours_matching_points_and_dims_the_rest(gt) -> None:
+    class FakeView:
+        scene = gt.scene
+        colour_mode = "rgb"
+
+        def __init__(self):
+            self.colours = np.asarray(gt.scene.point_rgb).copy()
+            self.rendered = 0
+            self.modes = []
+
+        def displayed_colours(self):
+            return self.colours
+
+        def base_colours(self):
+            return np.asarray(gt.scene.point_rgb)
+
+        def _background_rgb(self):
+            return (0, 0, 0)
+
+        def request_render(self):
+            self.rendered += 1
+
+        def set_colour_mode(self, mode):
+            self.modes.append(mode)
+
+    view = FakeView()
+    target = int(next(iter(gt.scene.instances)))
+    apply_overlay(view, {target: (255, 0, 0)})
+    labels = np.asarray(gt.scene.point_labels)
+    assert (view.colours[labels == target] == [255, 0, 0]).all()
+    others = labels != target
+    assert (
+        view.colours[others].astype(int).sum(1) <= np.asarray(gt.scene.point_rgb)[others].astype(int).sum(1)
+    ).all()
+    assert view.rendered == 1
+    apply_overlay(view, {})
+    assert view.modes == ["rgb"]
+
+
+def test_installs_into_the_main_window(window, gt, qtbot) -> None:
+    panel = install_query_panel(window)
+    assert window.findChild(QueryPanel, "query_panel") is panel
+    window.document.set_scene(gt.scene)
+    assert panel.scene is gt.scene and panel.edit.isEnabled()

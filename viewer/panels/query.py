@@ -1,0 +1,439 @@
+"""Find panel: type a phrase, the matching instances light up (open-vocabulary CLIP queries), and
+"Label all" names every instance from a vocabulary.
+
+The panel is Qt only; the work is done by ``app.semantics``. The CLIP model is loaded and the instance
+embeddings are computed in a background job (once per scene and model; then cached in the scene), after
+which every keystroke (debounced) costs a matrix product.
+
+Wiring into the main window: ``install_query_panel(window)``. The heat colours go out through the
+``highlight_changed`` signal (instance id -> rgb; empty = clear); ``apply_overlay`` shows them in the 3D view.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDockWidget,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.progress import Progress
+from app.scene import InstanceEmbeddings, Scene
+from app.semantics.colouring import Colour, highlight_overlay, phrase_colour
+from app.semantics.relevancy import QueryConfig, QueryError, QueryResult, run_query
+from viewer.workers import Job
+
+log = logging.getLogger(__name__)
+
+DEBOUNCE_MS = 200
+ID_ROLE = Qt.ItemDataRole.UserRole + 1
+VOCABULARIES = (("ScanNet-20", "scannet20"), ("Synthetic rooms", "synthetic"), ("From file…", "file"))
+
+RunJob = Callable[[Job, Callable[[Any], None], str, str], bool]
+
+
+def _prepare_step(scene: Scene, model_spec: str, backend):
+    """Worker step: load the CLIP model (unless given) and compute the scene's instance embeddings."""
+
+    def factory(_cancelled: Callable[[], bool]):
+        from app.semantics.backends import load_backend_or_bundled
+        from app.semantics.scene_embeddings import cached_embeddings, iter_compute
+
+        warning = None
+        nonlocal backend
+        if backend is None:
+            yield Progress("semantics", "loading the CLIP model", 0.0, 0.0)
+            loaded = load_backend_or_bundled(model_spec)
+            backend, warning = loaded.backend, loaded.warning
+        emb = cached_embeddings(scene, backend.model_id)
+        digest = None
+        if emb is None:
+            emb, digest = yield from iter_compute(scene, backend)
+        return backend, emb, digest, warning
+
+    return factory
+
+
+class QueryPanel(QDockWidget):
+    """Dock with the query line, the ranked list and Label all."""
+
+    highlight_changed = Signal(object)  # dict[int, (r, g, b)]: instances to light up; {} = none
+    labels_suggested = Signal(int)  # number of instances given a suggestion
+
+    def __init__(
+        self,
+        select: Callable[[int | None], None] | None = None,
+        run_job: RunJob | None = None,
+        push_edit: Callable[[Any], None] | None = None,
+        model_spec: Callable[[], str] = lambda: "bundled",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__("Find objects", parent)
+        self.setObjectName("query_panel")
+        self._select = select
+        self._run_job = run_job
+        self._push_edit = push_edit or (lambda edit: edit.apply(self.scene))
+        self._model_spec = model_spec
+        self.scene: Scene | None = None
+        self.backend = None
+        self.embeddings: InstanceEmbeddings | None = None
+        self.result: QueryResult | None = None
+        self.job: Job | None = None
+        self._pending_label = False
+        self.config = QueryConfig()
+
+        body = QWidget(self)
+        layout = QVBoxLayout(body)
+        self.edit = QLineEdit(body)
+        self.edit.setObjectName("query_edit")
+        self.edit.setPlaceholderText("Find: red chair, plant, …")
+        self.edit.setClearButtonEnabled(True)
+        self.edit.setToolTip("Type a phrase; separate several with commas. Matching objects light up.")
+        layout.addWidget(self.edit)
+
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Threshold", body))
+        self.threshold = QDoubleSpinBox(body)
+        self.threshold.setObjectName("query_threshold")
+        self.threshold.setRange(0.0, 1.0)
+        self.threshold.setSingleStep(0.05)
+        self.threshold.setValue(self.config.threshold)
+        self.threshold.setToolTip("Relevancy above which an object is highlighted")
+        row.addWidget(self.threshold)
+        row.addStretch(1)
+        layout.addLayout(row)
+
+        self.table = QTableWidget(0, 3, body)
+        self.table.setObjectName("query_results")
+        self.table.setHorizontalHeaderLabels(["#", "Instance", "Score"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        layout.addWidget(self.table, 1)
+
+        labels_row = QHBoxLayout()
+        self.vocabulary = QComboBox(body)
+        self.vocabulary.setObjectName("label_vocabulary")
+        for text, key in VOCABULARIES:
+            self.vocabulary.addItem(text, key)
+        self.label_button = QPushButton("Label all", body)
+        self.label_button.setObjectName("label_all")
+        self.label_button.setToolTip("Give every object the best class of the vocabulary, with a score")
+        self.accept_button = QPushButton("Accept labels", body)
+        self.accept_button.setObjectName("accept_labels")
+        self.accept_button.setToolTip("Set every object's category to its suggested label (undoable)")
+        self.accept_button.setEnabled(False)
+        labels_row.addWidget(self.vocabulary, 1)
+        labels_row.addWidget(self.label_button)
+        labels_row.addWidget(self.accept_button)
+        layout.addLayout(labels_row)
+
+        self.status = QLabel("", body)
+        self.status.setObjectName("query_status")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        self.setWidget(body)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.run_now)
+        self.edit.textChanged.connect(lambda _t: self._timer.start())
+        self.edit.returnPressed.connect(self.run_now)
+        self.threshold.valueChanged.connect(lambda _v: self.run_now())
+        self.table.itemSelectionChanged.connect(self._on_row_selected)
+        self.label_button.clicked.connect(self.label_all)
+        self.accept_button.clicked.connect(self.accept_all)
+        self._update_enabled()
+
+    # ------------------------------------------------------------------------------------ scene
+    def set_scene(self, scene: Scene | None) -> None:
+        if self.scene is not None:
+            self.scene.events.labels.disconnect(self._on_masks_changed)
+        self.scene = scene
+        self.embeddings = None
+        self.result = None
+        if scene is not None:
+            scene.events.labels.connect(self._on_masks_changed)
+            from app.semantics.scene_embeddings import cached_embeddings
+
+            if self.backend is not None:
+                self.embeddings = cached_embeddings(scene, self.backend.model_id)
+        self._show_rows([])
+        self.highlight_changed.emit({})
+        self._update_enabled()
+        if scene is not None and self.edit.text().strip():
+            self.run_now()
+
+    def set_model(self, spec_getter: Callable[[], str]) -> None:
+        """Use another CLIP model (setting changed): features are recomputed on the next query."""
+        self._model_spec = spec_getter
+        self.backend = None
+        self.embeddings = None
+
+    def _on_masks_changed(self) -> None:
+        self.embeddings = None  # the cache's digest no longer matches: recomputed on the next query
+        if self.edit.text().strip():
+            self._timer.start()
+
+    def _update_enabled(self) -> None:
+        has = self.scene is not None and bool(self.scene.instances)
+        self.edit.setEnabled(has)
+        self.label_button.setEnabled(has and self.job is None)
+        self.vocabulary.setEnabled(has)
+        if not has:
+            self.status.setText("Open a scene with instances to search it." if self.scene is None else
+                                "This scene has no instances to search.")  # fmt: skip
+
+    # ------------------------------------------------------------------------------ embeddings
+    def ready(self) -> bool:
+        return self.backend is not None and self.embeddings is not None
+
+    def prepare(self) -> bool:
+        """Start the background job that loads the model and computes the embeddings (if needed)."""
+        if self.scene is None or self.job is not None:
+            return False
+        if self.ready():
+            return True
+        scene = self.scene
+        job = Job("clip-features", _prepare_step(scene, self._model_spec(), self.backend), self)
+        self.job = job
+        self.status.setText("Computing CLIP features of the objects…")
+
+        def done(result) -> None:
+            backend, emb, digest, warning = result
+            self.backend = backend
+            if scene is not self.scene:
+                return
+            if digest is not None:
+                from app.semantics.scene_embeddings import store
+
+                store(scene, backend.model_id, emb, digest)
+            self.embeddings = emb
+            self.status.setText(warning or f"{len(emb.instance_ids)} objects ready ({backend.model_id})")
+            if self._pending_label:
+                self._pending_label = False
+                self.label_all()
+            if self.edit.text().strip():
+                self.run_now()
+
+        def finished() -> None:
+            self.job = None
+            self._update_enabled()
+
+        job.done.connect(finished)
+        if self._run_job is not None:
+            return self._run_job(job, done, "Computing CLIP features", "Cannot compute CLIP features")
+        job.succeeded.connect(done)
+        job.failed.connect(lambda exc: self.status.setText(f"CLIP features failed: {exc}"))
+        job.cancelled.connect(lambda: self.status.setText("Cancelled"))
+        job.start()
+        return True
+
+    # ----------------------------------------------------------------------------------- query
+    def run_now(self) -> None:
+        self._timer.stop()
+        text = self.edit.text()
+        if self.scene is None:
+            return
+        if not text.strip():
+            self.result = None
+            self._show_rows([])
+            self.status.setText("")
+            self.highlight_changed.emit({})
+            return
+        if not self.ready():
+            self.prepare()
+            return
+        self.config = QueryConfig(threshold=float(self.threshold.value()))
+        try:
+            self.result = run_query(self.embeddings, text, self.backend, self.config)
+        except QueryError as exc:
+            self.result = None
+            self._show_rows([])
+            self.status.setText(str(exc))
+            self.highlight_changed.emit({})
+            return
+        rows = self.result.best()
+        self._show_rows(rows)
+        matched = sum(1 for _, s, _ in rows if s > self.config.threshold)
+        phrases = ", ".join(f"“{p.phrase}”" for p in self.result.phrases)
+        note = "; ".join(self.result.warnings)
+        self.status.setText(
+            f"{matched} of {len(rows)} objects match {phrases}" + (f" ({note})" if note else "")
+        )
+        self.highlight_changed.emit(highlight_overlay(self.result))
+
+    def _show_rows(self, rows: list[tuple[int, float, int]]) -> None:
+        self.table.setRowCount(0)
+        if self.scene is None:
+            return
+        several = self.result is not None and len(self.result.phrases) > 1
+        overlay = highlight_overlay(self.result) if self.result is not None else {}
+        self.table.setRowCount(len(rows))
+        bold = QFont()
+        bold.setBold(True)
+        for r, (iid, score, p) in enumerate(rows):
+            inst = self.scene.instances.get(iid)
+            name = inst.name if inst is not None else f"instance {iid}"
+            if several:
+                name = f"{name}  ({self.result.phrases[p].phrase})"
+            items = [QTableWidgetItem(str(r + 1)), QTableWidgetItem(name), QTableWidgetItem(f"{score:.3f}")]
+            for item in items:
+                item.setData(ID_ROLE, int(iid))
+            items[2].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if iid in overlay:
+                colour = overlay[iid] if not several else phrase_colour(p)
+                items[0].setBackground(QColor(*colour))
+                for item in items:
+                    item.setFont(bold)
+            for c, item in enumerate(items):
+                self.table.setItem(r, c, item)
+
+    def ranked_ids(self) -> list[int]:
+        return [int(self.table.item(r, 0).data(ID_ROLE)) for r in range(self.table.rowCount())]
+
+    def _on_row_selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows and self._select is not None:
+            self._select(int(self.table.item(rows[0].row(), 0).data(ID_ROLE)))
+
+    # -------------------------------------------------------------------------------- labelling
+    def _vocabulary(self) -> tuple[str, list[str]] | None:
+        from app.semantics.vocab import load_vocabulary
+
+        key = self.vocabulary.currentData()
+        if key == "file":
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Class list (one per line)", "", "Text (*.txt);;All (*)"
+            )
+            if not path:
+                return None
+            key = str(Path(path))
+        return load_vocabulary(key)
+
+    def label_all(self) -> None:
+        if self.scene is None:
+            return
+        if not self.ready():
+            self._pending_label = True
+            self.prepare()
+            return
+        from app.errors import UserError
+        from app.semantics.labeling import label_instances, store_suggestions
+
+        try:
+            vocab = self._vocabulary()
+        except UserError as exc:
+            self.status.setText(str(exc))
+            return
+        if vocab is None:
+            return
+        name, classes = vocab
+        suggestions = label_instances(self.embeddings, classes, self.backend)
+        n = store_suggestions(self.scene, suggestions, name, self.backend.model_id)
+        self.result = None
+        self.table.setRowCount(len(suggestions))
+        for r, s in enumerate(sorted(suggestions, key=lambda s: (-s.score, s.instance_id))):
+            inst = self.scene.instances[s.instance_id]
+            items = [QTableWidgetItem(str(r + 1)), QTableWidgetItem(f"{inst.name} → {s.label}"),
+                     QTableWidgetItem(f"{s.score:.3f}")]  # fmt: skip
+            for c, item in enumerate(items):
+                item.setData(ID_ROLE, s.instance_id)
+                self.table.setItem(r, c, item)
+        self.accept_button.setEnabled(n > 0)
+        self.status.setText(f"{n} objects labelled from {name} ({len(classes)} classes); accept to keep them")
+        self.labels_suggested.emit(n)
+
+    def accept_all(self) -> None:
+        if self.scene is None:
+            return
+        from app.edits import EditError
+        from app.semantics.labeling import accept_labels
+
+        try:
+            edit = accept_labels(self.scene)
+        except EditError as exc:
+            self.status.setText(str(exc))
+            return
+        self._push_edit(edit)
+        self.accept_button.setEnabled(False)
+        self.status.setText(edit.text)
+
+
+# ------------------------------------------------------------------------------------ 3D view hookup
+def apply_overlay(view, overlay: dict[int, Colour]) -> None:
+    """Show query colours in the 3D view: matching instances in their heat colour, the rest dimmed.
+
+    Uses ``view.set_instance_overlay(overlay)`` when the scene view offers it; otherwise writes the colours
+    into the array the view draws from (an interim path until that hook exists).
+    """
+    hook = getattr(view, "set_instance_overlay", None)
+    if callable(hook):
+        hook(overlay or None)
+        return
+    scene = getattr(view, "scene", None)
+    if scene is None or scene.n_points == 0:
+        return
+    if not overlay:
+        view.set_colour_mode(view.colour_mode)  # restores the normal colours
+        return
+    colours = view.displayed_colours()
+    labels = np.asarray(scene.point_labels)
+    if colours is None or len(colours) != len(labels):
+        return
+    from viewer.colouring import dimmed
+
+    base = view.base_colours()
+    lut = np.zeros((max(int(labels.max(initial=0)), max(overlay)) + 1, 3), np.int16) - 1
+    for iid, rgb in overlay.items():
+        lut[iid] = rgb
+    chosen = lut[labels]
+    hit = chosen[:, 0] >= 0
+    np.copyto(colours, dimmed(base, view._background_rgb()))
+    colours[hit] = chosen[hit].astype(np.uint8)
+    vtk_colours = getattr(view, "_vtk_colours", None)
+    if vtk_colours is not None:
+        vtk_colours.Modified()
+    view.request_render()
+
+
+def install_query_panel(window) -> QueryPanel:
+    """Create the panel and wire it to a MainWindow (document, selection, jobs, undo, 3D view)."""
+    panel = QueryPanel(
+        select=window.selection.select,
+        run_job=window.run_job,
+        push_edit=window.push_edit,
+        model_spec=lambda: str(window.settings.get("semantics/clip_model", "bundled")),
+        parent=window,
+    )
+    window.add_panel(panel, Qt.DockWidgetArea.RightDockWidgetArea, "Ctrl+F")
+    window.document.scene_changed.connect(panel.set_scene)
+    panel.highlight_changed.connect(lambda overlay: apply_overlay(window.view, overlay))
+    if window.document.scene is not None:
+        panel.set_scene(window.document.scene)
+    return panel
