@@ -186,30 +186,22 @@ class EditHistory:
 
 
 # ---------------------------------------------------------------------------------------- statistics
-def instance_stats(scene: Scene, labels: np.ndarray, ids: Iterable[int]) -> dict[int, InstanceStats]:
-    """Point count, bounding box, centroid and pixels per view of ``ids`` under ``labels``.
+def label_statistics(scene: Scene, labels: np.ndarray) -> dict[int, InstanceStats]:
+    """Statistics of every instance under ``labels`` (as a fresh reconstruction computes them).
 
-    Cross-view consistency cannot be known after an edit without re-measuring; it is left unset.
+    All instances are recomputed, not only the edited ones: cross-view consistency of an instance
+    depends on its neighbours (what it is confused with).
     """
-    out: dict[int, InstanceStats] = {}
-    mask = scene.point_mask
-    for iid in ids:
-        sel = labels == iid
-        per_view = sel.reshape(sel.shape[0], -1).sum(axis=1)
-        view_pixels = {int(v): int(n) for v, n in enumerate(per_view) if n}
-        pts = scene.point_map[sel & mask]
-        if pts.shape[0]:
-            lo, hi, mid = pts.min(0), pts.max(0), pts.mean(0, dtype=np.float64)
-            out[iid] = InstanceStats(
-                point_count=int(pts.shape[0]),
-                bbox_min=tuple(float(x) for x in lo),
-                bbox_max=tuple(float(x) for x in hi),
-                centroid=tuple(float(x) for x in mid),
-                view_pixels=view_pixels,
-            )
-        else:
-            out[iid] = InstanceStats(view_pixels=view_pixels)
-    return out
+    from app.instances import instance_statistics
+
+    return instance_statistics(
+        np.asarray(labels),
+        np.asarray(scene.point_map),
+        np.asarray(scene.point_mask),
+        np.asarray(scene.depth),
+        np.asarray(scene.extrinsic),
+        np.asarray(scene.intrinsic),
+    )
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -240,23 +232,13 @@ def fresh_ids(scene: Scene, n: int) -> list[int]:
 
 
 def _table_with(
-    scene: Scene,
-    labels: np.ndarray,
-    changed: Iterable[int],
-    removed: Iterable[int] = (),
-    added: Sequence[Instance] = (),
+    scene: Scene, labels: np.ndarray, removed: Iterable[int] = (), added: Sequence[Instance] = ()
 ) -> tuple[Instance, ...]:
-    """The instance table after a relabelling: statistics refreshed for ``changed`` ids (and ``added``)."""
+    """The instance table after a relabelling, with statistics recomputed for ``labels``."""
     removed = set(removed)
-    added_by_id = {i.id: i for i in added}
-    stats = instance_stats(scene, labels, [*changed, *added_by_id])
-    table = []
-    for iid, inst in scene.instances.items():
-        if iid in removed:
-            continue
-        table.append(replace(inst, stats=stats[iid]) if iid in stats else inst)
-    table += [replace(inst, stats=stats[inst.id]) for inst in added]
-    return tuple(table)
+    stats = label_statistics(scene, labels)
+    table = [inst for iid, inst in scene.instances.items() if iid not in removed] + list(added)
+    return tuple(replace(inst, stats=stats.get(inst.id, InstanceStats())) for inst in table)
 
 
 def _pixel_mask(scene: Scene, mask: np.ndarray) -> np.ndarray:
@@ -294,7 +276,7 @@ def merge(scene: Scene, ids: Sequence[int], target: int | None = None) -> Edit:
     target = int(target)
     others = [i for i in ids if i != target]
     labels = np.where(np.isin(scene.labels, others), target, scene.labels).astype(np.int32)
-    table = _table_with(scene, labels, [target], removed=others)
+    table = _table_with(scene, labels, removed=others)
     name = scene.instances[target].name
     return _label_edit(
         scene, f"Merge {len(insts)} instances into {name}", "merge", labels, table, ids=ids, target=target
@@ -322,7 +304,7 @@ def _split_parts(
         Instance.new(nid, name=f"{base.name} ({k + 2})", category=base.category, extra={"split_from": iid})
         for k, nid in enumerate(new_ids)
     ]
-    table = _table_with(scene, labels, [iid], added=added)
+    table = _table_with(scene, labels, added=added)
     return _label_edit(scene, text, op, labels, table, instance=iid, new_ids=new_ids)
 
 
@@ -341,6 +323,7 @@ def split_kmeans(
 ) -> Edit:
     """Split an instance into ``k`` parts by k-means on its pixels' 3D positions and instance features."""
     from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
 
     (inst,) = _unlocked(scene, [instance_id], "split")
     if not 2 <= int(k) <= 32:
@@ -354,7 +337,8 @@ def split_kmeans(
     rng = np.random.default_rng(seed)
     if fit.shape[0] > SPLIT_FIT_SAMPLES:
         fit = fit[rng.choice(fit.shape[0], SPLIT_FIT_SAMPLES, replace=False)]
-    km = KMeans(n_clusters=int(k), n_init=4, random_state=seed).fit(fit)
+    with threadpool_limits(1):  # many OpenMP threads on a busy CPU make this small fit ~30x slower
+        km = KMeans(n_clusters=int(k), n_init=4, random_state=seed).fit(fit)
     assignment = km.predict(x)
     return _split_parts(
         scene, inst.id, assignment, index, "split_kmeans", f"Split {inst.name} into {k} parts"
@@ -379,7 +363,7 @@ def split_by_mask(scene: Scene, instance_id: int, mask: np.ndarray) -> Edit:
     added = [
         Instance.new(nid, name=f"{inst.name} (2)", category=inst.category, extra={"split_from": inst.id})
     ]
-    table = _table_with(scene, labels, [inst.id], added=added)
+    table = _table_with(scene, labels, added=added)
     return _label_edit(
         scene,
         f"Split selection off {inst.name}",
@@ -406,7 +390,7 @@ def delete(scene: Scene, ids: Sequence[int]) -> Edit:
     after = dict(archive)
     for inst in insts:
         after[str(inst.id)] = inst.to_json()
-    table = tuple(i for i in scene.instances.values() if i.id not in ids)
+    table = _table_with(scene, labels, removed=ids)
     text = f"Delete {insts[0].name}" if len(insts) == 1 else f"Delete {len(insts)} instances"
     edit = _label_edit(scene, text, "delete", labels, table, ids=ids)
     edit.deleted = LabelDiff.between(layer_before, layer_after)
@@ -437,7 +421,7 @@ def restore(scene: Scene, instance_id: int) -> Edit:
     labels = np.where(back, inst.id, scene.labels).astype(np.int32)
     layer_after = np.where(owned, 0, layer_before).astype(np.int32)
     after = {k: v for k, v in archive.items() if k != key}
-    table = _table_with(scene, labels, [], added=[inst])
+    table = _table_with(scene, labels, added=[inst])
     edit = _label_edit(scene, f"Restore {inst.name}", "restore", labels, table, instance=inst.id)
     edit.deleted = LabelDiff.between(layer_before, layer_after)
     edit.archive_before, edit.archive_after = archive, after
@@ -468,8 +452,7 @@ def reassign(scene: Scene, mask: np.ndarray, target: int | None, name: str | Non
     losers = [int(i) for i in np.unique(scene.labels[move]) if i != NO_INSTANCE]
     labels = np.where(move, tid, scene.labels).astype(np.int32)
     emptied = [i for i in losers if not np.any(labels == i)]
-    changed = [i for i in losers if i not in emptied] + ([tid] if tid in scene.instances else [])
-    table = _table_with(scene, labels, changed, removed=emptied, added=added)
+    table = _table_with(scene, labels, removed=emptied, added=added)
     return _label_edit(
         scene,
         f"Assign {int(move.sum())} pixels to {label_text}",

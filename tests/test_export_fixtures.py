@@ -9,13 +9,13 @@ Instances: 1 "chair" (left half), 2 "table" (top right), 3 no category (bottom r
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from app.scene import Instance, InstanceStats, Scene, ViewInfo, ViewTransform
+from app.instances import refresh_statistics
+from app.scene import Instance, Scene, ViewInfo, ViewTransform
 
 H, W = 12, 16
 
@@ -106,21 +106,8 @@ def make_export_scene(folder: Path, seed: int = 0) -> Scene:
         settings={"points_source": "depth"},
         model_id="test-model",
     )
-    scene.set_instances([replace(i, stats=_stats(scene, i.id)) for i in scene.instances.values()])
+    refresh_statistics(scene)
     return scene
-
-
-def _stats(scene: Scene, iid: int) -> InstanceStats:
-    pts = scene.points[scene.point_labels == iid]
-    pixels = {v: int((scene.labels[v] == iid).sum()) for v in range(scene.n_views)}
-    return InstanceStats(
-        point_count=len(pts),
-        bbox_min=tuple(pts.min(0).tolist()),
-        bbox_max=tuple(pts.max(0).tolist()),
-        centroid=tuple(pts.mean(0).tolist()),
-        view_pixels={v: n for v, n in pixels.items() if n},
-        consistency=0.8,
-    )
 
 
 def upright_original(scene: Scene, view: int) -> np.ndarray:
