@@ -223,6 +223,8 @@ def read_image(path: Path, background: str = "white") -> np.ndarray:
     try:
         size = path.stat().st_size
     except FileNotFoundError:
+        if path.is_symlink():
+            raise ImageReadError("broken link (the file it points to does not exist)") from None
         raise ImageReadError("file not found") from None
     except OSError as exc:
         raise ImageReadError(f"cannot be read ({exc.strerror or exc})") from None
@@ -232,6 +234,7 @@ def read_image(path: Path, background: str = "white") -> np.ndarray:
         raise ImageReadError("empty file (0 bytes)")
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # e.g. "Corrupt EXIF data": orientation is optional
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 fmt = img.format or "?"

@@ -25,7 +25,7 @@ from app.clustering import ClusterConfig, iter_cluster_views
 from app.errors import UserError
 from app.geometry import BACKGROUND_FILTERS, DEMO_CONF_PERCENTILE, load_user_masks, point_mask
 from app.images import ImageSet, PreprocessConfig, iter_load_images
-from app.inference import InferenceConfig, Predictor, get_predictor
+from app.inference import InferenceConfig, Predictor, get_predictor, resolve_weights
 from app.instances import build_instances, cluster_labels_to_ids, instance_statistics
 from app.progress import Cancelled, Progress, StagePlan
 from app.scene import Scene
@@ -59,6 +59,7 @@ class ReconstructConfig:
             raise UserError(f"background filter must be one of {', '.join(BACKGROUND_FILTERS)}")
         if self.image_storage not in ("embedded", "paths"):
             raise UserError("image storage must be 'embedded' or 'paths'")
+        resolve_weights(self.inference.weights)  # a missing weights file is reported before any work
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
