@@ -174,3 +174,30 @@ def test_export_round_trip(tmp_path):
     back = load_iggt(path)
     for k, v in back.state_dict().items():
         torch.testing.assert_close(v, state["model"][k])
+
+
+def test_train_command_runs_resumes_and_exports(tmp_path, capsys):
+    from app.cli import main
+    from model.train.export import read_metadata
+
+    args = [
+        "train",
+        "--out",
+        str(tmp_path / "run"),
+        "--steps",
+        "1",
+        "--warmup",
+        "1",
+        "--size",
+        "56x56",
+        "--views",
+        "2-2",
+        "--export",
+        str(tmp_path / "w.safetensors"),
+    ]
+    assert main(args) == 0
+    assert read_metadata(tmp_path / "w.safetensors")["step"] == "1"
+    assert main([*args[:4], "2", *args[5:]]) == 0  # two steps: resumes at step 1
+    assert "resuming" in capsys.readouterr().out
+    assert main(["train", "--out", str(tmp_path / "bad"), "--views", "9-2"]) == 1
+    assert main(["train", "--out", str(tmp_path / "bad"), "--size", "100x100"]) == 1

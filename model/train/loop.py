@@ -65,7 +65,7 @@ class TrainConfig:
     checkpoint_minutes: float = 5.0
     max_minutes: float = 110.0  # length of one piece; the next call resumes
     log_every: int = 10
-    val_every: int = 250
+    val_every: int = 200
     val_scenes: int = 4
     val_views: int = 4
     threads: int = 1
