@@ -60,6 +60,15 @@ class Aggregator(nn.Module):
         return self.num_special
 
     def forward(self, images: torch.Tensor, keep: tuple[int, ...], control=None) -> dict[int, torch.Tensor]:
+        weight_dtype = self.camera_token.dtype
+        device_type = images.device.type
+        if weight_dtype == torch.float32 or torch.is_autocast_enabled(device_type):
+            return self._forward(images, keep, control)
+        # weights stored in reduced precision (load_iggt(dtype=...)): compute in that precision
+        with torch.autocast(device_type, dtype=weight_dtype):
+            return self._forward(images, keep, control)
+
+    def _forward(self, images: torch.Tensor, keep: tuple[int, ...], control=None) -> dict[int, torch.Tensor]:
         b, s, _, h, w = images.shape
         rows, cols = h // self.patch_size, w // self.patch_size
         normalised = ((images - self._resnet_mean) / self._resnet_std).reshape(b * s, 3, h, w)

@@ -141,22 +141,46 @@ class IGGT(nn.Module):
         return out
 
     # ------------------------------------------------------------------ helpers
-    def restore_constant_buffers(self) -> None:
-        """Recreates constant buffers left on the meta device (after loading with ``assign=True``)."""
-        device = next(p.device for p in self.parameters() if not p.is_meta)
-        agg = self.aggregator
-        for name, value in (("_resnet_mean", IMAGENET_MEAN), ("_resnet_std", IMAGENET_STD)):
-            if getattr(agg, name).is_meta:
-                const = torch.tensor(value, device=device).view(1, 1, 3, 1, 1)
-                agg.register_buffer(name, const, persistent=False)
-        for module in (self.part_head.window_self_atten, self.part_head.window_cross_attention):
-            ws = module.window
-            if module.relative_position_index_SA.is_meta:
-                module.relative_position_index_SA = relative_index_self(ws).to(device)
-            oca = getattr(module, "relative_position_index_OCA", None)
-            if oca is not None and oca.is_meta:
-                index = relative_index_overlap(ws, module.atten_block.ext)
-                module.relative_position_index_OCA = index.to(device)
+    def restore_constant_buffers(self, device: str | torch.device | None = None) -> None:
+        """Gives buffers still on the meta device their constructor values.
+
+        Needed after building on the meta device and loading with ``assign=True``: the ImageNet
+        normalisation constants are not in checkpoints, and a checkpoint may lack the integer
+        buffers (BatchNorm counters, Swin index tables).
+        """
+        if device is None:
+            device = next((p.device for p in self.parameters() if not p.is_meta), torch.device("cpu"))
+        for module in self.modules():
+            for name, buf in list(module._buffers.items()):
+                if buf is not None and buf.is_meta:
+                    module._buffers[name] = _constructor_value(module, name).to(device)
+
+
+def _constructor_value(module: nn.Module, name: str) -> torch.Tensor:
+    if name == "_resnet_mean":
+        return torch.tensor(IMAGENET_MEAN).view(1, 1, 3, 1, 1)
+    if name == "_resnet_std":
+        return torch.tensor(IMAGENET_STD).view(1, 1, 3, 1, 1)
+    if name == "num_batches_tracked":
+        return torch.zeros((), dtype=torch.long)
+    if name == "relative_position_index_SA":
+        return relative_index_self(module.window)
+    if name == "relative_position_index_OCA":
+        return relative_index_overlap(module.window, module.atten_block.ext)
+    raise RuntimeError(f"no constructor value known for buffer {name!r} of {type(module).__name__}")
+
+
+def set_tensor(module: nn.Module, key: str, value: torch.Tensor) -> None:
+    """Replaces the parameter or buffer ``key`` of ``module`` by ``value`` (works on meta modules)."""
+    owner_name, _, name = key.rpartition(".")
+    owner = module.get_submodule(owner_name) if owner_name else module
+    if name in owner._parameters:
+        old = owner._parameters[name]
+        owner._parameters[name] = nn.Parameter(value, requires_grad=old.requires_grad)
+    elif name in owner._buffers:
+        owner._buffers[name] = value
+    else:
+        raise KeyError(key)
 
 
 def build_iggt(config: IGGTConfig | None = None, device: str | torch.device = "cpu") -> IGGT:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .config import IGGTConfig
+from .iggt import set_tensor
 
 _FC2_OFFSET = np.array([0, 0, 0, 0, 0, 0, 0.25, 0.25, 0.25], dtype=np.float32)
 
@@ -39,19 +40,6 @@ def deterministic_tensor(key: str, shape: Iterable[int]) -> np.ndarray:
     else:
         x *= np.float32(0.02)
     return x
-
-
-def set_tensor(module: nn.Module, key: str, value: torch.Tensor) -> None:
-    """Replaces the parameter or buffer ``key`` of ``module`` by ``value`` (works on meta modules)."""
-    owner_name, _, name = key.rpartition(".")
-    owner = module.get_submodule(owner_name) if owner_name else module
-    if name in owner._parameters:
-        old = owner._parameters[name]
-        owner._parameters[name] = nn.Parameter(value, requires_grad=old.requires_grad)
-    elif name in owner._buffers:
-        owner._buffers[name] = value
-    else:
-        raise KeyError(key)
 
 
 def apply_recipe(net: nn.Module, device: str | torch.device = "cpu") -> nn.Module:

@@ -38,7 +38,7 @@ class SelfAttention(nn.Module):
         if self.q_norm is not None:
             q, k = self.q_norm(q), self.k_norm(k)
         if self.rope is not None and rope_tables is not None:
-            q, k = self.rope(q, rope_tables), self.rope(k, rope_tables)
+            q, k = self.rope(torch.stack([q, k]), rope_tables).unbind(0)
         out = F.scaled_dot_product_attention(q, k, v)
         del q, k, v
         return self.proj(out.transpose(1, 2).reshape(b, n, c))

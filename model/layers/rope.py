@@ -15,16 +15,14 @@ from torch import nn
 
 
 class RopeTables(NamedTuple):
-    """Per-token cos/sin for the row half and the column half, each (tokens, half_dim)."""
+    """Per-token cos/sin over the whole head dim (row half then column half), each (tokens, head_dim)."""
 
-    cos_row: torch.Tensor
-    sin_row: torch.Tensor
-    cos_col: torch.Tensor
-    sin_col: torch.Tensor
+    cos: torch.Tensor
+    sin: torch.Tensor
 
     def repeat(self, times: int) -> RopeTables:
         """Tables for ``times`` frames laid out one after another (global attention)."""
-        return RopeTables(*(t.repeat(times, 1) for t in self))
+        return RopeTables(self.cos.repeat(times, 1), self.sin.repeat(times, 1))
 
 
 def patch_positions(rows: int, cols: int, num_special: int, device: torch.device) -> torch.Tensor:
@@ -52,17 +50,13 @@ class Rope2D(nn.Module):
         angles = torch.cat([angles, angles], dim=-1).to(dtype)
         cos_t, sin_t = angles.cos(), angles.sin()
         rows, cols = positions[:, 0], positions[:, 1]
-        return RopeTables(cos_t[rows], sin_t[rows], cos_t[cols], sin_t[cols])
-
-    @staticmethod
-    def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        half = x.shape[-1] // 2
-        rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
-        return x * cos + rotated * sin
+        return RopeTables(
+            torch.cat([cos_t[rows], cos_t[cols]], dim=-1), torch.cat([sin_t[rows], sin_t[cols]], dim=-1)
+        )
 
     def forward(self, x: torch.Tensor, tables: RopeTables) -> torch.Tensor:
-        half_dim = x.shape[-1] // 2
-        cos_r, sin_r, cos_c, sin_c = (t.to(x.dtype) for t in tables)
-        rows = self._rotate(x[..., :half_dim], cos_r, sin_r)
-        cols = self._rotate(x[..., half_dim:], cos_c, sin_c)
-        return torch.cat([rows, cols], dim=-1)
+        """x (..., tokens, head_dim): each half is rotated as x * cos + rotate_half(x) * sin."""
+        quarter = x.shape[-1] // 4
+        parts = x.unflatten(-1, (2, 2, quarter))  # (row|col, first|second quarter, quarter)
+        rotated = torch.stack([-parts[..., 1, :], parts[..., 0, :]], dim=-2).flatten(-3)
+        return x * tables.cos.to(x.dtype) + rotated * tables.sin.to(x.dtype)

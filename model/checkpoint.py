@@ -1,0 +1,444 @@
+"""Loading and saving IGGT weights.
+
+``load_iggt(source)`` accepts a ``.safetensors``/``.pt``/``.pth``/``.bin`` file, a folder holding one
+(or a sharded set with an ``*.index.json``), or a Hugging Face hub id such as ``lifuguan/IGGT_official``
+(``owner/name[@revision]``; offline mode and the local cache are honoured). The official checkpoint
+format is loaded as is: ``module.`` prefixes are stripped, keys and shapes are validated against the
+configuration, and tensors the inference forward never uses (tracking head, part-head leftovers) are
+skipped with a log line unless ``keep_unused=True``.
+
+Memory: the network is built on the meta device and every tensor is placed directly into it
+(``torch.load(mmap=True)`` / safetensors ``safe_open``, one tensor at a time), so the weights are never
+held twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .config import IGGTConfig
+from .errors import CheckpointError
+from .iggt import IGGT, build_iggt, set_tensor
+
+log = logging.getLogger(__name__)
+
+WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
+CONFIG_METADATA_KEY = "iggt_config"
+# preferred file names when a folder holds several candidates
+_PREFERRED_NAMES = ("model.safetensors", "iggt.safetensors", "pytorch_model.bin", "model.pt", "model.pth")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
+_WRAPPER_KEYS = ("model", "state_dict", "model_state_dict", "module", "net")
+
+
+# ---------------------------------------------------------------------------------------------- reading
+@dataclass
+class TensorSource:
+    """Lazily readable tensors of one checkpoint (possibly several shard files)."""
+
+    origin: str
+    shapes: dict[str, tuple[int, ...]]
+    metadata: dict[str, str] = field(default_factory=dict)
+    _readers: dict[str, object] = field(default_factory=dict, repr=False)  # key -> reader
+    _renamed: dict[str, str] = field(default_factory=dict, repr=False)  # clean key -> stored key
+
+    def get(self, key: str) -> torch.Tensor:
+        reader = self._readers[key]
+        stored = self._renamed.get(key, key)
+        try:
+            if isinstance(reader, dict):
+                return reader[stored]
+            return reader.get_tensor(stored)
+        except Exception as exc:  # truncated data surfaces here for safetensors
+            raise CheckpointError(
+                f"{self.origin}: cannot read tensor {stored!r} ({exc}); is the file truncated?"
+            ) from None
+
+    def close(self) -> None:
+        self._readers.clear()
+
+
+def _strip_prefix(key: str) -> str:
+    while key.startswith("module."):
+        key = key[len("module.") :]
+    return key
+
+
+def _read_safetensors(path: Path, source: TensorSource) -> None:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        handle = safe_open(str(path), framework="pt", device="cpu")
+        keys = list(handle.keys())
+        meta = handle.metadata() or {}
+        shapes = {k: tuple(handle.get_slice(k).get_shape()) for k in keys}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path}: not a readable safetensors file ({exc}); is it corrupt or truncated?"
+        ) from None
+    source.metadata.update(meta)
+    _register(source, path, handle, shapes)
+
+
+def _torch_load(path: Path) -> object:
+    import argparse
+
+    import numpy as np
+
+    # harmless objects some training scripts store next to the weights
+    allowed = [argparse.Namespace, np.dtype, *(type(np.dtype(t)) for t in ("float32", "float64", "int64"))]
+    with contextlib.suppress(AttributeError):
+        allowed.append(np._core.multiarray.scalar)
+    try:
+        with torch.serialization.safe_globals(allowed):
+            try:
+                return torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as exc:
+                if "mmap" not in str(exc):
+                    raise
+                # legacy (non-zip) format cannot be memory-mapped
+                return torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        text = str(exc)
+        if "Weights only load failed" in text or "Unsupported global" in text:
+            raise CheckpointError(
+                f"{path}: the file contains pickled Python objects besides tensors, which are not loaded "
+                "for safety. Re-save only the state dict (torch.save(model.state_dict(), path)) or convert "
+                "it to .safetensors."
+            ) from None
+        if zipfile.is_zipfile(path) or "zip" in text.lower() or "EOF" in text or "truncated" in text:
+            raise CheckpointError(
+                f"{path}: cannot read the PyTorch checkpoint ({text}); is it truncated or corrupt?"
+            ) from None
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({text})") from None
+
+
+def _find_state_dict(obj: object, path: Path) -> dict[str, torch.Tensor]:
+    if isinstance(obj, dict):
+        tensors = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
+        if tensors and len(tensors) >= len(obj) / 2:
+            return tensors
+        for wrapper in _WRAPPER_KEYS:
+            if isinstance(obj.get(wrapper), dict):
+                return _find_state_dict(obj[wrapper], path)
+    raise CheckpointError(
+        f"{path}: no state dict found (the file holds a {type(obj).__name__}"
+        + (f" with keys {sorted(map(str, obj))[:8]}" if isinstance(obj, dict) else "")
+        + ")"
+    )
+
+
+def _read_torch(path: Path, source: TensorSource) -> None:
+    state = _find_state_dict(_torch_load(path), path)
+    _register(source, path, state, {k: tuple(v.shape) for k, v in state.items()})
+
+
+def _register(source: TensorSource, path: Path, reader: object, shapes: dict[str, tuple[int, ...]]) -> None:
+    for stored, shape in shapes.items():
+        key = _strip_prefix(stored)
+        if key in source.shapes:
+            raise CheckpointError(f"{path}: tensor {key!r} appears twice (shards overlap?)")
+        source.shapes[key] = shape
+        source._readers[key] = reader
+        if key != stored:
+            source._renamed[key] = stored
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise CheckpointError(f"Checkpoint not found: {path}")
+    if path.is_file() and path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: the file is empty")
+
+
+def read_checkpoint(files: list[Path], origin: str) -> TensorSource:
+    source = TensorSource(origin=origin, shapes={})
+    for path in files:
+        _check_file(path)
+        if path.suffix == ".safetensors":
+            _read_safetensors(path, source)
+        elif path.suffix in WEIGHT_SUFFIXES:
+            _read_torch(path, source)
+        else:
+            raise CheckpointError(
+                f"{path}: unsupported file type {path.suffix or '(none)'}; expected one of "
+                + ", ".join(WEIGHT_SUFFIXES)
+            )
+    if not source.shapes:
+        raise CheckpointError(f"{origin}: the checkpoint contains no tensors")
+    return source
+
+
+# ---------------------------------------------------------------------------------------------- locating
+def weight_files_in(folder: Path) -> list[Path]:
+    """The weight file(s) of a folder: an index's shards, else the single (or preferred) weight file."""
+    for index in sorted(folder.glob("*.index.json")):
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"{index}: unreadable shard index ({exc})") from None
+        return [folder / name for name in dict.fromkeys(weight_map.values())]
+    candidates = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+    if not candidates:
+        raise CheckpointError(
+            f"{folder}: no weights found in this folder (looked for " + ", ".join(WEIGHT_SUFFIXES) + " files)"
+        )
+    if len(candidates) == 1:
+        return candidates
+    for name in _PREFERRED_NAMES:
+        for path in candidates:
+            if path.name == name:
+                return [path]
+    safetensors = [p for p in candidates if p.suffix == ".safetensors"]
+    if len(safetensors) == 1:
+        return safetensors
+    raise CheckpointError(
+        f"{folder}: several weight files ({', '.join(p.name for p in candidates)}); pass the file itself"
+    )
+
+
+def _hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    flag = os.environ.get("HF_HUB_OFFLINE", "").strip().lower()
+    return bool(constants.HF_HUB_OFFLINE) or flag in ("1", "true", "yes", "on")
+
+
+def resolve_hub(repo_id: str, revision: str | None = None) -> Path:
+    """Local folder of the hub repo's weights: downloaded when online, else from the local cache."""
+    from huggingface_hub import snapshot_download
+
+    patterns = ["*.safetensors", "*.index.json", "*.pt", "*.pth", "*.bin", "*.ckpt", "*.json"]
+    offline = _hub_offline()
+    if not offline:
+        try:
+            chosen = _pick_patterns(repo_id, revision, patterns)
+            return Path(snapshot_download(repo_id, revision=revision, allow_patterns=chosen))
+        except Exception as exc:  # no network, unknown repo, ...
+            log.warning("could not download %s from the hub (%s); trying the local cache", repo_id, exc)
+    try:
+        folder = snapshot_download(repo_id, revision=revision, allow_patterns=patterns, local_files_only=True)
+        return Path(folder)
+    except Exception:
+        raise CheckpointError(
+            f"{repo_id}: not found in the local Hugging Face cache"
+            + (" (offline mode is on)" if offline else " and it could not be downloaded")
+            + f". Download it where internet is available (hf download {repo_id}) or pass a local file."
+        ) from None
+
+
+def _pick_patterns(repo_id: str, revision: str | None, default: list[str]) -> list[str]:
+    """Only the one weight format the folder logic would pick (avoids downloading duplicates)."""
+    from huggingface_hub import HfApi
+
+    try:
+        files = HfApi().list_repo_files(repo_id, revision=revision)
+    except Exception:
+        return default
+    weights = [f for f in files if f.endswith(WEIGHT_SUFFIXES) and "/" not in f]
+    indexes = [f for f in files if f.endswith(".index.json") and "/" not in f]
+    if indexes:
+        shards = "*.safetensors" if indexes[0].endswith(".safetensors.index.json") else "*.bin"
+        return [*indexes, shards, "*.json"]
+    for name in _PREFERRED_NAMES:
+        if name in weights:
+            return [name, "*.json"]
+    safetensors = [f for f in weights if f.endswith(".safetensors")]
+    if len(safetensors) == 1:
+        return [safetensors[0], "*.json"]
+    return default
+
+
+def locate(source: str | os.PathLike) -> tuple[list[Path], str]:
+    text = str(source)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return weight_files_in(path), str(path)
+    if path.exists() or path.suffix in WEIGHT_SUFFIXES or text.startswith((".", "/", "~")):
+        return [path], str(path)
+    if _HUB_ID.match(text):
+        repo_id, _, revision = text.partition("@")
+        folder = resolve_hub(repo_id, revision or None)
+        return weight_files_in(folder), f"{text} (hub, {folder})"
+    raise CheckpointError(f"Checkpoint not found: {text} (neither a file, a folder nor a hub id owner/name)")
+
+
+# ---------------------------------------------------------------------------------------------- validating
+def config_from_source(source: TensorSource) -> IGGTConfig | None:
+    """The configuration recorded in the file's metadata, else the preset whose shapes fit."""
+    text = source.metadata.get(CONFIG_METADATA_KEY)
+    if text:
+        try:
+            return IGGTConfig.from_json(text)
+        except (ValueError, TypeError) as exc:
+            raise CheckpointError(
+                f"{source.origin}: invalid {CONFIG_METADATA_KEY} metadata ({exc})"
+            ) from None
+    width = source.shapes.get("aggregator.camera_token")
+    if width is not None:
+        for preset in (IGGTConfig.full(), IGGTConfig.tiny()):
+            if width[-1] == preset.embed_dim:
+                return preset
+    return None
+
+
+def _describe(source: TensorSource, expected: dict[str, tuple[int, ...]]) -> str:
+    """One sentence about what the checkpoint looks like."""
+    keys = set(source.shapes)
+    tops = sorted({k.split(".")[0] for k in keys})
+    has = {name: any(k.startswith(name + ".") for k in keys) for name in
+           ("aggregator", "camera_head", "depth_head", "point_head", "part_adaptor", "part_head")}
+    if has["aggregator"] and not has["part_adaptor"] and not has["part_head"]:
+        return "this is a VGGT checkpoint without the instance head (no part_adaptor / part_head weights)"
+    if not any(has.values()):
+        return f"this does not look like an IGGT checkpoint (top-level names: {', '.join(tops[:8])})"
+    width = source.shapes.get("aggregator.camera_token")
+    want = expected.get("aggregator.camera_token")
+    if width and want and width[-1] != want[-1]:
+        return f"this checkpoint has width {width[-1]}, the configuration expects {want[-1]} (another size?)"
+    return f"the checkpoint has {len(keys)} tensors under {', '.join(tops[:8])}"
+
+
+def _listing(items: list[str], limit: int = 5) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+@dataclass
+class LoadPlan:
+    load: list[str]  # keys to read into the network
+    skipped_unused: list[str]  # known-unused keys present in the file, not loaded
+    unexpected: list[str]  # keys the configuration does not know
+
+
+def plan_load(source: TensorSource, cfg: IGGTConfig, net: IGGT) -> LoadPlan:
+    full_expected = {k: tuple(v.shape) for k, v in build_iggt(cfg.replace(keep_unused=True), "meta")
+                     .state_dict().items()}
+    wanted = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    optional = {k for k in wanted if k.endswith(("num_batches_tracked", "relative_position_index_SA",
+                                                 "relative_position_index_OCA"))}
+    missing = [k for k in wanted if k not in source.shapes and k not in optional]
+    mismatched = [
+        f"{k} (file {list(source.shapes[k])}, expected {list(shape)})"
+        for k, shape in wanted.items()
+        if k in source.shapes and source.shapes[k] != shape
+    ]
+    if missing or mismatched:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} tensors are missing: {_listing(missing)}")
+        if mismatched:
+            parts.append(f"{len(mismatched)} tensors have the wrong shape: {_listing(mismatched, 3)}")
+        raise CheckpointError(
+            f"{source.origin} does not fit the IGGT '{cfg.name}' network ({_describe(source, wanted)}): "
+            + "; ".join(parts)
+        )
+    skipped = [k for k in source.shapes if k not in wanted and k in full_expected]
+    unexpected = [k for k in source.shapes if k not in full_expected]
+    return LoadPlan([k for k in wanted if k in source.shapes], skipped, unexpected)
+
+
+# ---------------------------------------------------------------------------------------------- public API
+def load_iggt(
+    source: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | None = None,
+    config: IGGTConfig | None = None,
+    keep_unused: bool = False,
+) -> IGGT:
+    """Loads an IGGT network (eval mode) from a file, a folder or a hub id.
+
+    ``dtype``: storage dtype of the aggregator weights (default float32). With bfloat16/float16 the
+    aggregator runs in that precision while the heads stay float32, as in the official code.
+    ``config``: the architecture; by default taken from the file's metadata or recognised by shape.
+    ``keep_unused``: also load the weights the forward never uses (tracking head etc.).
+    """
+    from .device import resolve_device
+
+    dev = resolve_device(device)
+    files, origin = locate(source)
+    src = read_checkpoint(files, origin)
+    try:
+        cfg = config or config_from_source(src) or IGGTConfig.full()
+        cfg = cfg.replace(keep_unused=keep_unused)
+        net = build_iggt(cfg, device="meta")
+        plan = plan_load(src, cfg, net)
+        if plan.skipped_unused:
+            log.info("%s: skipped %d tensors the inference forward never uses (%s)", origin,
+                     len(plan.skipped_unused), _summarise_prefixes(plan.skipped_unused))
+        if plan.unexpected:
+            log.warning("%s: ignored %d unknown tensors: %s", origin, len(plan.unexpected),
+                        _listing(plan.unexpected))
+        for key in plan.load:
+            tensor = src.get(key)
+            set_tensor(net, key, _convert(tensor, dev, _weight_dtype(key, dtype)))
+        net.restore_constant_buffers(dev)
+    finally:
+        src.close()
+    leftovers = [k for k, v in net.state_dict(keep_vars=True).items() if v.is_meta]
+    if leftovers:
+        raise CheckpointError(f"{origin}: tensors left unset: {_listing(leftovers)}")
+    log.info("loaded IGGT '%s' from %s (%d tensors) on %s", cfg.name, origin, len(plan.load), dev)
+    return net.eval()
+
+
+def _weight_dtype(key: str, dtype: torch.dtype | None) -> torch.dtype:
+    if dtype is None or not key.startswith("aggregator."):
+        return torch.float32
+    return dtype
+
+
+def _convert(tensor: torch.Tensor, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    if tensor.is_floating_point():
+        return tensor.to(device=device, dtype=dtype)
+    return tensor.to(device=device)
+
+
+def _summarise_prefixes(keys: list[str]) -> str:
+    counts: dict[str, int] = {}
+    for k in keys:
+        parts = k.split(".")
+        prefix = ".".join(parts[:2]) if parts[0] == "part_head" else parts[0]
+        if k == "aggregator.patch_embed.mask_token":
+            prefix = k
+        counts[prefix] = counts.get(prefix, 0) + 1
+    return ", ".join(f"{p}: {n}" for p, n in sorted(counts.items()))
+
+
+def save_iggt(net: IGGT, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> Path:
+    """Writes the network's weights as safetensors with its configuration in the metadata (atomic)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    meta = {CONFIG_METADATA_KEY: net.config.to_json(), "format": "pt", **(metadata or {})}
+    tensors = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=meta)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return path
+
+
+def iter_checkpoint_keys(source: str | os.PathLike) -> Iterator[tuple[str, tuple[int, ...]]]:
+    """(key, shape) of every tensor in a checkpoint, without loading data (for diagnostics)."""
+    files, origin = locate(source)
+    src = read_checkpoint(files, origin)
+    try:
+        yield from src.shapes.items()
+    finally:
+        src.close()
