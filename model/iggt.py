@@ -163,6 +163,10 @@ def _constructor_value(module: nn.Module, name: str) -> torch.Tensor:
         return torch.tensor(IMAGENET_STD).view(1, 1, 3, 1, 1)
     if name == "num_batches_tracked":
         return torch.zeros((), dtype=torch.long)
+    if name == "running_mean":
+        return torch.zeros(module.num_features)
+    if name == "running_var":
+        return torch.ones(module.num_features)
     if name == "relative_position_index_SA":
         return relative_index_self(module.window)
     if name == "relative_position_index_OCA":
