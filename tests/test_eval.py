@@ -101,3 +101,45 @@ def test_colour_clustering_baseline_tracks_distinct_colours():
     labels = colour_clustering(img)
     s = instance_scores(labels, gt)
     assert s.t_miou > 0.9 and s.t_sr == 1.0
+
+
+def test_eval_command_json_and_errors(tmp_path, capsys):
+    """End to end on one small room with an untrained tiny network: the JSON has every key, in range."""
+    import json
+
+    import torch
+
+    from app.cli import main
+    from model import IGGTConfig, build_iggt
+    from model.checkpoint import save_iggt
+
+    torch.manual_seed(0)
+    weights = save_iggt(build_iggt(IGGTConfig.tiny()), tmp_path / "tiny.safetensors")
+    code = main(
+        [
+            "eval",
+            str(weights),
+            "--scenes",
+            "1",
+            "--views",
+            "2",
+            "--size",
+            "56x56",
+            "--device",
+            "cpu",
+            "--json",
+        ]
+    )
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["scenes"] == 1 and out["views"] == 2 and out["size"] == [56, 56]
+    for key in ("abs_rel", "delta1", "auc30", "t_miou", "t_sr"):
+        assert key in out["model"]
+    for key in ("delta1", "auc30", "t_miou", "t_sr"):
+        assert 0.0 <= out["model"][key] <= 1.0
+    assert set(out["baselines"]) == {"median_depth", "colour_clustering"}
+    assert 0.0 <= out["baselines"]["colour_clustering"]["t_miou"] <= 1.0
+    assert out["baselines"]["median_depth"]["abs_rel"] > 0
+    assert main(["eval", str(tmp_path / "missing.safetensors")]) == 1
+    assert main(["eval", str(weights), "--seed", "2000000"]) == 1
+    assert "training" in capsys.readouterr().err
