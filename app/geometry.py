@@ -100,3 +100,69 @@ def point_mask(
     if images is not None and background != "none":
         keep &= background_mask(images, background)
     return keep
+
+
+DEFAULT_HFOV_DEG = 60.0
+
+
+def sanitize_prediction(prediction) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Copy the prediction's arrays, replacing what cannot be stored or used, with notes saying what.
+
+    An untrained or wrong checkpoint can predict a zero field of view (infinite focal length), broken
+    poses, or NaNs. Such cameras get a 60-degree field of view / the identity pose so the scene stays
+    usable and loadable; non-finite depth, points, confidences and features become 0 (which the
+    confidence filter then drops).
+    """
+    out = {
+        name: np.array(getattr(prediction, name), dtype=np.float32)
+        for name in ("extrinsic", "intrinsic", "depth", "depth_conf", "world_points", "world_points_conf",
+                     "points_from_depth", "features")
+    }  # fmt: skip
+    notes: list[str] = []
+    h, w = out["depth"].shape[1:]
+    k = out["intrinsic"]
+    bad_k = ~np.isfinite(k).all(axis=(1, 2)) | (k[:, 0, 0] <= 0) | (k[:, 1, 1] <= 0)
+    ext = out["extrinsic"]
+    bad_e = ~np.isfinite(ext).all(axis=(1, 2))
+    if bad_k.any():
+        f = (w / 2) / np.tan(np.deg2rad(DEFAULT_HFOV_DEG) / 2)
+        k[bad_k] = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1]], np.float32)
+        notes.append(
+            f"the model predicted an invalid field of view for view(s) {_views(bad_k)}; "
+            f"assumed {DEFAULT_HFOV_DEG:.0f} degrees (untrained or wrong weights?)"
+        )
+    if bad_e.any():
+        ext[bad_e] = np.eye(4, dtype=np.float32)[:3]
+        notes.append(
+            f"the model predicted an invalid camera pose for view(s) {_views(bad_e)}; assumed identity"
+        )
+    bad_depth = ~np.isfinite(out["depth"]) | (out["depth"] <= 0)
+    if bad_depth.any():
+        out["depth"][bad_depth] = 0.0
+        notes.append(f"{int(bad_depth.sum())} pixels without a valid depth were dropped")
+    if bad_k.any() or bad_e.any() or bad_depth.any():
+        from model.geometry import unproject_depth_map_to_point_map
+
+        out["points_from_depth"] = np.asarray(
+            unproject_depth_map_to_point_map(out["depth"], ext, k), dtype=np.float32
+        )
+    for name in ("depth_conf", "world_points_conf"):
+        bad = ~np.isfinite(out[name])
+        out[name][bad] = 0.0
+        if name == "depth_conf":
+            out[name][bad_depth] = 0.0
+    for name in ("world_points", "points_from_depth", "features"):
+        bad = ~np.isfinite(out[name])
+        if bad.any():
+            out[name][bad] = 0.0
+            pix = bad.any(axis=-1)
+            conf = "depth_conf" if name == "points_from_depth" else "world_points_conf"
+            if name != "features":
+                out[conf][pix] = 0.0
+            notes.append(f"{int(pix.sum())} pixels with invalid {name.replace('_', ' ')} were zeroed")
+    return out, notes
+
+
+def _views(flags: np.ndarray) -> str:
+    idx = np.flatnonzero(flags).tolist()
+    return ", ".join(str(i) for i in idx[:10]) + (" ..." if len(idx) > 10 else "")

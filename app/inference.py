@@ -27,12 +27,36 @@ log = logging.getLogger(__name__)
 BUNDLED = "bundled"
 BUNDLED_WEIGHTS = WEIGHTS_DIR / "iggt-tiny.safetensors"
 DEVICES = ("auto", "cpu", "cuda")
+WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
 HARD_MAX_VIEWS = 200  # global attention is quadratic in views; beyond this nothing is practical
 # Activation memory per view of the full model at the demo's 336x504 in fp32, measured with the
 # official code on CPU (4 views: +4.1 GB); scaled by pixels and by model width for other settings.
 FULL_BYTES_PER_VIEW_336x504 = 1.05e9
 FULL_TOKEN_DIM = 2048
 MEMORY_HEADROOM = 0.8  # use at most this share of the free memory
+# Where the network's own stages fall within the whole forward (rough shares of the full model's time).
+FORWARD_STAGES = {
+    "preparing": (0.0, 0.01),
+    "patch embedding": (0.01, 0.25),
+    "aggregator": (0.25, 0.65),
+    "heads": (0.65, 0.98),
+    "cameras": (0.98, 0.99),
+    "done": (0.99, 1.0),
+}
+
+
+def forward_progress(progress: ProgressFn) -> ProgressFn:
+    """Turn the network's per-stage fractions into one fraction of the whole forward."""
+    last = [0.0]
+
+    def report(stage: str, fraction: float) -> None:
+        lo, hi = FORWARD_STAGES.get(stage, (last[0], last[0]))
+        overall = max(last[0], lo + (hi - lo) * min(max(fraction, 0.0), 1.0))
+        last[0] = overall
+        progress(stage, overall)
+
+    return report
+
 
 ProgressFn = Callable[[str, float], None]
 CancelFn = Callable[[], bool]
@@ -72,20 +96,13 @@ def resolve_weights(setting: str) -> WeightsSource:
             )
         return WeightsSource("file", str(BUNDLED_WEIGHTS), BUNDLED)
     path = Path(setting).expanduser()
-    if path.exists():
-        if path.is_dir():
-            candidates = sorted(
-                p for p in path.iterdir() if p.suffix in (".safetensors", ".pt", ".pth", ".bin")
-            )
-            if len(candidates) != 1:
-                raise UserError(f"weights folder {path} must contain exactly one checkpoint file")
-            path = candidates[0]
+    if path.exists():  # a file, or a folder of (possibly sharded) weights: model.load_iggt reads both
         return WeightsSource("file", str(path.absolute()), setting)
-    looks_like_path = os.sep in setting and not re.fullmatch(r"[\w.-]+/[\w.-]+", setting)
-    if looks_like_path or Path(setting).suffix in (".safetensors", ".pt", ".pth", ".bin"):
-        raise UserError(f"weights file not found: {setting}")
-    if re.fullmatch(r"[\w.-]+/[\w.-]+", setting):
+    hub = re.fullmatch(r"[\w.-]+/[\w.-]+(@[\w.-]+)?", setting)
+    if hub and not setting.startswith((".", "/", "~")) and Path(setting).suffix not in WEIGHT_SUFFIXES:
         return WeightsSource("hub", setting, setting)
+    if os.sep in setting or Path(setting).suffix in WEIGHT_SUFFIXES:
+        raise UserError(f"weights file not found: {setting}")
     raise UserError(f"weights must be 'bundled', a checkpoint file or a hub id (owner/name), not {setting!r}")
 
 
@@ -94,6 +111,10 @@ def weights_id(source: WeightsSource, config_name: str) -> str:
     if source.kind == "hub":
         return f"iggt-{config_name}:{source.location}"
     path = Path(source.location)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in WEIGHT_SUFFIXES)
+        size = sum(p.stat().st_size for p in files)
+        return f"iggt-{config_name}:{path.name}:{size}"
     size = path.stat().st_size
     if size <= 512 * 2**20:
         h = hashlib.sha256()
@@ -205,7 +226,7 @@ class NetworkPredictor:
             device=self.device,
             dtype=dtype,
             frame_chunk=self.config.frame_chunk,
-            progress=progress,
+            progress=forward_progress(progress),
             cancel=cancel,
         )
         try:

@@ -23,7 +23,13 @@ import numpy as np
 from app import __version__
 from app.clustering import ClusterConfig, iter_cluster_views
 from app.errors import UserError
-from app.geometry import BACKGROUND_FILTERS, DEMO_CONF_PERCENTILE, load_user_masks, point_mask
+from app.geometry import (
+    BACKGROUND_FILTERS,
+    DEMO_CONF_PERCENTILE,
+    load_user_masks,
+    point_mask,
+    sanitize_prediction,
+)
 from app.images import ImageSet, PreprocessConfig, iter_load_images
 from app.inference import InferenceConfig, Predictor, get_predictor, resolve_weights
 from app.instances import build_instances, cluster_labels_to_ids, instance_statistics
@@ -181,13 +187,13 @@ def iter_reconstruct(
     # ---- points
     t = time.perf_counter()
     yield plan.event("points", 0.0, "filtering points by confidence")
-    depth = np.asarray(prediction.depth, np.float32)
+    pred, fixes = sanitize_prediction(prediction)
+    notes += fixes
+    depth = pred["depth"]
     if config.points_source == "depth":
-        point_map = np.asarray(prediction.points_from_depth, np.float32)
-        conf = np.asarray(prediction.depth_conf, np.float32)
+        point_map, conf = pred["points_from_depth"], pred["depth_conf"]
     else:
-        point_map = np.asarray(prediction.world_points, np.float32)
-        conf = np.asarray(prediction.world_points_conf, np.float32)
+        point_map, conf = pred["world_points"], pred["world_points_conf"]
     mask = point_mask(
         conf, point_map, config.conf_percentile, imageset.images, config.background_filter, user_masks
     )
@@ -197,7 +203,7 @@ def iter_reconstruct(
 
     # ---- clustering
     t = time.perf_counter()
-    features = np.asarray(prediction.features, np.float32)
+    features = pred["features"]
     gen = iter_cluster_views(point_map, features, mask, config.cluster)
     try:
         while True:
@@ -213,8 +219,7 @@ def iter_reconstruct(
     t = time.perf_counter()
     yield plan.event("instances", 0.0, "measuring instances and cross-view consistency")
     labels = cluster_labels_to_ids(clusters.labels)
-    extrinsic = np.asarray(prediction.extrinsic, np.float32)
-    intrinsic = np.asarray(prediction.intrinsic, np.float32)
+    extrinsic, intrinsic = pred["extrinsic"], pred["intrinsic"]
     stats = instance_statistics(labels, point_map, mask, depth, extrinsic, intrinsic)
     instances = build_instances(stats)
     timings["instances"] = time.perf_counter() - t
@@ -241,7 +246,7 @@ def iter_reconstruct(
         extrinsic=extrinsic,
         intrinsic=intrinsic,
         depth=depth,
-        depth_conf=np.asarray(prediction.depth_conf, np.float32),
+        depth_conf=pred["depth_conf"],
         point_map=point_map,
         point_conf=conf,
         point_mask=mask,

@@ -368,6 +368,9 @@ class Scene:
             raise ValueError(f"features has shape {self.features.shape}, expected ({s}, {h}, {w}, C)")
         if len(self.views) != s:
             raise ValueError(f"{len(self.views)} view records for {s} views")
+        for name in ("extrinsic", "intrinsic", "depth", "depth_conf", "point_map", "point_conf"):
+            if not np.isfinite(getattr(self, name)).all():
+                raise ValueError(f"{name} contains NaN or infinite values")
         for v in self.views:
             if tuple(v.transform.model_size) != (h, w):
                 raise ValueError(

@@ -38,7 +38,8 @@ class GroundTruthPredictor:
     def predict(self, images, progress, cancel):
         from model.geometry import unproject_depth_map_to_point_map
 
-        assert images.shape == (VIEWS, 3, H, W) and images.dtype == np.float32
+        s, h, w = self.room.depth.shape
+        assert images.shape == (s, 3, h, w) and images.dtype == np.float32
         assert images.min() >= 0.0 and images.max() <= 1.0
         steps = 10
         for i in range(steps):

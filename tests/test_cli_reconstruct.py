@@ -1,0 +1,157 @@
+"""`iggt reconstruct` and `iggt info` end to end: output file, info JSON keys, Ctrl-C, the real network."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SAMPLES
+from PIL import Image
+from test_reconstruct import GroundTruthPredictor
+
+from app.cli import main
+from app.clustering import adjusted_rand_index
+from app.scene_io import load_scene
+
+INFO_KEYS = {"views", "image_size", "points", "model", "instances"}
+INSTANCE_KEYS = {"id", "name", "points", "views", "consistency"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cli_logging():
+    yield
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_iggt", False)]:
+        root.removeHandler(handler)
+        handler.close()
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory):
+    from model.synthetic import render_room
+
+    r = render_room(4, 3, 112, 168)
+    folder = tmp_path_factory.mktemp("room")
+    for i, img in enumerate(r.images):
+        Image.fromarray(img).save(folder / f"frame_{i + 1}.png")
+    return r, folder
+
+
+@pytest.fixture
+def gt_network(room, monkeypatch: pytest.MonkeyPatch, tmp_path_factory):
+    weights = tmp_path_factory.mktemp("w") / "iggt-tiny.safetensors"
+    weights.write_bytes(b"placeholder")
+    monkeypatch.setattr("app.inference.BUNDLED_WEIGHTS", weights)
+    pred = GroundTruthPredictor(room[0])
+    monkeypatch.setattr("app.reconstruct.get_predictor", lambda config: pred)
+    return pred
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_reconstruct_then_info(room, gt_network, tmp_path: Path, capsys) -> None:
+    r, folder = room
+    out = tmp_path / "room.iggt"
+    assert main(["reconstruct", str(folder), "-o", str(out), "--width", "168", "--sample-size", "2000"]) == 0
+    captured = capsys.readouterr()
+    assert "wrote" in captured.out and "3 views at 168x112" in captured.out
+    assert "[" in captured.err and "%]" in captured.err  # plain progress lines when not on a terminal
+    scene = load_scene(out)
+    assert adjusted_rand_index(scene.labels, r.instance_ids) > 0.9
+
+    assert main(["info", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert set(info) >= INFO_KEYS
+    assert info["views"] == 3 and info["image_size"] == [112, 168] and info["points"] == scene.n_points
+    assert info["model"] == "ground-truth"
+    assert info["instances"] and all(set(i) >= INSTANCE_KEYS for i in info["instances"])
+    first = info["instances"][0]
+    assert first["points"] == scene.instances[first["id"]].stats.point_count
+    assert first["views"] == [0, 1, 2] and 0.8 < first["consistency"] <= 1.0
+    assert info["settings"]["cluster"]["epsilon"] == 0.06
+
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "views      3 at 168x112" in text and "consistency" in text
+
+
+def test_existing_output_is_kept_as_backup(room, gt_network, tmp_path: Path, capsys) -> None:
+    _, folder = room
+    out = tmp_path / "room.iggt"
+    out.write_bytes(b"previous")
+    assert main(["reconstruct", str(folder), "-o", str(out), "--width", "168", "-q"]) == 0
+    assert (tmp_path / "room.iggt.bak").read_bytes() == b"previous"
+    assert "kept as" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("stage", ["inference", "clustering", "saving"])
+def test_ctrl_c_leaves_no_output(stage: str, room, gt_network, tmp_path: Path, monkeypatch, capsys) -> None:
+    _, folder = room
+    out = tmp_path / "out"
+    out.mkdir()
+    if stage == "saving":
+
+        def interrupt(*args, **kwargs):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr("app.scene_io._npy_bytes", interrupt)
+    else:
+        from app.commands import reconstruct as cmd
+
+        original = cmd._Reporter.__call__
+
+        def report(self, event):
+            original(self, event)
+            if event.stage == stage:
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(cmd._Reporter, "__call__", report)
+    code = main(["reconstruct", str(folder), "-o", str(out / "room.iggt"), "--width", "168"])
+    assert code == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert _files(out) == []
+
+
+def test_real_network_mechanics_on_sample_photos(tmp_path: Path, capsys) -> None:
+    """The whole CLI path with a real (randomly initialised tiny) network on real photos."""
+    import torch
+
+    from model import IGGTConfig, build_iggt, save_iggt
+
+    torch.manual_seed(0)
+    weights = save_iggt(build_iggt(IGGTConfig.tiny()), tmp_path / "random.safetensors")
+    out = tmp_path / "photos.iggt"
+    args = ["reconstruct", str(SAMPLES / "room_png_3"), "-o", str(out), "--weights", str(weights),
+            "--device", "cpu", "--width", "168", "--sample-size", "1000"]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr().err
+    scene = load_scene(out)
+    assert scene.n_views == 3 and scene.image_size == (112, 168)
+    assert scene.model_id.startswith("iggt-tiny:") and len(scene.instances) >= 1
+    assert [v.name for v in scene.views] == ["1.png", "2.png", "3.png"]
+    assert scene.views[0].original_size == (786, 1048)
+    mask = scene.instance_mask_original(1, 0)
+    assert mask.shape == (786, 1048) and mask.any()
+    assert np.isfinite(scene.intrinsic).all()
+
+
+def test_end_to_end_with_bundled_weights(tmp_path: Path, capsys) -> None:
+    """Bundled tiny model on a synthetic room it never saw: instances must follow the ground truth."""
+    from app.inference import BUNDLED_WEIGHTS
+    from model.synthetic import render_room
+
+    assert BUNDLED_WEIGHTS.is_file(), f"bundled weights missing: {BUNDLED_WEIGHTS}"
+    room = render_room(9001, 4, 224, 308)
+    folder = tmp_path / "room"
+    folder.mkdir()
+    for i, img in enumerate(room.images):
+        Image.fromarray(img).save(folder / f"{i}.png")
+    out = tmp_path / "room.iggt"
+    assert main(["reconstruct", str(folder), "-o", str(out), "--width", "308", "--height", "224"]) == 0
+    scene = load_scene(out)
+    ari = adjusted_rand_index(scene.labels, room.instance_ids)
+    assert ari >= 0.5, f"ARI vs ground truth {ari:.3f}"
