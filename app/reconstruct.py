@@ -65,7 +65,6 @@ class ReconstructConfig:
             raise UserError(f"background filter must be one of {', '.join(BACKGROUND_FILTERS)}")
         if self.image_storage not in ("embedded", "paths"):
             raise UserError("image storage must be 'embedded' or 'paths'")
-        resolve_weights(self.inference.weights)  # a missing weights file is reported before any work
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -153,6 +152,8 @@ def iter_reconstruct(
 ) -> Generator[Progress, None, Scene]:
     """Images -> Scene, yielding progress. Raises UserError (bad input), Cancelled (closed/cancelled)."""
     config.validate()
+    if predictor is None:
+        resolve_weights(config.inference.weights)  # a missing weights file is reported before any work
     plan = StagePlan(STAGES)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
