@@ -106,6 +106,20 @@ def resolve_weights(setting: str) -> WeightsSource:
     raise UserError(f"weights must be 'bundled', a checkpoint file or a hub id (owner/name), not {setting!r}")
 
 
+def check_device(device: str) -> None:
+    """UserError when CUDA is requested on a machine without a usable CUDA GPU."""
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError(
+                "--device cuda was requested but no CUDA GPU is available; use --device cpu or auto"
+            )
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise UserError(f"there is no CUDA device {index} (found {torch.cuda.device_count()})")
+
+
 def weights_id(source: WeightsSource, config_name: str) -> str:
     """A short id naming the exact weights (config name + content hash for files up to 512 MB)."""
     if source.kind == "hub":

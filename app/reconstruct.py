@@ -31,7 +31,7 @@ from app.geometry import (
     sanitize_prediction,
 )
 from app.images import ImageSet, PreprocessConfig, iter_load_images
-from app.inference import InferenceConfig, Predictor, get_predictor, resolve_weights
+from app.inference import InferenceConfig, Predictor, check_device, get_predictor, resolve_weights
 from app.instances import build_instances, cluster_labels_to_ids, instance_statistics
 from app.progress import Cancelled, Progress, StagePlan
 from app.scene import Scene
@@ -152,8 +152,9 @@ def iter_reconstruct(
 ) -> Generator[Progress, None, Scene]:
     """Images -> Scene, yielding progress. Raises UserError (bad input), Cancelled (closed/cancelled)."""
     config.validate()
-    if predictor is None:
-        resolve_weights(config.inference.weights)  # a missing weights file is reported before any work
+    if predictor is None:  # report a missing weights file or GPU before any work
+        resolve_weights(config.inference.weights)
+        check_device(config.inference.device)
     plan = StagePlan(STAGES)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()

@@ -221,6 +221,8 @@ def _setup_case(case: str, tmp: Path) -> tuple[list[str], str]:
         ], "weights file not found"
     if case == "bad_cluster_size":
         return ["reconstruct", str(good), "-o", out, "--min-cluster-size", "1"], "min cluster size"
+    if case == "cuda_without_gpu":
+        return ["reconstruct", str(good), "-o", out, "--device", "cuda"], "no CUDA GPU is available"
     if case == "missing_mask_dir":
         return [
             "reconstruct",
@@ -236,12 +238,18 @@ def _setup_case(case: str, tmp: Path) -> tuple[list[str], str]:
 CLI_CASES = [
     "all_broken", "empty_folder", "only_non_images", "missing_input", "single_bad_file",
     "output_folder_missing", "output_is_folder", "bad_width", "zero_views", "bad_percentile",
-    "missing_weights", "bad_cluster_size", "missing_mask_dir",
+    "missing_weights", "bad_cluster_size", "missing_mask_dir", "cuda_without_gpu",
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize("case", CLI_CASES)
-def test_cli_fails_cleanly_and_writes_nothing(case: str, tmp_path: Path, no_network, capsys) -> None:
+def test_cli_fails_cleanly_and_writes_nothing(
+    case: str, tmp_path: Path, no_network, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if case == "cuda_without_gpu":
+        import torch
+
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     argv, fragment = _setup_case(case, tmp_path)
     before = _listing(tmp_path)
     code = main(argv)
