@@ -50,6 +50,7 @@ class TensorSource:
     shapes: dict[str, tuple[int, ...]]
     metadata: dict[str, str] = field(default_factory=dict)
     _readers: dict[str, object] = field(default_factory=dict, repr=False)  # key -> reader
+    _files: list[SafetensorsReader] = field(default_factory=list, repr=False)
     _renamed: dict[str, str] = field(default_factory=dict, repr=False)  # clean key -> stored key
 
     def get(self, key: str) -> torch.Tensor:
@@ -66,6 +67,9 @@ class TensorSource:
 
     def close(self) -> None:
         self._readers.clear()
+        for reader in self._files:
+            reader.close()
+        self._files.clear()
 
 
 def _strip_prefix(key: str) -> str:
@@ -74,20 +78,84 @@ def _strip_prefix(key: str) -> str:
     return key
 
 
-def _read_safetensors(path: Path, source: TensorSource) -> None:
-    from safetensors import SafetensorError, safe_open
+_SAFETENSORS_DTYPES = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
 
-    try:
-        handle = safe_open(str(path), framework="pt", device="cpu")
-        keys = list(handle.keys())
-        meta = handle.metadata() or {}
-        shapes = {k: tuple(handle.get_slice(k).get_shape()) for k in keys}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(
-            f"{path}: not a readable safetensors file ({exc}); is it corrupt or truncated?"
-        ) from None
-    source.metadata.update(meta)
-    _register(source, path, handle, shapes)
+
+class SafetensorsReader:
+    """Reads tensors of a .safetensors file with plain file reads straight into fresh tensors.
+
+    Unlike a memory map, this never puts the file's pages into the process (so the resident size
+    does not count the weights twice while loading).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        size = path.stat().st_size
+        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        try:
+            header_len = int.from_bytes(self._file.read(8), "little")
+            if size < 8 or header_len <= 1 or 8 + header_len > size:
+                raise ValueError("bad header length")
+            header = json.loads(self._file.read(header_len))
+            if not isinstance(header, dict):
+                raise ValueError("header is not a JSON object")
+        except (ValueError, UnicodeDecodeError) as exc:
+            self.close()
+            raise CheckpointError(f"{path}: not a safetensors file ({exc})") from None
+        self.metadata = {str(k): str(v) for k, v in (header.pop("__metadata__", None) or {}).items()}
+        self._data_start = 8 + header_len
+        self.entries: dict[str, tuple[torch.dtype, tuple[int, ...], int, int]] = {}
+        for name, info in header.items():
+            try:
+                dtype = _SAFETENSORS_DTYPES[info["dtype"]]
+                shape = tuple(int(d) for d in info["shape"])
+                begin, end = (int(v) for v in info["data_offsets"])
+            except (KeyError, TypeError, ValueError):
+                self.close()
+                raise CheckpointError(f"{path}: unsupported or malformed entry {name!r}") from None
+            nbytes = torch.empty((), dtype=dtype).element_size() * _numel(shape)
+            if end - begin != nbytes:
+                self.close()
+                raise CheckpointError(f"{path}: entry {name!r} has inconsistent size")
+            if self._data_start + end > size:
+                self.close()
+                raise CheckpointError(
+                    f"{path}: the file is truncated ({size} bytes, tensor {name!r} needs "
+                    f"{self._data_start + end})"
+                )
+            self.entries[name] = (dtype, shape, begin, end)
+
+    def get_tensor(self, name: str) -> torch.Tensor:
+        dtype, shape, begin, end = self.entries[name]
+        tensor = torch.empty(shape, dtype=dtype)
+        if end > begin:
+            buffer = tensor.reshape(-1).view(torch.uint8).numpy()
+            self._file.seek(self._data_start + begin)
+            if self._file.readinto(memoryview(buffer)) != end - begin:
+                raise OSError("short read")
+        return tensor
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _read_safetensors(path: Path, source: TensorSource) -> None:
+    reader = SafetensorsReader(path)
+    source.metadata.update(reader.metadata)
+    source._files.append(reader)
+    _register(source, path, reader, {k: v[1] for k, v in reader.entries.items()})
 
 
 def _torch_load(path: Path) -> object:
@@ -116,11 +184,16 @@ def _torch_load(path: Path) -> object:
                 "for safety. Re-save only the state dict (torch.save(model.state_dict(), path)) or convert "
                 "it to .safetensors."
             ) from None
-        if zipfile.is_zipfile(path) or "zip" in text.lower() or "EOF" in text or "truncated" in text:
+        if zipfile.is_zipfile(path) or "zip archive" in text or "EOF" in text:
             raise CheckpointError(
-                f"{path}: cannot read the PyTorch checkpoint ({text}); is it truncated or corrupt?"
+                f"{path}: cannot read the PyTorch checkpoint ({_short(exc)}); is it truncated or corrupt?"
             ) from None
-        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({text})") from None
+        raise CheckpointError(f"{path}: not a PyTorch or safetensors checkpoint ({_short(exc)})") from None
+
+
+def _short(exc: BaseException, limit: int = 120) -> str:
+    text = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _find_state_dict(obj: object, path: Path) -> dict[str, torch.Tensor]:
