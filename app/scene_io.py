@@ -293,7 +293,8 @@ def load_scene(path: str | os.PathLike) -> Scene:
                 raise _fail(path, "array 'images' is missing")
             images = arrays["images"]
         else:
-            images, warnings = _reload_images(views, arrays["depth"].shape)
+            background = dict(manifest.get("settings", {}).get("preprocess", {})).get("background", "white")
+            images, warnings = _reload_images(views, arrays["depth"].shape, background)
         embeddings = {
             model: InstanceEmbeddings(arrays[f"embeddings/{k}/ids"], arrays[f"embeddings/{k}/vectors"])
             for model, k in dict(manifest.get("embeddings", {})).items()
@@ -334,9 +335,11 @@ def load_scene(path: str | os.PathLike) -> Scene:
     return scene
 
 
-def _reload_images(views: list[ViewInfo], depth_shape: tuple[int, ...]) -> tuple[np.ndarray, list[str]]:
+def _reload_images(
+    views: list[ViewInfo], depth_shape: tuple[int, ...], background: str = "white"
+) -> tuple[np.ndarray, list[str]]:
     """Re-read referenced originals (scenes saved with image_storage='paths')."""
-    from app.images import file_sha256, preprocess_image, read_image
+    from app.images import ImageReadError, file_sha256, preprocess_image, read_image
 
     s, h, w = depth_shape
     images = np.full((s, h, w, 3), 128, dtype=np.uint8)
@@ -347,7 +350,7 @@ def _reload_images(views: list[ViewInfo], depth_shape: tuple[int, ...]) -> tuple
             if file_sha256(p) != view.sha256:
                 warnings.append(f"image {view.name} changed since the reconstruction; shown grey")
                 continue
-            images[i] = preprocess_image(read_image(p), view.transform)
-        except (OSError, UserError) as exc:
+            images[i] = preprocess_image(read_image(p, background), view.transform)
+        except (OSError, UserError, ImageReadError) as exc:
             warnings.append(f"image {view.name} cannot be read ({exc}); shown grey")
     return images, warnings

@@ -199,6 +199,9 @@ def test_paths_storage_reloads_images_and_flags_changed_files(tmp_path: Path) ->
     loaded = load_scene(out)
     assert len(loaded.load_warnings) == 1 and "img1.png" in loaded.load_warnings[0]
     assert (loaded.images[1] == 128).all()
+    Path(views[0].path).unlink()
+    loaded = load_scene(out)
+    assert len(loaded.load_warnings) == 2 and "img0.png cannot be read" in loaded.load_warnings[0]
 
 
 def _fields(scene) -> dict:
