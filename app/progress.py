@@ -47,35 +47,61 @@ def format_seconds(seconds: float) -> str:
 class StagePlan:
     """Turns per-stage fractions into overall progress with an ETA.
 
-    ``weights`` are the expected relative durations of the stages (e.g. from a timing model); the ETA
-    is the elapsed time scaled by the remaining weighted work, once a little progress has been made.
+    ``weights`` set how much of the bar each stage takes. The ETA is the remaining time of the current
+    stage, extrapolated from its own rate once it has made a little progress, plus the expected
+    durations (``set_expected``) of the stages after it; while something needed is unknown, it falls
+    back to scaling the elapsed time by the remaining share of the bar.
     """
 
     def __init__(self, weights: Sequence[tuple[str, float]], clock: Callable[[], float] = time.monotonic):
         total = sum(w for _, w in weights) or 1.0
+        self._order = [name for name, _ in weights]
         self._start: dict[str, float] = {}
         acc = 0.0
         for name, w in weights:
             self._start[name] = acc / total
             acc += w
         self._share = {name: w / total for name, w in weights}
+        self._expected: dict[str, float] = {}
         self._clock = clock
         self._t0 = clock()
+        self._stage = ""
+        self._stage_t0 = self._t0
         self._last = 0.0
+
+    def set_expected(self, stage: str, seconds: float) -> None:
+        """Expected duration of a stage, used for the ETA before that stage starts."""
+        self._expected[stage] = max(0.0, float(seconds))
+
+    def _eta(self, stage: str, fraction: float, now: float, overall: float) -> float | None:
+        in_stage = now - self._stage_t0
+        if fraction >= 0.03 and in_stage > 0.3:
+            current = in_stage * (1.0 - fraction) / fraction
+        elif stage in self._expected:
+            current = self._expected[stage] * (1.0 - fraction)
+        else:
+            current = None
+        later = self._order[self._order.index(stage) + 1 :] if stage in self._order else []
+        if current is not None and all(s in self._expected for s in later):
+            return current + sum(self._expected[s] for s in later)
+        elapsed = now - self._t0
+        if overall >= 0.02 and elapsed > 0.5:
+            return elapsed * (1.0 - overall) / overall
+        return None
 
     def event(self, stage: str, stage_fraction: float, message: str) -> Progress:
         stage_fraction = min(1.0, max(0.0, float(stage_fraction)))
+        now = self._clock()
+        if stage != self._stage:
+            self._stage, self._stage_t0 = stage, now
         if stage not in self._share:
             overall = self._last
         else:
             overall = self._start[stage] + self._share[stage] * stage_fraction
         overall = max(self._last, min(1.0, overall))  # never goes backwards
         self._last = overall
-        elapsed = self._clock() - self._t0
-        eta = None
-        if overall >= 0.02 and elapsed > 0.5:
-            eta = elapsed * (1.0 - overall) / overall
-        return Progress(stage, message, overall, stage_fraction, eta, elapsed)
+        eta = self._eta(stage, stage_fraction, now, overall)
+        return Progress(stage, message, overall, stage_fraction, eta, now - self._t0)
 
 
 def run_generator(

@@ -169,6 +169,11 @@ def iter_reconstruct(
         user_masks, mask_notes = load_user_masks(config.mask_dir, imageset.views)
         notes += mask_notes
 
+    # expected durations of the steps after the network (measured on 2 CPU cores, 10 views at 336x504)
+    mpix = imageset.images.shape[0] * h * w / 1.7e6
+    for stage, seconds in (("points", 0.5), ("clustering", 3.0), ("instances", 1.0)):
+        plan.set_expected(stage, seconds * max(mpix, 0.1))
+
     # ---- model
     t = time.perf_counter()
     predictor = predictor or get_predictor(config.inference)

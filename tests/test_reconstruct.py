@@ -166,3 +166,20 @@ def test_recluster_keeps_names_of_unchanged_instances(room_dir) -> None:
     assert scene.instances[1].name == "the big one"
     assert adjusted_rand_index(scene.labels, before) > 0.9
     assert scene.settings["cluster"]["sample_size"] == 3000
+
+
+def test_eta_uses_the_current_stage_rate_and_expected_later_stages() -> None:
+    from app.progress import StagePlan
+
+    now = [0.0]
+    plan = StagePlan([("a", 1.0), ("b", 1.0)], clock=lambda: now[0])
+    plan.set_expected("b", 10.0)
+    now[0] = 1.0
+    plan.event("a", 0.0, "start")
+    now[0] = 5.0
+    e = plan.event("a", 0.5, "half")  # 4 s for half of a: 4 s left of a, then b's expected 10 s
+    assert e.eta_s == pytest.approx(14.0) and e.fraction == pytest.approx(0.25)
+    now[0] = 6.0
+    e = plan.event("b", 0.01, "b started")
+    assert e.eta_s == pytest.approx(9.9)
+    assert plan.event("a", 0.1, "late event").fraction >= e.fraction  # never goes backwards
