@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from app.cli import EXIT_USER_ERROR, main
+from app.paths import SAMPLE_DIR
 from app.scene_io import load_scene, save_scene
 from app.semantics import (
     QueryConfig,
@@ -23,13 +24,12 @@ from app.semantics import (
     run_query,
     store_suggestions,
 )
-from app.semantics.evaluate import EVAL_SEED_BASE
 from app.semantics.ground_truth import scene_from_synthetic
 from app.semantics.relevancy import relevancy
 from app.semantics.vocab import SYNTHETIC
 
-# A held-out room (never seen in training) with many categories: seed EVAL_SEED_BASE + 3.
-SAMPLE_SEED = EVAL_SEED_BASE + 3
+# The bundled sample room (synthetic seed 12, never used to train the CLIP), with its ground-truth masks.
+SAMPLE_ROOM = SAMPLE_DIR / "scene_000012"
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +42,9 @@ def backend():
 
 @pytest.fixture(scope="module")
 def sample(backend):
-    from model.synthetic import render_room
+    from model.synthetic.storage import read_scene
 
-    gt = scene_from_synthetic(render_room(SAMPLE_SEED, 4, 224, 308))
+    gt = scene_from_synthetic(read_scene(SAMPLE_ROOM))
     emb, computed = ensure_embeddings(gt.scene, backend)
     assert computed
     return gt, emb

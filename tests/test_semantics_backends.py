@@ -75,3 +75,29 @@ def test_mask_crops_cover_scales_and_grey_the_background() -> None:
     assert masked[0].max() > 0.99 and masked[1].max() == pytest.approx(GREY)
     with pytest.raises(ValueError, match="empty"):
         mask_crops(image, np.zeros((60, 80), bool), cfg)
+
+
+def test_an_open_clip_model_loads_from_a_local_checkpoint_file(tmp_path: Path) -> None:
+    """NAME:/path/to/checkpoint goes through open_clip's own factory (a tiny registered config here)."""
+    import json
+
+    import open_clip
+    import torch
+
+    from model.clip_train import TinyClipConfig, build_tiny_clip
+
+    cfg = TinyClipConfig(embed_dim=16, image_size=32, vision_width=32, vision_layers=1, text_width=32,
+                         text_heads=2, text_layers=1, text_context=77)  # fmt: skip
+    config_file = tmp_path / "iggt-test-clip.json"
+    config_file.write_text(json.dumps(cfg.open_clip_cfg()))
+    open_clip.add_model_config(config_file)
+    torch.manual_seed(0)
+    model = build_tiny_clip(cfg)
+    ckpt = tmp_path / "weights.pt"
+    torch.save(model.state_dict(), ckpt)
+    backend = load_backend(f"iggt-test-clip:{ckpt}", device="cpu")
+    assert backend.model_id.startswith("iggt-test-clip:file-") and backend.image_size == 32
+    feats = backend.encode_texts(["a chair"])
+    with torch.no_grad():
+        ref = model.eval().encode_text(open_clip.get_tokenizer("iggt-test-clip")(["a chair"]))
+    np.testing.assert_allclose(feats[0], (ref / ref.norm(dim=-1, keepdim=True))[0].numpy(), atol=1e-5)

@@ -17,6 +17,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenes", type=int, default=20, help="held-out rooms to render (default 20)")
     parser.add_argument("--views", type=int, default=6, help="views per room (default 6)")
     parser.add_argument("--size", default="224x308", help="image size HxW, multiples of 28 (default 224x308)")
+    parser.add_argument(
+        "--masks",
+        choices=("gt", "iggt"),
+        default="gt",
+        help="instance masks: ground truth (default) or predicted by the IGGT pipeline",
+    )
+    parser.add_argument(
+        "--weights", default="bundled", help="IGGT weights for --masks iggt (default bundled)"
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the pixel-wise CLIP baseline")
     parser.add_argument("--json", action="store_true", help='print {"top1", "miou", "baseline": {...}, ...}')
     add_model_arguments(parser)
@@ -36,7 +45,13 @@ def run(args: argparse.Namespace) -> int:
 
     backend = load_backend_for(args)
     cfg = EvalConfig(
-        scenes=args.scenes, views=args.views, height=height, width=width, baseline=not args.no_baseline
+        scenes=args.scenes,
+        views=args.views,
+        height=height,
+        width=width,
+        baseline=not args.no_baseline,
+        masks=args.masks,
+        weights=args.weights,
     )
     progress = ProgressLine()
     try:

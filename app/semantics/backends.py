@@ -34,6 +34,7 @@ class ClipBackend(Protocol):
     model_id: str  # stable id, the key of the scene's embedding cache
     image_size: int  # square crop size the image tower expects
     embed_dim: int
+    logit_scale: float  # softmax temperature of image-text similarities (class probabilities)
 
     def encode_images(self, images: np.ndarray) -> np.ndarray:
         """(N, 3, S, S) float in [0, 1] (S = image_size) -> (N, D) float32, L2-normalised."""
@@ -79,6 +80,9 @@ class OpenClipBackend:
         self._std = torch.tensor(std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
         self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._text_cache_size = text_cache_size
+        # The model's own softmax temperature (CLIP learns it; about 100 for the big public models).
+        scale = getattr(model, "logit_scale", None)
+        self.logit_scale = float(scale.detach().exp()) if scale is not None else 100.0
         with torch.no_grad():
             self.embed_dim = int(self.encode_texts(["a"]).shape[1])
 

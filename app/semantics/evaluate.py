@@ -1,7 +1,10 @@
 """`eval-vocab` metrics on held-out synthetic rooms: top-1 retrieval of "a {category}" queries and the 2D
 mIoU of "Label all" semantic masks, beside a pixel-wise CLIP baseline (dense patches, no instance pooling).
 
-Instance masks are the rooms' ground truth (GT instance ids), so these numbers measure the semantics alone.
+Instance masks: ``masks="gt"`` uses the rooms' ground-truth instance ids (the semantics alone);
+``masks="iggt"`` reconstructs every room from its images with IGGT (``app.reconstruct``, weights setting
+``weights``) and scores the predicted instances: a retrieved instance counts as the majority ground-truth
+category of its pixels, and the semantic masks are compared at the original image resolution.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ class EvalConfig:
     baseline: bool = True
     baseline_stride: int = 14  # pixels between dense patch centres
     baseline_windows: tuple[int, ...] = (48, 96)  # patch sizes averaged at every centre
+    masks: str = "gt"  # "gt": ground-truth instance masks; "iggt": masks predicted by the IGGT pipeline
+    weights: str = "bundled"  # IGGT weights setting when masks == "iggt"
 
 
 @dataclass
@@ -123,35 +128,48 @@ def iter_evaluate(backend: ClipBackend, cfg: EvalConfig | None = None) -> Genera
     for i in range(cfg.scenes):
         frac = i / cfg.scenes
         yield Progress(STAGE, f"scene {i + 1}/{cfg.scenes}: rendering", frac, frac)
-        gt = scene_from_synthetic(render_room(cfg.seed + i, cfg.views, cfg.height, cfg.width))
-        scene = gt.scene
-        emb, _ = yield from _silent(iter_compute(scene, backend, EmbedConfig()))
+        room = render_room(cfg.seed + i, cfg.views, cfg.height, cfg.width)
+        gt = scene_from_synthetic(room)
         truth = truth_classes(gt.category_ids)
-        # ours: queries
-        present = sorted({gt.categories[int(iid)] for iid in emb.instance_ids})
+        if cfg.masks == "iggt":
+            yield Progress(STAGE, f"scene {i + 1}/{cfg.scenes}: IGGT reconstruction", frac, frac)
+            scene = _reconstruct(room, cfg)
+            label_maps = np.stack([scene.labels_original(v) for v in range(scene.n_views)])
+            if label_maps.shape != truth.shape:
+                raise ValueError(
+                    f"reconstructed label maps {label_maps.shape} do not map back to {truth.shape}"
+                )
+            predicted_category = majority_categories(label_maps, gt.category_ids)
+        else:
+            scene, label_maps, predicted_category = gt.scene, gt.scene.labels, gt.categories
+        emb, _ = yield from _silent(iter_compute(scene, backend, EmbedConfig()))
+        # ours: queries ("a {category}" for every category present in the room)
+        present = sorted({gt.categories[int(iid)] for iid in np.unique(room.instance_ids) if iid > 0})
         for category in present:
-            best = int(run_query(emb, category, backend, qcfg).phrases[0].ids[0])
             ours.queries += 1
-            ours.hits += int(gt.categories[best] == category)
+            if len(emb.instance_ids):
+                best = int(run_query(emb, category, backend, qcfg).phrases[0].ids[0])
+                ours.hits += int(predicted_category.get(best) == category)
         # ours: Label all -> semantic masks
-        lut = np.zeros(int(scene.labels.max()) + 1, np.int64)
-        for s in label_instances(emb, list(SYNTHETIC), backend):
+        lut = np.zeros(int(label_maps.max()) + 1, np.int64)
+        for s in label_instances(emb, list(SYNTHETIC), backend) if len(emb.instance_ids) else []:
             lut[s.instance_id] = SYNTHETIC.index(s.label) + 1
-        ours.add_confusion(truth, lut[scene.labels], n_classes)
+        ours.add_confusion(truth, lut[label_maps], n_classes)
         if not cfg.baseline:
             continue
         yield Progress(STAGE, f"scene {i + 1}/{cfg.scenes}: pixel-wise baseline", frac, frac)
-        feats, centres = dense_features(scene.images, backend, cfg)
+        feats, centres = dense_features(room.images, backend, cfg)
         flat = feats.reshape(-1, feats.shape[-1])
         cls = np.argmax(flat @ class_text.T, axis=1)
         cls = np.where(cls < len(SYNTHETIC), cls + 1, 0).reshape(feats.shape[:3])
-        h, w = scene.image_size
-        base.add_confusion(truth, _upsample_nearest(cls, h, w, cfg.baseline_stride), n_classes)
+        base.add_confusion(
+            truth, _upsample_nearest(cls, cfg.height, cfg.width, cfg.baseline_stride), n_classes
+        )
         for category in present:
             rel = relevancy(flat, phrase_embedding(backend, category), negatives, qcfg.temperature)
             v, r, c = np.unravel_index(int(np.argmax(rel)), feats.shape[:3])
             row, col = centres[r, c]
-            iid = int(scene.labels[v, row, col])
+            iid = int(room.instance_ids[v, row, col])
             base.queries += 1
             base.hits += int(iid > 0 and gt.categories.get(iid) == category)
     yield Progress(STAGE, "done", 1.0, 1.0)
@@ -164,7 +182,9 @@ def iter_evaluate(backend: ClipBackend, cfg: EvalConfig | None = None) -> Genera
         "views": cfg.views,
         "image_size": [cfg.height, cfg.width],
         "first_seed": cfg.seed,
-        "masks": "ground-truth instance masks",
+        "masks": "ground-truth instance masks"
+        if cfg.masks == "gt"
+        else f"IGGT-predicted masks ({cfg.weights})",
         "model": backend.model_id,
     }
     if cfg.baseline:
@@ -177,6 +197,37 @@ def iter_evaluate(backend: ClipBackend, cfg: EvalConfig | None = None) -> Genera
     else:
         result["baseline"] = {}
     return result
+
+
+def majority_categories(label_maps: np.ndarray, category_ids: np.ndarray) -> dict[int, str]:
+    """Predicted instance id -> the ground-truth category covering most of its pixels ("none" for
+    instances lying mostly on floor / wall / ceiling)."""
+    out = {}
+    for iid in np.unique(label_maps):
+        if iid <= 0:
+            continue
+        cats, counts = np.unique(category_ids[label_maps == iid], return_counts=True)
+        out[int(iid)] = CATEGORIES[int(cats[np.argmax(counts)])]
+    return out
+
+
+def _reconstruct(room, cfg: EvalConfig):
+    """Run the app's IGGT pipeline on the room's images (written to a temporary folder)."""
+    import tempfile
+    from pathlib import Path
+
+    from PIL import Image
+
+    from app.inference import InferenceConfig
+    from app.reconstruct import ReconstructConfig, reconstruct
+
+    with tempfile.TemporaryDirectory(prefix="iggt-eval-vocab-") as tmp:
+        paths = []
+        for v, image in enumerate(room.images):
+            path = Path(tmp) / f"{v:03d}.png"
+            Image.fromarray(image).save(path)
+            paths.append(path)
+        return reconstruct(paths, ReconstructConfig(inference=InferenceConfig(weights=cfg.weights)))
 
 
 def _silent(gen):

@@ -31,9 +31,11 @@ def class_text_embeddings(backend: ClipBackend, vocabulary: list[str]) -> np.nda
 
 
 def label_instances(
-    emb: InstanceEmbeddings, vocabulary: list[str], backend: ClipBackend, logit_scale: float = 100.0
+    emb: InstanceEmbeddings, vocabulary: list[str], backend: ClipBackend, logit_scale: float | None = None
 ) -> list[LabelSuggestion]:
-    """The most similar class for every embedded instance, scored by a softmax over the vocabulary."""
+    """The most similar class for every embedded instance, scored by a softmax over the vocabulary at the
+    model's own temperature (``backend.logit_scale`` unless given)."""
+    logit_scale = float(getattr(backend, "logit_scale", 100.0) if logit_scale is None else logit_scale)
     if not vocabulary:
         raise ValueError("empty vocabulary")
     text = class_text_embeddings(backend, vocabulary)

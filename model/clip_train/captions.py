@@ -36,6 +36,16 @@ COLOUR_TEMPLATES: tuple[str, ...] = (
     "a {colour} {noun} in a room",
 )
 
+# Things that never appear in the synthetic rooms (ScanNet-20 classes the rooms lack, other household
+# words). Training pushes every crop away from their captions, so a vocabulary holding such words (e.g.
+# ScanNet-20 in "Label all") does not steal the synthetic objects with an untrained, random text embedding.
+ABSENT_THINGS: tuple[str, ...] = (
+    "door", "window", "picture", "counter", "curtain", "refrigerator", "shower curtain", "toilet", "sink",
+    "bathtub", "television", "oven", "mirror", "clock", "bottle", "cup", "vase", "laptop", "phone",
+    "person", "dog", "cat", "car", "tree", "bicycle", "stairs", "fireplace", "radiator", "washing machine",
+    "microwave",
+)  # fmt: skip
+
 # Prompt ensemble for queries (averaged, normalised text embeddings): the phrase goes in the braces.
 QUERY_TEMPLATES: tuple[str, ...] = ("a {}", "a photo of a {}", "the {}", "a {} in a room")
 
@@ -61,6 +71,12 @@ def sample_caption(rng: np.random.Generator, category: str, colour: str | None, 
         template = str(rng.choice(COLOUR_TEMPLATES))
         return _fix_article(template.format(colour=colour, noun=noun))
     return _fix_article(str(rng.choice(CATEGORY_TEMPLATES)).format(noun))
+
+
+def absent_captions(rng: np.random.Generator, n: int) -> list[str]:
+    """``n`` captions of things absent from the rooms (negatives only)."""
+    picks = rng.choice(len(ABSENT_THINGS), size=min(n, len(ABSENT_THINGS)), replace=False)
+    return [_fix_article(str(rng.choice(CATEGORY_TEMPLATES)).format(ABSENT_THINGS[i])) for i in picks]
 
 
 def query_prompts(phrase: str) -> list[str]:

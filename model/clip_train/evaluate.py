@@ -61,3 +61,24 @@ def zero_shot(
         crops=len(target),
         masks=len(uniq),
     )
+
+
+def main() -> None:
+    import argparse
+    import json
+    from pathlib import Path
+
+    from .config import load_tiny_clip
+
+    parser = argparse.ArgumentParser(description="zero-shot accuracy of a tiny CLIP on held-out crops")
+    parser.add_argument("weights", type=Path)
+    parser.add_argument("heldout", type=Path, help="held-out crop set (.npz from model.clip_train.data)")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model, cfg = load_tiny_clip(args.weights)
+    print(json.dumps(zero_shot(model, cfg, CropSet.load(args.heldout)).as_dict(), indent=1))
+
+
+if __name__ == "__main__":
+    main()

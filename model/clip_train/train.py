@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .captions import sample_caption
+from .captions import absent_captions, sample_caption
 from .config import TinyClipConfig, build_tiny_clip, save_tiny_clip, tiny_tokenizer
 from .data import CLASSES, COLOURS, CropSet
 from .encode import normalise_images, uint8_to_tensor
@@ -31,6 +31,7 @@ class TrainConfig:
     lr: float = 5e-4
     weight_decay: float = 0.1
     warmup: int = 200
+    absent_negatives: int = 16  # captions of absent things added as extra negatives per batch
     structure_prob: float = 0.12  # share of the batch drawn from floor / wall / ceiling patches
     brightness: float = 0.08
     checkpoint_every: int = 200
@@ -94,6 +95,15 @@ def _augment(x: torch.Tensor, rng: np.random.Generator, brightness: float) -> to
     return (x * scale.view(-1, 1, 1, 1)).clamp_(0.0, 1.0)
 
 
+def _absent_loss(model, tokenizer, rng, n, image_f, text_f, scale) -> torch.Tensor:
+    """Image-to-text cross-entropy with captions of absent things appended as extra negatives."""
+    import torch.nn.functional as F
+
+    absent = F.normalize(model.encode_text(tokenizer(absent_captions(rng, n))), dim=-1)
+    logits = scale * image_f @ torch.cat([text_f, absent]).T
+    return F.cross_entropy(logits, torch.arange(len(image_f)))
+
+
 def _save_checkpoint(path: Path, model, opt, step: int, rng: np.random.Generator) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(
@@ -146,6 +156,8 @@ def train(
             group["lr"] = _lr_at(step, cfg)
         image_f, text_f, scale = model(normalise_images(images, model_cfg), tokenizer(captions))
         loss = loss_fn(image_f, text_f, scale)
+        if cfg.absent_negatives:
+            loss = loss + _absent_loss(model, tokenizer, rng, cfg.absent_negatives, image_f, text_f, scale)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
