@@ -201,3 +201,20 @@ def test_train_command_runs_resumes_and_exports(tmp_path, capsys):
     assert "resuming" in capsys.readouterr().out
     assert main(["train", "--out", str(tmp_path / "bad"), "--views", "9-2"]) == 1
     assert main(["train", "--out", str(tmp_path / "bad"), "--size", "100x100"]) == 1
+
+
+def test_fine_tuning_starts_from_given_weights_and_resumes_its_architecture(tmp_path):
+    from model import IGGTConfig, build_iggt
+    from model.checkpoint import save_iggt
+
+    torch.manual_seed(1)
+    small = IGGTConfig.tiny(vit_depth=2, aa_depth=2, head_layers=(0, 1, 1, 1), name="smaller")
+    init = save_iggt(build_iggt(small), tmp_path / "init.safetensors")
+    cfg = TrainConfig(
+        steps=1, warmup=1, sizes=((56, 56),), min_views=2, max_views=2, val_every=0, init=str(init)
+    )
+    train(cfg, tmp_path / "ft", progress=lambda m: None)
+    state = torch.load(tmp_path / "ft" / "last.pt", weights_only=False)
+    assert state["model_config"]["name"] == "smaller" and state["model_config"]["aa_depth"] == 2
+    train(dataclasses.replace(cfg, steps=2), tmp_path / "ft", progress=lambda m: None)  # resumes the same net
+    assert torch.load(tmp_path / "ft" / "last.pt", weights_only=False)["step"] == 2

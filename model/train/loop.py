@@ -187,9 +187,13 @@ def train(
             device=cfg.device,
             steps=cfg.steps or saved.steps,
         )
-    net = build_model(dataclasses.replace(cfg, init=None) if state is not None and cfg.init else cfg)
-    if state is not None:
+    if state is not None:  # resume: the architecture recorded in the checkpoint (also for fine-tuning runs)
+        from model import IGGTConfig, build_iggt
+
+        net = build_iggt(IGGTConfig.from_dict(state["model_config"]))
         net.load_state_dict(state["model"])
+    else:
+        net = build_model(cfg)
     net.to(cfg.device).train()
     decay = [p for n, p in net.named_parameters() if p.ndim >= 2 and p.requires_grad]
     no_decay = [p for n, p in net.named_parameters() if p.ndim < 2 and p.requires_grad]
