@@ -177,7 +177,8 @@ def _hdbscan_labels(
         min_samples=int(min_samples),
         cluster_selection_epsilon=float(epsilon),
         allow_single_cluster=False,
-        core_dist_n_jobs=cpu_workers(),
+        # worker processes only pay off for big inputs (they cost ~0.5 s to start)
+        core_dist_n_jobs=cpu_workers() if features.shape[0] > 100_000 else 1,
     )
     return model.fit(features.astype(np.float64)).labels_.astype(np.int64)
 
