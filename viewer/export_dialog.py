@@ -1,0 +1,287 @@
+"""File > Export: pick a format and a target, confirm overwriting, run the exporter in the background.
+
+The exporters (``app.export``) write atomically; this dialog only asks before replacing an existing
+output, shows progress with a Cancel button, and reports warnings (e.g. a missing original image).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.export import FORMATS, ExportCancelled, ExportOptions, ExportResult, export_scene
+from app.scene import Scene
+
+log = logging.getLogger(__name__)
+
+
+class ExportJob(QObject):
+    """Runs one export in a thread; signals arrive in the GUI thread."""
+
+    progress = Signal(str, float)
+    succeeded = Signal(object)  # ExportResult
+    failed = Signal(object)  # exception
+    cancelled = Signal()
+    finished = Signal()
+
+    def __init__(self, scene: Scene, fmt: str, path: Path, options: ExportOptions, parent=None) -> None:
+        super().__init__(parent)
+        self.scene, self.fmt, self.path = scene, fmt, Path(path)
+        self._cancel = threading.Event()
+        options.progress = lambda message, fraction: self.progress.emit(message, fraction)
+        options.cancel = self._cancel.is_set
+        self.options = options
+        self.result: ExportResult | None = None
+        self.error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> ExportJob:
+        self._thread = threading.Thread(target=self._run, name=f"export-{self.fmt}", daemon=True)
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            self.result = export_scene(self.scene, self.fmt, self.path, self.options)
+        except ExportCancelled:
+            self.cancelled.emit()
+        except Exception as exc:
+            log.exception("export to %s failed", self.path)
+            self.error = exc
+            self.failed.emit(exc)
+        else:
+            self.succeeded.emit(self.result)
+        self.finished.emit()
+
+
+def confirm_overwrite(parent: QWidget, path: Path) -> bool:
+    """Ask before replacing an existing export (tests replace this function)."""
+    kind = "folder" if path.is_dir() else "file"
+    answer = QMessageBox.question(
+        parent,
+        "Replace export?",
+        f"The {kind} {path} already exists.\nReplace it with the new export?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+        QMessageBox.StandardButton.Cancel,
+    )
+    return answer == QMessageBox.StandardButton.Yes
+
+
+def default_target(base: Path | None, fmt: str) -> Path:
+    """``<scene stem>_<format><suffix>`` next to the scene (or in the home folder)."""
+    folder = base.parent if base is not None else Path.home()
+    stem = base.stem if base is not None else "scene"
+    spec = FORMATS[fmt]
+    return folder / f"{stem}_{fmt}{spec.suffix}"
+
+
+class ExportDialog(QDialog):
+    exported = Signal(object)  # ExportResult
+
+    def __init__(self, scene: Scene, scene_path: Path | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("export_dialog")
+        self.setWindowTitle("Export")
+        self.scene = scene
+        self.scene_path = scene_path
+        self.job: ExportJob | None = None
+        self.last_result: ExportResult | None = None
+        self.last_error: str | None = None
+        self._user_edited_path = False
+
+        self.format = QComboBox(self)
+        self.format.setObjectName("export_format")
+        for spec in FORMATS.values():
+            self.format.addItem(spec.title, spec.name)
+        self.description = QLabel(self)
+        self.description.setWordWrap(True)
+        self.target = QLineEdit(self)
+        self.target.setObjectName("export_target")
+        self.target.textEdited.connect(self._on_path_edited)
+        browse = QPushButton("Browse…", self)
+        browse.clicked.connect(self.browse)
+        row = QHBoxLayout()
+        row.addWidget(self.target, 1)
+        row.addWidget(browse)
+        self.colour_by = QComboBox(self)
+        self.colour_by.setObjectName("export_colour_by")
+        self.colour_by.addItem("Photo colour", "rgb")
+        self.colour_by.addItem("Instance colour", "instance")
+        self.with_images = QCheckBox("Copy the images", self)
+        self.with_images.setObjectName("export_with_images")
+        self.with_images.setChecked(True)
+        form = QFormLayout()
+        form.addRow("Format", self.format)
+        form.addRow("", self.description)
+        form.addRow("Save to", row)
+        form.addRow("Point colours", self.colour_by)
+        form.addRow("COLMAP", self.with_images)
+
+        self.progress = QProgressBar(self)
+        self.progress.setObjectName("export_progress")
+        self.progress.setRange(0, 1000)
+        self.progress.setVisible(False)
+        self.status = QLabel("", self)
+        self.status.setObjectName("export_status")
+        self.status.setWordWrap(True)
+        self.buttons = QDialogButtonBox(self)
+        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.export_button.setObjectName("export_button")
+        self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.export_button.clicked.connect(self.start_export)
+        self.cancel_button.clicked.connect(self._close_or_cancel)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.buttons)
+        self.format.currentIndexChanged.connect(self._on_format)
+        self._on_format()
+        self.resize(560, 0)
+
+    # form ----------------------------------------------------------------------------------------
+    def fmt(self) -> str:
+        return str(self.format.currentData())
+
+    def set_format(self, fmt: str) -> None:
+        self.format.setCurrentIndex(self.format.findData(fmt))
+
+    def set_target(self, path: Path | str) -> None:
+        self.target.setText(str(path))
+        self._user_edited_path = True
+
+    def _on_path_edited(self, _text: str) -> None:
+        self._user_edited_path = True
+
+    def _on_format(self) -> None:
+        spec = FORMATS[self.fmt()]
+        self.description.setText(spec.description)
+        self.colour_by.setEnabled(spec.name == "glb")
+        self.with_images.setEnabled(spec.name == "colmap")
+        current = Path(self.target.text()) if self.target.text() else None
+        if not self._user_edited_path or current is None:
+            self.target.setText(str(default_target(self.scene_path, spec.name)))
+        else:  # keep the user's folder and name, adapt the suffix
+            stem = current.stem if current.suffix else current.name
+            self.target.setText(str(current.with_name(stem + spec.suffix)))
+
+    def browse(self) -> None:
+        spec = FORMATS[self.fmt()]
+        start = self.target.text() or str(Path.home())
+        if spec.folder:
+            path = QFileDialog.getSaveFileName(self, f"Export {spec.title} to folder", start, "Folders (*)")[
+                0
+            ]
+        else:
+            patterns = (
+                "CSV or JSON (*.csv *.json)" if spec.name == "table" else f"{spec.title} (*{spec.suffix})"
+            )
+            path = QFileDialog.getSaveFileName(
+                self, f"Export {spec.title}", start, patterns, options=QFileDialog.Option.DontConfirmOverwrite
+            )[0]
+        if path:
+            self.set_target(path)
+
+    # running -------------------------------------------------------------------------------------
+    def start_export(self) -> ExportJob | None:
+        if self.job is not None:
+            return None
+        text = self.target.text().strip()
+        if not text:
+            self._show_status("Choose where to save the export.", error=True)
+            return None
+        path = Path(text).expanduser()
+        force = False
+        if path.exists():
+            if not confirm_overwrite(self, path):
+                self._show_status("Not exported: the existing output was kept.")
+                return None
+            force = True
+        options = ExportOptions(
+            force=force, colour_by=str(self.colour_by.currentData()), with_images=self.with_images.isChecked()
+        )
+        self.job = ExportJob(self.scene, self.fmt(), path, options, self)
+        self.job.progress.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
+        self.job.succeeded.connect(self._on_succeeded, Qt.ConnectionType.QueuedConnection)
+        self.job.failed.connect(self._on_failed, Qt.ConnectionType.QueuedConnection)
+        self.job.cancelled.connect(self._on_cancelled, Qt.ConnectionType.QueuedConnection)
+        self.job.finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        self.export_button.setEnabled(False)
+        self.cancel_button.setText("Cancel")
+        self._show_status(f"Exporting {FORMATS[self.fmt()].title}…")
+        return self.job.start()
+
+    def _on_progress(self, message: str, fraction: float) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.status.setText(message)
+
+    def _on_succeeded(self, result: ExportResult) -> None:
+        self.last_result = result
+        text = f"Exported to {result.path}"
+        if result.warnings:
+            text += "\n" + "\n".join(f"Warning: {w}" for w in result.warnings)
+        self._show_status(text)
+        self.exported.emit(result)
+
+    def _on_failed(self, exc: BaseException) -> None:
+        from viewer.dialogs import user_message
+
+        self.last_error = user_message(exc)
+        self._show_status(f"Export failed: {self.last_error}", error=True)
+
+    def _on_cancelled(self) -> None:
+        self._show_status("Export cancelled; nothing was written.")
+
+    def _on_finished(self) -> None:
+        self.job = None
+        self.progress.setVisible(False)
+        self.export_button.setEnabled(True)
+        self.cancel_button.setText("Close")
+
+    def _close_or_cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+        else:
+            self.reject()
+
+    def _show_status(self, text: str, error: bool = False) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet("color: #d04040;" if error else "")
+
+    def is_busy(self) -> bool:
+        return self.job is not None
+
+    def reject(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.job.wait(10)
+        super().reject()
