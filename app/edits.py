@@ -36,9 +36,12 @@ DELETED_LAYER = "deleted_labels"
 ARCHIVE_KEY = "deleted_instances"
 MAX_NAME_LENGTH = 200
 SPLIT_FIT_SAMPLES = 20_000
+SUGGESTION_KEY = "semantic_label"  # Instance.extra entry where "Label all" keeps its suggestion
+# common indoor categories (ScanNet-20 and the synthetic rooms' furniture), offered after the scene's own
 DEFAULT_VOCABULARY = (
-    "bed", "bookshelf", "cabinet", "chair", "curtain", "desk", "door", "lamp", "monitor", "picture",
-    "plant", "shelf", "sink", "sofa", "table", "toilet", "tv", "wardrobe", "window", "wall", "floor",
+    "wall", "floor", "cabinet", "bed", "chair", "sofa", "table", "door", "window", "bookshelf", "picture",
+    "counter", "desk", "curtain", "refrigerator", "shower curtain", "toilet", "sink", "bathtub", "lamp",
+    "monitor", "plant", "box", "shelf", "otherfurniture",
 )  # fmt: skip
 
 
@@ -525,9 +528,14 @@ def _describe(scene: Scene, ids: Sequence[int]) -> str:
     return f"{len(ids)} instances"
 
 
-def category_vocabulary(scene: Scene) -> list[str]:
-    """Category names to offer: the scene's query vocabulary, categories in use, then common indoor ones."""
+def category_vocabulary(scene: Scene, instance_id: int | None = None) -> list[str]:
+    """Category names to offer: the instance's "Label all" suggestion, the scene's vocabulary, categories
+    in use, then common indoor ones."""
     names: list[str] = []
+    inst = scene.instances.get(int(instance_id)) if instance_id is not None else None
+    suggestion = inst.extra.get(SUGGESTION_KEY) if inst is not None else None
+    if isinstance(suggestion, dict) and suggestion.get("label"):
+        names.append(str(suggestion["label"]))
     for source in (scene.settings.get("vocabulary") or [], [i.category for i in scene.instances.values()]):
         names += [str(n) for n in source if n]
     names += DEFAULT_VOCABULARY

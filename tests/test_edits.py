@@ -202,6 +202,9 @@ def test_field_edits_and_locks(scene: Scene) -> None:
     roundtrip(scene, edits.set_locked(scene, [1], False))
     assert edits.set_category(scene, [1], "").fields[0].new is None
     assert "desk" in edits.category_vocabulary(scene) and "sofa" in edits.category_vocabulary(scene)
+    scene.update_instance(2, extra={edits.SUGGESTION_KEY: {"label": "bathtub", "score": 0.9}})
+    assert edits.category_vocabulary(scene, 2)[0] == "bathtub"
+    assert edits.category_vocabulary(scene, 1)[0] != "bathtub"
 
 
 def test_history_undo_redo_and_dirty_state(scene: Scene, tmp_path: Path) -> None:

@@ -73,6 +73,7 @@ class EditingController(QObject):
         self.document.modified_changed.connect(self._on_modified_changed)
         self.stack.cleanChanged.connect(self._on_clean_changed)
         self.stack.indexChanged.connect(self._bump)
+        self.stack.indexChanged.connect(self._drop_vanished_selection)
         self.selection.changed.connect(self._update_actions)
         self._build_actions()
         self._hook_window()
@@ -121,6 +122,14 @@ class EditingController(QObject):
             ),
             self.stack.redo,
         )
+        edit_menu = self.window.menus[menu]
+        undo_redo = [self.actions["undo"], self.actions["redo"]]
+        others = [a for a in edit_menu.actions() if a not in undo_redo]
+        if others:  # Undo/Redo first in the Edit menu
+            for a in undo_redo:
+                edit_menu.removeAction(a)
+            edit_menu.insertActions(others[0], undo_redo)
+            edit_menu.insertSeparator(others[0])
         self.stack.canUndoChanged.connect(self.actions["undo"].setEnabled)
         self.stack.canRedoChanged.connect(self.actions["redo"].setEnabled)
         self.stack.undoTextChanged.connect(lambda t: self._set_text("undo", "&Undo", t))
@@ -318,6 +327,16 @@ class EditingController(QObject):
         if was_modified:  # e.g. a recovered autosave: not saved anywhere yet
             self.stack.resetClean()
             self.document.set_modified(True)
+        self._update_actions()
+
+    def _drop_vanished_selection(self, *_args) -> None:
+        scene = self.document.scene
+        if (
+            scene is not None
+            and self.selection.instance is not None
+            and self.selection.instance not in scene.instances
+        ):
+            self.selection.clear()
         self._update_actions()
 
     def _bump(self, *_args) -> None:

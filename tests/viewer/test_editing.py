@@ -109,6 +109,7 @@ def test_done_when_path(edit_window, annotation_case, tmp_path, qtbot, monkeypat
     scene = open_scene(window, path, qtbot)
     actions = window.actions_
     assert not actions["undo"].isEnabled() and not window.document.modified
+    assert window.menus["edit"].actions()[:2] == [actions["undo"], actions["redo"]]
 
     # merge the two pieces of one object (Edit > Merge with…, partner picked in the dialog)
     monkeypatch.setattr(editing, "ask_merge_partners", lambda _w, _s, _i: [case["piece_b"]])
@@ -137,6 +138,7 @@ def test_done_when_path(edit_window, annotation_case, tmp_path, qtbot, monkeypat
     assert scene.instances[new_id].stats.point_count == int((scene.point_labels == new_id).sum()) > 0
 
     # rename the new instance in the instance list
+    window.selection.select(new_id)
     rename_in_list(window, new_id, "second object")
     assert scene.instances[new_id].name == "second object"
     assert ctl.history.entries()[-1].startswith("Rename")
@@ -145,6 +147,7 @@ def test_done_when_path(edit_window, annotation_case, tmp_path, qtbot, monkeypat
     actions["undo"].trigger()
     actions["undo"].trigger()
     assert new_id not in scene.instances and gone not in scene.instances
+    assert window.selection.instance is None  # the selected instance was undone away
     actions["redo"].trigger()
     assert scene.instances[new_id].name != "second object"  # the rename stays undone
     assert actions["redo"].isEnabled() and actions["undo"].text().startswith("&Undo Split")
