@@ -509,7 +509,11 @@ class EditingController(QObject):
         self.window.statusBar().clearMessage()
         if polygon is None or len(polygon) < 3 or self.document.scene is None:
             return
-        mask = edits.pixels_in_polygon(self.document.scene, view_display_matrix(self.window.view), polygon)
+        scene = self.document.scene
+        mask = edits.pixels_in_polygon(scene, view_display_matrix(self.window.view), polygon)
+        hidden = [i for i, inst in scene.instances.items() if not inst.visible]
+        if hidden:  # what is not drawn cannot be lassoed
+            mask &= ~np.isin(scene.labels, hidden)
         self.apply_pixel_selection(mode, mask)
 
     def draw_on_view(self) -> None:

@@ -15,7 +15,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from scene_factory import synthetic_scene
 
-from app import autosave
+from app import autosave, edits
 from app.export import FORMATS
 from app.scene import Instance, Scene
 from app.scene_io import load_scene, save_scene
@@ -258,7 +258,10 @@ def test_lasso_in_the_3d_view_assigns_points(edit_window, annotation_case, qtbot
         renderer.WorldToDisplay()
         h = matrix @ np.append(p, 1.0)
         np.testing.assert_allclose(h[:2] / h[3], renderer.GetDisplayPoint()[:2], atol=1e-3)
-    # draw a box (Shift) over the middle of the view: the points inside go to a new instance
+    # draw a box (Shift) over the middle of the view: the points inside go to a new instance, except
+    # those of a hidden instance
+    hidden = annotation_case["pair"]
+    window.edit_instance(hidden, visible=False)
     before = np.array(scene.labels)
     tool = ctl.start_lasso("assign")
     assert tool is not None and tool.active
@@ -275,9 +278,13 @@ def test_lasso_in_the_3d_view_assigns_points(edit_window, annotation_case, qtbot
     new_id = edit.details["target"]
     changed = scene.labels != before
     assert changed.any() and (scene.labels[changed] == new_id).all()
+    np.testing.assert_array_equal(scene.labels == hidden, before == hidden)
+    ratio = widget.devicePixelRatioF()
+    box = np.array([[w / 3, h / 3], [2 * w / 3, h / 3], [2 * w / 3, 2 * h / 3], [w / 3, 2 * h / 3]])
+    box = np.c_[box[:, 0] * ratio, (h - box[:, 1]) * ratio]
+    assert (edits.pixels_in_polygon(scene, matrix, box) & (before == hidden)).any()  # it was in the box
     assert window.selection.instance == new_id
     # every changed pixel projects inside the box drawn (in display pixels, origin bottom-left)
-    ratio = widget.devicePixelRatioF()
     pts = np.asarray(scene.point_map)[changed].astype(float)
     hom = np.c_[pts, np.ones(len(pts))] @ matrix.T
     xy = hom[:, :2] / hom[:, 3:]
