@@ -386,3 +386,14 @@ def test_autosave_timer_writes_while_modified(edit_window, annotation_case, tmp_
     )
     assert window.save()
     assert ctl.autosaver.current is None  # saving discards the autosave
+
+
+def test_every_shortcut_is_used_once(edit_window):
+    from collections import Counter
+
+    from PySide6.QtGui import QAction
+
+    window, _ctl = edit_window
+    keys = [k.toString() for a in window.findChildren(QAction) for k in a.shortcuts() if not k.isEmpty()]
+    assert {"Ctrl+Z", "Ctrl+Shift+Z", "Ctrl+M", "Ctrl+E", "Del"} <= set(keys)
+    assert [k for k, n in Counter(keys).items() if n > 1] == []
