@@ -178,7 +178,7 @@ def train(
     state = torch.load(ckpt_path, map_location="cpu", weights_only=False) if ckpt_path.exists() else None
     if state is not None:
         saved = TrainConfig.from_dict(state["train_config"])
-        # the schedule, data and model must match; the piece length and logging may change
+        # data and model must match; the schedule length, loss weights and piece length may change
         cfg = dataclasses.replace(
             saved,
             max_minutes=cfg.max_minutes,
@@ -186,6 +186,7 @@ def train(
             threads=cfg.threads,
             device=cfg.device,
             steps=cfg.steps or saved.steps,
+            loss=cfg.loss,
         )
     if state is not None:  # resume: the architecture recorded in the checkpoint (also for fine-tuning runs)
         from model import IGGTConfig, build_iggt
