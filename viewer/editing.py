@@ -21,6 +21,7 @@ import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import (
+    QApplication,
     QColorDialog,
     QComboBox,
     QDialog,
@@ -66,7 +67,6 @@ class EditingController(QObject):
         self.autosaver = autosave.Autosaver()
         self._autosaved_state: tuple | None = None
         self._changes = 0  # bumps on every scene change, for autosave
-        self._closing_confirmed = False
         self.lasso: LassoTool | None = None
 
         self.document.scene_changed.connect(self._on_scene_changed)
@@ -372,22 +372,12 @@ class EditingController(QObject):
 
     # -------------------------------------------------------------------------------------- editing
     def run(self, builder: Callable[[Scene], edits.Edit]) -> edits.Edit | None:
-        return self.stack.run(builder)
-
-    def edit_fields(self, instance_id: int, **fields: Any) -> None:
-        """Field changes from other widgets (instance list): names etc. are undoable edits; visibility is a
-        view setting and changes directly."""
-        for name, value in fields.items():
-            if name == "name":
-                self.run(lambda s, v=value: edits.rename(s, instance_id, v))
-            elif name == "category":
-                self.run(lambda s, v=value: edits.set_category(s, [instance_id], v))
-            elif name == "colour":
-                self.run(lambda s, v=value: edits.set_colour(s, [instance_id], v))
-            elif name == "locked":
-                self.run(lambda s, v=value: edits.set_locked(s, [instance_id], v))
-            elif self.document.scene is not None:
-                self.document.scene.update_instance(instance_id, **{name: value})
+        """Prepare and push one edit (a wait cursor while relabelling and statistics are computed)."""
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            return self.stack.run(builder)
+        finally:
+            QApplication.restoreOverrideCursor()
 
     def merge_selected(self, others: list[int] | None = None) -> edits.Edit | None:
         inst = self._need_selection()
