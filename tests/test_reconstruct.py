@@ -183,3 +183,41 @@ def test_eta_uses_the_current_stage_rate_and_expected_later_stages() -> None:
     e = plan.event("b", 0.01, "b started")
     assert e.eta_s == pytest.approx(9.9)
     assert plan.event("a", 0.1, "late event").fraction >= e.fraction  # never goes backwards
+
+
+def test_user_masks_and_background_filter(room_dir, tmp_path) -> None:
+    room, folder = room_dir
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    keep = np.full((H, W), 255, np.uint8)
+    keep[: H // 4] = 0  # "sky": the top quarter of view 0
+    Image.fromarray(keep).save(masks / "view_0.png")
+    cfg = ReconstructConfig(preprocess=PreprocessConfig(width=W), mask_dir=str(masks), conf_percentile=0,
+                            background_filter="white", cluster=ClusterConfig(sample_size=2000))  # fmt: skip
+    scene = reconstruct([folder], cfg, GroundTruthPredictor(room))
+    assert not scene.point_mask[0, : H // 4].any() and scene.point_mask[0, H // 2 :].mean() > 0.5
+    white = (room.images > 240).all(axis=-1)
+    assert not scene.point_mask[white].any()
+    assert any("no mask for view_1.png" in n for n in scene.settings["notes"])
+
+
+def test_degenerate_predictions_are_repaired_with_a_note() -> None:
+    from app.geometry import sanitize_prediction
+
+    s, h, w = 2, 28, 42
+    pred = SimpleNamespace(
+        extrinsic=np.stack([np.eye(4)[:3], np.full((3, 4), np.nan)]),
+        intrinsic=np.stack([np.diag([30.0, 30.0, 1.0]), np.diag([np.inf, np.inf, 1.0])]),
+        depth=np.ones((s, h, w)), depth_conf=np.full((s, h, w), 2.0), world_points=np.zeros((s, h, w, 3)),
+        world_points_conf=np.full((s, h, w), np.nan), points_from_depth=np.full((s, h, w, 3), np.nan),
+        features=np.ones((s, h, w, 8)),
+    )  # fmt: skip
+    out, notes = sanitize_prediction(pred)
+    assert all(np.isfinite(a).all() for a in out.values())
+    assert out["intrinsic"][1, 0, 0] == pytest.approx((w / 2) / np.tan(np.deg2rad(30)))
+    np.testing.assert_array_equal(out["extrinsic"][1], np.eye(4)[:3])
+    assert np.isfinite(out["points_from_depth"]).all() and (out["points_from_depth"][..., 2] == 1).all()
+    assert (out["world_points_conf"] == 0).all()
+    assert any("field of view for view(s) 1" in n for n in notes) and any(
+        "pose for view(s) 1" in n for n in notes
+    )
