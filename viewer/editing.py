@@ -42,6 +42,7 @@ from viewer.actions import ActionSpec
 from viewer.commands import EditStack
 from viewer.export_dialog import ExportDialog
 from viewer.panels.history import HistoryPanel
+from viewer.panels.instances import ID_ROLE
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,9 @@ class EditingController(QObject):
         self.stack = EditStack(self)
         self.stack.setObjectName("edit_stack")
         self.stack.failed.connect(self._on_failed)
+        self.stack.applied.connect(
+            lambda e: window.statusBar().showMessage(f"{e.text} — Ctrl+Z undoes it", 6000)
+        )
         self.history = HistoryPanel(self.stack, window)
         window.add_panel(self.history, Qt.DockWidgetArea.RightDockWidgetArea)
         self.history.hide()
@@ -379,10 +383,22 @@ class EditingController(QObject):
         finally:
             QApplication.restoreOverrideCursor()
 
+    def list_selection(self) -> list[int]:
+        """Instance ids selected in the instance list (several when it allows multiple selection)."""
+        panel = getattr(self.window, "instances_panel", None)
+        table = getattr(panel, "table", None)
+        if table is None or table.selectionModel() is None:
+            return []
+        rows = table.selectionModel().selectedRows()
+        return [int(r.data(ID_ROLE)) for r in rows if r.data(ID_ROLE) is not None]
+
     def merge_selected(self, others: list[int] | None = None) -> edits.Edit | None:
         inst = self._need_selection()
         if inst is None:
             return None
+        listed = [i for i in self.list_selection() if i != inst.id]
+        if others is None and listed:
+            others = listed  # several rows selected in the list: merge them
         if others is None:
             others = ask_merge_partners(self.window, self.document.scene, inst.id)
             if not others:

@@ -20,6 +20,7 @@ from app.export import FORMATS
 from app.scene import Instance, Scene
 from app.scene_io import load_scene, save_scene
 from viewer import editing, export_dialog
+from viewer.panels.instances import ID_ROLE
 
 OPEN_TIMEOUT_MS = 30_000
 EXPORT_TARGETS = {"ply": "cloud.ply", "glb": "scene.glb", "colmap": "colmap", "masks": "masks",
@@ -397,3 +398,24 @@ def test_every_shortcut_is_used_once(edit_window):
     keys = [k.toString() for a in window.findChildren(QAction) for k in a.shortcuts() if not k.isEmpty()]
     assert {"Ctrl+Z", "Ctrl+Shift+Z", "Ctrl+M", "Ctrl+E", "Del"} <= set(keys)
     assert [k for k, n in Counter(keys).items() if n > 1] == []
+
+
+def test_merge_rows_selected_together_in_the_list(edit_window, annotation_case, qtbot, monkeypatch):
+    from PySide6.QtCore import QItemSelectionModel
+    from PySide6.QtWidgets import QAbstractItemView
+
+    window, ctl = edit_window
+    scene = open_scene(window, annotation_case["path"], qtbot)
+    a, b = annotation_case["piece_a"], annotation_case["piece_b"]
+    table = window.instances_panel.table
+    table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+    proxy = table.model()
+    window.selection.select(a)
+    rows = [r for r in range(proxy.rowCount()) if proxy.index(r, 0).data(ID_ROLE) == b]
+    flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+    table.selectionModel().select(proxy.index(rows[0], 0), flags)
+    assert sorted(ctl.list_selection()) == sorted([a, b])
+    monkeypatch.setattr(editing, "ask_merge_partners", lambda *_a: pytest.fail("no dialog expected"))
+    window.actions_["merge"].trigger()
+    assert len({a, b} & set(scene.instances)) == 1
+    qtbot.waitUntil(lambda: "Ctrl+Z" in window.statusBar().currentMessage(), timeout=2000)
