@@ -52,29 +52,46 @@ class EditError(UserError):
 # ------------------------------------------------------------------------------------------- records
 @dataclass(frozen=True)
 class LabelDiff:
-    """Pixels whose instance id changes: flat indices into an (S, H, W) array, old and new ids."""
+    """Pixels whose instance id changes: flat indices into an (S, H, W) array, old and new ids.
 
-    index: np.ndarray  # (M,) int64, sorted
-    old: np.ndarray  # (M,) int32
-    new: np.ndarray  # (M,) int32
+    Kept small for long undo histories: indices are int32 when they fit, and an id that is the same for
+    every pixel (the usual case: merge, delete, split-off) is stored once.
+    """
+
+    index: np.ndarray  # (M,) sorted flat indices
+    old: np.ndarray  # (M,) or (1,) int32
+    new: np.ndarray  # (M,) or (1,) int32
 
     @classmethod
     def between(cls, before: np.ndarray, after: np.ndarray) -> LabelDiff:
-        b, a = before.reshape(-1), after.reshape(-1)
+        b, a = np.asarray(before).reshape(-1), np.asarray(after).reshape(-1)
         idx = np.flatnonzero(b != a)
-        return cls(idx, b[idx].astype(np.int32), a[idx].astype(np.int32))
+        if b.size < 2**31:
+            idx = idx.astype(np.int32)
+        return cls(idx, _compact(b[idx]), _compact(a[idx]))
 
     def __len__(self) -> int:
         return int(self.index.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.index.nbytes + self.old.nbytes + self.new.nbytes)
 
     def replay(self, array: np.ndarray, forward: bool) -> np.ndarray:
         """A copy of ``array`` with the change applied (forward) or undone; checks the starting state."""
         expect, put = (self.old, self.new) if forward else (self.new, self.old)
         flat = np.array(array, copy=True).reshape(-1)
-        if not np.array_equal(flat[self.index], expect):
+        if not np.all(flat[self.index] == expect):
             raise EditError("the scene changed underneath this edit; it cannot be replayed")
         flat[self.index] = put
         return flat.reshape(np.shape(array))
+
+
+def _compact(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.int32)
+    if values.size and np.all(values == values[0]):
+        return values[:1].copy()
+    return values
 
 
 @dataclass(frozen=True)

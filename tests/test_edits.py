@@ -278,3 +278,12 @@ def test_exports_follow_edits(scene: Scene, tmp_path: Path) -> None:
 def test_new_instance_ids_skip_existing(scene: Scene) -> None:
     scene.add_instance(Instance.new(10))
     assert edits.fresh_ids(scene, 2) == [11, 12]
+
+
+def test_label_diffs_stay_small(scene: Scene) -> None:
+    edit = edits.merge(scene, [2, 3], target=2)
+    moved = int((scene.labels == 3).sum())
+    assert len(edit.labels) == moved and edit.labels.nbytes == 4 * moved + 8  # int32 indices, one id each
+    mixed = edits.reassign(scene, np.ones(scene.labels.shape, bool), None)
+    assert mixed.labels.old.shape == (len(mixed.labels),) and mixed.labels.new.shape == (1,)
+    roundtrip(scene, mixed)

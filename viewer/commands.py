@@ -14,6 +14,7 @@ from app.scene import Scene
 log = logging.getLogger(__name__)
 
 EditBuilder = Callable[[Scene], Edit]
+UNDO_LIMIT = 500  # edits kept for undo (each keeps only the pixels it changed)
 
 
 class EditCommand(QUndoCommand):
@@ -46,6 +47,7 @@ class EditStack(QUndoStack):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self.setUndoLimit(UNDO_LIMIT)
         self.scene: Scene | None = None
         self._replaying = False
         self.external_changes = 0  # scene events that did not come from this stack
