@@ -539,7 +539,11 @@ class EditingController(QObject):
     def show_export(self) -> ExportDialog | None:
         if self.document.scene is None:
             return None
-        dialog = ExportDialog(self.document.scene, self.document.path, self.window)
+        base = self.document.path
+        source = getattr(self.document, "source", None)
+        if base is None and source is not None:  # a new reconstruction: export next to its image folder
+            base = Path(source).with_suffix(".iggt")
+        dialog = ExportDialog(self.document.scene, base, self.window)
         dialog.setModal(True)
         dialog.exported.connect(lambda r: self.window.statusBar().showMessage(f"Exported {r.path}", 8000))
         dialog.show()
