@@ -66,7 +66,10 @@ class EditingController(QObject):
         )
         self.history = HistoryPanel(self.stack, window)
         window.add_panel(self.history, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.history.hide()
+        neighbour = getattr(window, "instance_panel", None)
+        if neighbour is not None:  # a tab behind the Instance panel
+            window.tabifyDockWidget(neighbour, self.history)
+            neighbour.raise_()
         self.export_dialog: ExportDialog | None = None
         self.autosaver = autosave.Autosaver()
         self._autosaved_state: tuple | None = None
