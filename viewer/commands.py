@@ -57,21 +57,37 @@ class EditStack(QUndoStack):
         if self.scene is not None:
             for sig in self._signals(self.scene):
                 sig.disconnect(self._on_scene_event)
+            for sig in self._relabel_signals(self.scene):
+                sig.disconnect(self._on_relabelled)
         self.clear()
         self.scene = scene
         self.external_changes = 0
         if scene is not None:
             for sig in self._signals(scene):
                 sig.connect(self._on_scene_event)
+            for sig in self._relabel_signals(scene):
+                sig.connect(self._on_relabelled)
 
     @staticmethod
     def _signals(scene: Scene):
         ev = scene.events
         return (ev.labels, ev.instances, ev.instance_changed, ev.points, ev.layers, ev.embeddings)
 
+    @staticmethod
+    def _relabel_signals(scene: Scene):
+        return (scene.events.labels, scene.events.points)
+
     def _on_scene_event(self, *_args) -> None:
         if not self._replaying:
             self.external_changes += 1
+            self.resetClean()
+
+    def _on_relabelled(self, *_args) -> None:
+        """Labels or points replaced outside the stack (e.g. re-clustering): earlier edits no longer
+        apply to these pixels, so the history starts again (the document stays modified)."""
+        if not self._replaying and self.count():
+            log.info("scene relabelled outside the undo stack; clearing %d edits", self.count())
+            self.clear()
             self.resetClean()
 
     def _replay(self, step: Callable[[Scene], None], scene: Scene) -> None:

@@ -419,3 +419,16 @@ def test_merge_rows_selected_together_in_the_list(edit_window, annotation_case, 
     window.actions_["merge"].trigger()
     assert len({a, b} & set(scene.instances)) == 1
     qtbot.waitUntil(lambda: "Ctrl+Z" in window.statusBar().currentMessage(), timeout=2000)
+
+
+def test_relabelling_outside_the_stack_starts_a_new_history(edit_window, annotation_case, qtbot):
+    window, ctl = edit_window
+    scene = open_scene(window, annotation_case["path"], qtbot)
+    window.selection.select(annotation_case["piece_a"])
+    window.actions_["delete"].trigger()
+    assert window.actions_["undo"].isEnabled()
+    window.edit_instance(annotation_case["pair"], visible=False)  # a view setting: history kept
+    assert ctl.stack.count() == 1 and window.document.modified
+    scene.set_labels(np.zeros_like(scene.labels), [])  # e.g. re-clustering replaced every label
+    assert ctl.stack.count() == 0 and not window.actions_["undo"].isEnabled()
+    assert window.document.modified  # still not saved
