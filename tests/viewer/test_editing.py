@@ -432,3 +432,64 @@ def test_relabelling_outside_the_stack_starts_a_new_history(edit_window, annotat
     scene.set_labels(np.zeros_like(scene.labels), [])  # e.g. re-clustering replaced every label
     assert ctl.stack.count() == 0 and not window.actions_["undo"].isEnabled()
     assert window.document.modified  # still not saved
+
+
+def test_sample_room_merge_split_rename_undo_save_reopen_export(
+    edit_window, fast_run, tmp_path, qtbot, monkeypatch
+):
+    """The issue's path on the bundled sample room, reconstructed by the real pipeline (tiny network)."""
+    from PySide6.QtWidgets import QFileDialog
+
+    window, ctl = edit_window
+    assert window.open_sample()
+    qtbot.waitUntil(lambda: window.job is None, timeout=240_000)
+    assert window.last_job_outcome == "succeeded", [d.text() for d in window.error_dialogs]
+    scene = window.document.scene
+    by_size = _sizes(scene)
+    assert len(by_size) >= 2, f"the sample gave {len(by_size)} instances"
+    actions = window.actions_
+
+    # merge two pieces: an instance and its nearest neighbour
+    first = by_size[min(1, len(by_size) - 1)]
+    partner = editing.merge_candidates(scene, first)[0]
+    union = np.isin(scene.labels, [first, partner])
+    monkeypatch.setattr(editing, "ask_merge_partners", lambda _w, _s, _i: [partner])
+    window.selection.select(first)
+    actions["merge"].trigger()
+    kept = ctl.stack.command(0).edit.details["target"]
+    np.testing.assert_array_equal(scene.labels == kept, union)
+
+    # split the biggest instance in two (with the untrained network's few instances, the merged one)
+    big = _sizes(scene)[0]
+    pixels = scene.labels == big
+    monkeypatch.setattr(editing, "ask_split_parts", lambda _w, _n: 2)
+    window.selection.select(big)
+    actions["split"].trigger()
+    (new_id,) = ctl.stack.command(1).edit.details["new_ids"]
+    np.testing.assert_array_equal((scene.labels == big) | (scene.labels == new_id), pixels)
+    assert (scene.labels == new_id).any() and (scene.labels == big).any()
+
+    # rename, undo twice, redo once
+    rename_in_list(window, new_id, "right half")
+    actions["undo"].trigger()
+    actions["undo"].trigger()
+    actions["redo"].trigger()
+    assert scene.instances[new_id].name != "right half" and ctl.stack.index() == 2
+    expected = snapshot(scene)
+
+    # save (a new reconstruction: Save asks where), reopen, find exactly that state
+    target = tmp_path / "sample.iggt"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *_a, **_k: (str(target), ""))
+    actions["save"].trigger()
+    assert target.exists() and not window.document.modified
+    reopened = open_scene(window, target, qtbot)
+    np.testing.assert_array_equal(snapshot(reopened)[0], expected[0])
+    assert snapshot(reopened)[1] == expected[1]
+
+    # export every format
+    dialog = ctl.show_export()
+    for fmt, name in EXPORT_TARGETS.items():
+        run_export(dialog, fmt, tmp_path / name, qtbot)
+        assert dialog.last_result is not None, dialog.status.text()
+    assert (tmp_path / "colmap" / "sparse" / "0" / "points3D.txt").exists()
+    dialog.close()
