@@ -493,3 +493,35 @@ def test_sample_room_merge_split_rename_undo_save_reopen_export(
         assert dialog.last_result is not None, dialog.status.text()
     assert (tmp_path / "colmap" / "sparse" / "0" / "points3D.txt").exists()
     dialog.close()
+
+
+def test_export_can_be_cancelled_and_writes_nothing(
+    edit_window, annotation_case, tmp_path, qtbot, monkeypatch
+):
+    import time
+
+    import app.export.colmap as colmap
+
+    window, ctl = edit_window
+    open_scene(window, annotation_case["path"], qtbot)
+
+    def slow_points(scene, options):  # a long export: reports progress until cancelled
+        for i in range(400):
+            options.report("writing points3D.txt", i / 400)
+            time.sleep(0.01)
+        return ""
+
+    monkeypatch.setattr(colmap, "points3d_text", slow_points)
+    dialog = ctl.show_export()
+    dialog.set_format("colmap")
+    out = tmp_path / "exports"
+    out.mkdir()
+    dialog.set_target(out / "colmap")
+    dialog.export_button.click()
+    qtbot.waitUntil(lambda: dialog.progress.value() > 0, timeout=10_000)
+    assert dialog.cancel_button.text() == "Cancel"
+    dialog.cancel_button.click()
+    qtbot.waitUntil(lambda: not dialog.is_busy(), timeout=10_000)
+    assert "cancelled" in dialog.status.text() and dialog.last_result is None
+    assert list(out.iterdir()) == []  # no output, no temporary folder left behind
+    dialog.close()
