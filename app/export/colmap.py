@@ -136,7 +136,7 @@ def _write_images(
 
     names, warnings = [], []
     for s, view in enumerate(scene.views):
-        options.report("copying images", 0.9 * s / scene.n_views * 0.2)
+        options.report("copying images", 0.2 * s / scene.n_views)
         original = load_original(scene, s) if options.with_images else None
         if original is None:
             names.append(stems[s] + (Path(view.name).suffix.lower() or ".png"))
