@@ -1,14 +1,16 @@
-"""Annotation editing in the main window: Edit menu, undo stack + history panel, lasso tools, export,
-autosave with crash recovery, and the unsaved-changes prompt on close.
+"""Annotation editing in the main window: Edit menu, undo stack + history panel, lasso tools, File >
+Export, autosave with crash recovery.
 
-Installed by ``install_editing(window)``; the window needs ``document`` (viewer.document.Document),
-``selection`` (viewer.selection.Selection), ``view`` (viewer.scene_view.SceneView), ``actions_``,
-``menus``, ``add_panel`` and ``show_error``. All edit logic is in ``app.edits``; this module only
-collects the user's choices (selection, dialogs, lasso) and pushes prepared edits on the undo stack.
+Installed by ``install_editing(window)`` (idempotent; call it at the end of ``MainWindow.__init__``).
+The window provides ``document`` (viewer.document.Document), ``selection`` (viewer.selection.Selection),
+``view`` (viewer.scene_view.SceneView), ``actions_``, ``menus``, ``add_panel``, ``show_error``, ``settings``
+and the hook ``push_edit(edit)``, which is replaced so that edits prepared elsewhere in the window (renames
+in the instance list, "Label all") are recorded on the undo stack. The window itself asks about unsaved
+changes on close; this module then drops the session's autosave. All edit logic is in ``app.edits``; this
+module only collects the user's choices (selection, dialogs, lasso) and pushes prepared edits.
 
 Questions to the user go through the small ``ask_*`` functions at the bottom, which tests replace.
 """
-
 from __future__ import annotations
 
 import logging
