@@ -120,3 +120,16 @@ def test_cli_reports_a_missing_scene(tmp_path: Path, capsys) -> None:
         main(["export", str(tmp_path / "none.iggt"), "--format", "ply", "-o", str(tmp_path / "x.ply")]) == 1
     )
     assert "not found" in capsys.readouterr().err
+
+
+def test_cli_exports_all_formats_into_one_folder(scene: Scene, tmp_path: Path, capsys) -> None:
+    from app.export import ALL_NAMES
+
+    scene_path = save_scene(scene, tmp_path / "room.iggt")
+    out = tmp_path / "everything"
+    assert main(["export", str(scene_path), "--format", "all", "-o", str(out), "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(ALL_NAMES.values())
+    before = (out / "cloud.ply").read_bytes()
+    assert main(["export", str(scene_path), "--format", "all", "-o", str(out), "-q"]) == 1
+    assert "--force" in capsys.readouterr().err and (out / "cloud.ply").read_bytes() == before
+    assert main(["export", str(scene_path), "-f", "all", "-o", str(out), "-q", "--force"]) == 0

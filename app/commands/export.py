@@ -9,7 +9,7 @@ from pathlib import Path
 NAME = "export"
 HELP = "export a scene: point cloud (ply), 3D scene (glb), cameras (colmap), masks, coco, instance table"
 
-FORMAT_NAMES = ("ply", "glb", "colmap", "masks", "coco", "table")
+FORMAT_NAMES = ("ply", "glb", "colmap", "masks", "coco", "table", "all")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", "-f", required=True, choices=FORMAT_NAMES, help="what to write")
     parser.add_argument(
         "-o", "--output", required=True, type=Path,
-        help="output file (ply, glb, coco: .json, table: .csv or .json) or folder (colmap, masks)",
+        help="output file (ply, glb, coco: .json, table: .csv or .json) or folder (colmap, masks, all)",
     )  # fmt: skip
     parser.add_argument("--force", action="store_true", help="replace an existing output")
     parser.add_argument(
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from app.errors import UserError
-    from app.export import FORMATS, ExportOptions, export_scene
+    from app.export import ExportOptions, export_all, export_scene
     from app.scene_io import load_scene
 
     if not args.scene.is_file():
@@ -48,9 +48,12 @@ def run(args: argparse.Namespace) -> int:
     options = ExportOptions(
         force=args.force, colour_by=args.colour_by, with_images=not args.no_images, progress=progress
     )
-    result = export_scene(scene, args.format, args.output, options)
-    for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    kind = "folder" if FORMATS[args.format].folder else "file"
-    print(f"wrote {FORMATS[args.format].title} {kind}: {result.path}")
+    if args.format == "all":
+        results = export_all(scene, args.output, options)
+    else:
+        results = [export_scene(scene, args.format, args.output, options)]
+    for result in results:
+        for warning in result.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        print(f"wrote {result.path}")
     return 0

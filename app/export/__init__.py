@@ -98,12 +98,45 @@ def export_scene(
     return FORMATS[fmt].run(scene, Path(path), options or ExportOptions())
 
 
+ALL_NAMES = {"ply": "cloud.ply", "glb": "scene.glb", "colmap": "colmap", "masks": "masks",
+             "coco": "coco.json", "table": "instances.csv"}  # fmt: skip
+
+
+def export_all(scene: Scene, folder: Path | str, options: ExportOptions | None = None) -> list[ExportResult]:
+    """Every format into ``folder`` (created if needed) under the names of ``ALL_NAMES``.
+
+    Existing outputs are refused before anything is written unless ``options.force``.
+    """
+    options = options or ExportOptions()
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder} is a file; give a folder to export every format into")
+    if not options.force:
+        taken = [name for name in ALL_NAMES.values() if (folder / name).exists()]
+        if taken:
+            raise OutputExistsError(folder / taken[0])
+    folder.mkdir(parents=True, exist_ok=True)
+    results = []
+    progress = options.progress
+    for k, (fmt, name) in enumerate(ALL_NAMES.items()):
+
+        def report(message: str, fraction: float, k: int = k, fmt: str = fmt) -> None:
+            if progress is not None:
+                progress(f"{fmt}: {message}", (k + fraction) / len(ALL_NAMES))
+
+        step = ExportOptions(options.force, options.colour_by, options.with_images, report, options.cancel)
+        results.append(export_scene(scene, fmt, folder / name, step))
+    return results
+
+
 __all__ = [
+    "ALL_NAMES",
     "FORMATS",
     "ExportCancelled",
     "ExportFormat",
     "ExportOptions",
     "ExportResult",
     "OutputExistsError",
+    "export_all",
     "export_scene",
 ]
