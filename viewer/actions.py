@@ -63,6 +63,9 @@ class ActionRegistry(QObject):
                 action.triggered.connect(lambda _checked=False, s=slot: s())
         self._actions[spec.id] = action
         self._specs[spec.id] = spec
+        parent = self.parent()
+        if hasattr(parent, "addAction"):
+            parent.addAction(action)  # shortcuts keep working when menus/toolbar are hidden
         if spec.menu and spec.menu in self._menus:
             self._menus[spec.menu].addAction(action)
         if spec.toolbar and self._toolbar is not None:

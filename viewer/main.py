@@ -72,6 +72,16 @@ def install_excepthook(window) -> None:
     sys.excepthook = hook
 
 
+def install_features(window) -> None:
+    """Add the feature modules (annotation editing, text queries) to a main window."""
+    from viewer.editing import install_editing
+    from viewer.panels.query import install_query_panel
+
+    install_editing(window)
+    install_query_panel(window)
+    window.restore_layout()
+
+
 def create_window(path: Path | None = None, open_sample: bool = False, settings=None, log_path=None):
     """Build the main window and start opening ``path`` (or the sample room); used by main() and tests."""
     from viewer.main_window import MainWindow
@@ -79,6 +89,7 @@ def create_window(path: Path | None = None, open_sample: bool = False, settings=
 
     settings = settings if settings is not None else AppSettings()
     window = MainWindow(settings, log_path=log_path)
+    install_features(window)
     window.show()
     if path is not None:
         window.open_path(path)

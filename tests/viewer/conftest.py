@@ -105,24 +105,51 @@ def log_file(tmp_path):
 @pytest.fixture
 def make_window(qtbot, settings, log_file):
     """Factory for main windows sharing one settings store; windows are closed at teardown."""
+    from PySide6.QtWidgets import QApplication
+
     from viewer.main_window import MainWindow
 
     windows = []
 
     def make(**kwargs):
         window = MainWindow(kwargs.pop("settings", settings), log_path=log_file)
-        qtbot.addWidget(window)
         window.show()
         qtbot.waitExposed(window)
+        window.activateWindow()  # keyboard shortcuts need the active window
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
         windows.append(window)
         return window
 
     yield make
-    for w in windows:
+    for w in windows:  # closed here, not by qtbot: no unsaved-changes prompt may block teardown
+        w.document.set_modified(False)
         if w.isVisible():
             w.close()
+        w.deleteLater()
 
 
 @pytest.fixture
 def window(make_window):
     return make_window()
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory):
+    """A tiny IGGT checkpoint with random weights (enough to run the whole pipeline quickly)."""
+    import torch
+
+    from model import IGGTConfig, build_iggt, save_iggt
+
+    torch.manual_seed(0)
+    return save_iggt(build_iggt(IGGTConfig.tiny()), tmp_path_factory.mktemp("weights") / "tiny.safetensors")
+
+
+@pytest.fixture
+def fast_run(settings, tiny_weights):
+    """Reconstruction settings for tests: the tiny checkpoint, 3 small views."""
+    from viewer.run_settings import RunSettings
+
+    run = RunSettings(weights_source="file", weights_file=str(tiny_weights), device="cpu", image_width=140,
+                      max_views=3)
+    run.save(settings)
+    return run

@@ -27,11 +27,13 @@ def test_starts_with_empty_state_and_closes_cleanly(window, qtbot):
 
 def test_window_geometry_is_restored(make_window, settings, qtbot):
     first = make_window()
-    first.resize(700, 520)
-    qtbot.waitUntil(lambda: first.width() == 700)
+    default = first.size()
+    first.resize(default.width() - 150, default.height() - 100)
+    qtbot.waitUntil(lambda: first.size() != default)
+    chosen = first.size()
     first.close()
     second = make_window(settings=AppSettings(settings.path))
-    assert (second.width(), second.height()) == (700, 520)
+    assert second.size() == chosen != default
 
 
 def test_about_shortcuts_and_log(window, qtbot):

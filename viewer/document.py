@@ -1,0 +1,83 @@
+"""The open document: the current Scene, where it is saved, and whether it has unsaved changes."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from app.scene import Scene
+
+log = logging.getLogger(__name__)
+
+SCENE_SUFFIX = ".iggt"
+_EDIT_EVENTS = ("labels", "instances", "instance_changed", "embeddings", "layers", "edit_log", "points")
+
+
+class Document(QObject):
+    """Owns the Scene shown by every view; any scene event marks the document modified."""
+
+    scene_changed = Signal(object)  # Scene | None
+    modified_changed = Signal(bool)
+    path_changed = Signal(object)  # Path | None
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.scene: Scene | None = None
+        self.path: Path | None = None
+        self.source: Path | None = None  # the image folder a new reconstruction came from
+        self._modified = False
+
+    @property
+    def modified(self) -> bool:
+        return self._modified
+
+    def set_modified(self, value: bool) -> None:
+        if value != self._modified:
+            self._modified = value
+            self.modified_changed.emit(value)
+
+    def set_scene(self, scene: Scene | None, path: Path | None = None, source: Path | None = None,
+                  modified: bool = False) -> None:
+        if self.scene is not None:
+            for name in _EDIT_EVENTS:
+                getattr(self.scene.events, name).disconnect(self._on_edit)
+        self.scene = scene
+        self.path = path
+        self.source = source
+        if scene is not None:
+            for name in _EDIT_EVENTS:
+                getattr(scene.events, name).connect(self._on_edit)
+        self._modified = not modified  # force the signal
+        self.set_modified(modified)
+        self.path_changed.emit(path)
+        self.scene_changed.emit(scene)
+
+    def _on_edit(self, *_args) -> None:
+        self.set_modified(True)
+
+    def save(self, path: Path | None = None) -> Path:
+        """Save atomically (app.scene_io); raises app errors with readable messages."""
+        from app.scene_io import save_scene
+
+        if self.scene is None:
+            raise ValueError("nothing to save")
+        target = Path(path or self.path or "")
+        if not str(target) or target == Path():
+            raise ValueError("no file name to save to")
+        if target.suffix.lower() != SCENE_SUFFIX:
+            target = target.with_name(target.name + SCENE_SUFFIX)
+        written = save_scene(self.scene, target)
+        self.path = Path(written)
+        self.set_modified(False)
+        self.path_changed.emit(self.path)
+        log.info("saved scene to %s", self.path)
+        return self.path
+
+    def display_name(self) -> str:
+        if self.path is not None:
+            return self.path.name
+        if self.source is not None:
+            return f"{self.source.name} (not saved)"
+        return "untitled"

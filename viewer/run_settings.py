@@ -1,0 +1,46 @@
+"""Reconstruction settings chosen in the Settings dialog and kept between sessions."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from viewer.settings import AppSettings
+
+WEIGHT_SOURCES = ("bundled", "file", "hub")
+DEVICES = ("auto", "cpu", "cuda")
+CLUSTER_PRESETS = ("small", "medium", "large")
+
+
+@dataclass
+class RunSettings:
+    weights_source: str = "bundled"  # bundled | file | hub
+    weights_file: str = ""
+    weights_hub_id: str = ""
+    device: str = "auto"
+    image_width: int = 504  # the official demo's size (504x336)
+    max_views: int = 24
+    confidence_percentile: float = 30.0  # drop this share of least confident points (demo: 0.3)
+    cluster_preset: str = "large"
+    min_cluster_size: int = 500
+    min_samples: int = 100
+    epsilon: float = 0.06
+
+    @classmethod
+    def load(cls, settings: AppSettings) -> RunSettings:
+        out = cls()
+        for f in fields(cls):
+            setattr(out, f.name, settings.get(f"run/{f.name}", getattr(out, f.name)))
+        return out
+
+    def save(self, settings: AppSettings) -> None:
+        for key, value in asdict(self).items():
+            settings.set(f"run/{key}", value)
+        settings.sync()
+
+    def weights_spec(self) -> str:
+        """What the loader is given: 'bundled', a file path, or a hub id."""
+        if self.weights_source == "file":
+            return self.weights_file
+        if self.weights_source == "hub":
+            return self.weights_hub_id
+        return "bundled"
