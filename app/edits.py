@@ -423,6 +423,14 @@ def deleted_instances(scene: Scene) -> list[Instance]:
     return [Instance.from_json(d) for d in _archive(scene).values()]
 
 
+def forget_deleted(scene: Scene) -> None:
+    """Drop the archive of deleted instances (not undoable). For re-clustering, which renumbers every
+    pixel: the archived ids and pixels no longer mean anything."""
+    if DELETED_LAYER in scene.layers:
+        scene.set_layer(DELETED_LAYER, None)
+    scene.metadata.pop(ARCHIVE_KEY, None)
+
+
 def restore(scene: Scene, instance_id: int) -> Edit:
     """Bring back a deleted instance with those of its pixels that are still unlabelled."""
     archive = _archive(scene)

@@ -172,6 +172,10 @@ def test_delete_and_restore_after_other_edits(scene: Scene, tmp_path: Path) -> N
     assert edits.deleted_instances(scene) == [] and edits.DELETED_LAYER not in scene.layers
     with pytest.raises(EditError, match="not among the deleted"):
         edits.restore(scene, 3)
+    edits.delete(scene, [3]).apply(scene)
+    edits.forget_deleted(scene)
+    assert edits.deleted_instances(scene) == [] and edits.DELETED_LAYER not in scene.layers
+    assert edits.fresh_ids(scene, 1) == [3]
 
 
 def test_field_edits_and_locks(scene: Scene) -> None:
