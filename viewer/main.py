@@ -89,8 +89,8 @@ def create_window(path: Path | None = None, open_sample: bool = False, settings=
 
     settings = settings if settings is not None else AppSettings()
     window = MainWindow(settings, log_path=log_path)
+    window.show()  # before the feature panels: docks tabified in a never-shown window leave a stray tab bar
     install_features(window)
-    window.show()
     if path is not None:
         window.open_path(path)
     elif open_sample:

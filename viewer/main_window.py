@@ -74,8 +74,7 @@ class MainWindow(QMainWindow):
             self.setWindowIcon(QIcon(str(icon_file)))
         self.setAcceptDrops(True)
         self.setDockOptions(
-            QMainWindow.DockOption.AnimatedDocks
-            | QMainWindow.DockOption.AllowTabbedDocks
+            QMainWindow.DockOption.AllowTabbedDocks
             | QMainWindow.DockOption.AllowNestedDocks
         )
         self.error_dialogs: list[ErrorDialog] = []  # open error dialogs (tests look at them)
@@ -163,11 +162,11 @@ class MainWindow(QMainWindow):
         self.add_panel(self.instance_panel, right, "Ctrl+3")
         self.add_panel(self.images_panel, right, "Ctrl+4")
         self.add_panel(self.clustering_panel, left, "Ctrl+5")
+        self.splitDockWidget(self.display_panel, self.instances_panel, Qt.Orientation.Vertical)
+        self.splitDockWidget(self.instance_panel, self.images_panel, Qt.Orientation.Vertical)
         self.tabifyDockWidget(self.display_panel, self.clustering_panel)
         self.display_panel.raise_()
         self.clustering_panel.recluster_requested.connect(self.recluster)
-        self.splitDockWidget(self.display_panel, self.instances_panel, Qt.Orientation.Vertical)
-        self.splitDockWidget(self.instance_panel, self.images_panel, Qt.Orientation.Vertical)
         self.instances_panel.isolate_requested.connect(self.view.set_isolated)
         self.instances_panel.isolate_requested.connect(lambda _ids: self.display_panel.refresh())
         self.instance_panel.view_activated.connect(self.open_view)
@@ -678,6 +677,10 @@ class MainWindow(QMainWindow):
             self._presentation_state = {
                 "state": self.saveState(), "maximized": self.isMaximized(), "geometry": self.saveGeometry(),
             }
+            self._presentation_state["frustums"] = self.view.frustums_visible
+            self.view.set_selection(None)
+            self.view.set_frustums_visible(False)
+            self.view.reset_view()
             for dock in self.findChildren(QDockWidget):
                 dock.hide()
             self.toolbar.hide()
@@ -694,6 +697,8 @@ class MainWindow(QMainWindow):
             self.menuBar().show()
             self.statusBar().show()
             self.restoreState(state["state"])
+            self.view.set_frustums_visible(state["frustums"])
+            self.view.set_selection(self.selection.instance)
             if state["maximized"]:
                 self.showMaximized()
         act = self.actions_["presentation"]

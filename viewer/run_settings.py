@@ -19,7 +19,7 @@ class RunSettings:
     device: str = "auto"
     image_width: int = 504  # the official demo's size (504x336)
     max_views: int = 24
-    confidence_percentile: float = 30.0  # drop this share of least confident points (demo: 0.3)
+    confidence_percentile: float = 0.3  # drop this percentage of least confident points (the demo's value)
     cluster_preset: str = "large"
     min_cluster_size: int = 500
     min_samples: int = 100

@@ -124,6 +124,8 @@ class SceneView(QWidget):
         self._tree: cKDTree | None = None
         self._tree_lock = threading.Lock()
         self._frustum_points: np.ndarray | None = None  # (S, 5, 3) apex + 4 corners
+        self._precompute_token: object | None = None
+        self._frustum_hidden: int | None = None
 
         # level of detail
         self._full_frame_s = 0.0
@@ -202,6 +204,27 @@ class SceneView(QWidget):
             self.reset_view()
         else:
             self.render()
+        self._precompute_colours(scene)
+
+    def _precompute_colours(self, scene: Scene) -> None:
+        """Compute the other colour modes in the background, so switching to them later is instant."""
+        token = object()
+        self._precompute_token = token
+        modes = [m for m in COLOUR_MODES if m != "instance" and m not in self._colour_cache]
+
+        def work() -> None:
+            for mode in modes:
+                if self._precompute_token is not token:
+                    return
+                try:
+                    colours = mode_colours(scene, mode)
+                except Exception:
+                    log.debug("precomputing %s colours failed", mode, exc_info=True)
+                    continue
+                if self._precompute_token is token:
+                    self._colour_cache.setdefault(mode, colours)
+
+        threading.Thread(target=work, name="colour-modes", daemon=True).start()
 
     def _add_cloud_actor(self, poly: pv.PolyData, name: str):
         actor = self.plotter.add_mesh(
@@ -221,11 +244,13 @@ class SceneView(QWidget):
                 self.plotter.remove_actor(actor, render=False)
         self._actor = self._lod_actor = self._frustum_actor = None
         self._poly = self._lod_poly = None
+        self._precompute_token = None
         self._colour_cache.clear()
         self._dim_cache.clear()
         self._colours = None
         self.visible_mask = None
         self._frustum_points = None
+        self._frustum_hidden = None
         with self._tree_lock:
             self._tree = None
         self._tree_points = None
@@ -274,7 +299,7 @@ class SceneView(QWidget):
             self._update_visibility()
 
     def _on_points_changed(self) -> None:
-        camera = self.plotter.camera.copy()
+        camera = self.camera.copy()
         self.set_scene(self.scene, reset_camera=False)
         self.plotter.camera = camera
         self.render()
@@ -422,10 +447,17 @@ class SceneView(QWidget):
         self.render()
 
     # ---------------------------------------------------------------------------------- cameras
+    @property
+    def camera(self):
+        """The 3D camera (pyvista's plotter.camera would reset and render it on first use)."""
+        cam = self.plotter.renderer.camera
+        cam.is_set = True
+        return cam
+
     def _build_frustums(self, scene: Scene) -> None:
         h, w = scene.image_size
         depth = float(np.median(scene.depth)) if scene.depth.size else 1.0
-        size = 0.15 * depth
+        size = 0.1 * depth
         corners_px = np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], np.float64)
         pts = np.empty((scene.n_views, 5, 3), np.float64)
         for v in range(scene.n_views):
@@ -436,14 +468,10 @@ class SceneView(QWidget):
             pts[v, 0] = -r.T @ t
             pts[v, 1:] = (cam - t) @ r
         self._frustum_points = pts
-        lines = []
-        for v in range(scene.n_views):
-            b = v * 5
-            lines += [[2, b, b + i] for i in range(1, 5)]
-            lines += [[2, b + i, b + 1 + i % 4] for i in range(1, 5)]
-        poly = pv.PolyData(pts.reshape(-1, 3).astype(np.float32), lines=np.asarray(lines).ravel())
-        poly.cell_data["colours"] = np.tile(np.array([[255, 200, 60]], np.uint8), (poly.n_cells, 1))
+        poly = pv.PolyData()
+        poly.points = pts.reshape(-1, 3).astype(np.float32)  # no vertex cells: lines only
         self._frustum_poly = poly
+        self._set_frustum_lines(hidden=None, highlight=None)
         self._frustum_actor = self.plotter.add_mesh(
             poly, scalars="colours", rgb=True, line_width=1.5, lighting=False, name="frustums",
             reset_camera=False, render=False, show_scalar_bar=False,
@@ -457,14 +485,24 @@ class SceneView(QWidget):
             self._frustum_actor.SetVisibility(self.frustums_visible)
         self.render()
 
-    def _highlight_frustum(self, view: int | None) -> None:
-        if self._frustum_actor is None:
-            return
-        colours = self._frustum_poly.cell_data["colours"]
-        colours[:] = (255, 200, 60)
-        if view is not None:
-            colours[view * 8 : view * 8 + 8] = (60, 220, 255)
-        self._frustum_poly.cell_data["colours"] = colours
+    def _set_frustum_lines(self, hidden: int | None, highlight: int | None) -> None:
+        """Draw every camera but ``hidden`` (the one we look through), ``highlight`` in another colour."""
+        lines, colours = [], []
+        for v in range(len(self._frustum_points)):
+            if v == hidden:
+                continue
+            b = v * 5
+            lines += [[2, b, b + i] for i in range(1, 5)] + [[2, b + i, b + 1 + i % 4] for i in range(1, 5)]
+            colours += [(60, 220, 255) if v == highlight else (255, 200, 60)] * 8
+        poly = self._frustum_poly
+        poly.cell_data.clear()
+        poly.lines = np.asarray(lines, dtype=np.int64).ravel() if lines else np.empty(0, np.int64)
+        poly.cell_data["colours"] = np.asarray(colours, np.uint8).reshape(-1, 3)
+        self._frustum_hidden = hidden
+
+    def _highlight_frustum(self, view: int | None, looking_through: bool = False) -> None:
+        if self._frustum_points is not None:
+            self._set_frustum_lines(hidden=view if looking_through else None, highlight=view)
 
     def go_to_view(self, view: int, render: bool = True) -> None:
         """Put the 3D camera where photo ``view`` was taken (same direction, up and field of view)."""
@@ -476,7 +514,7 @@ class SceneView(QWidget):
         centre = -r.T @ t
         forward, down = r[2], r[1]
         depth = float(np.median(scene.depth[view]))
-        cam = self.plotter.camera
+        cam = self.camera
         cam.position = tuple(centre)
         cam.focal_point = tuple(centre + forward * depth)
         cam.up = tuple(-down)
@@ -490,7 +528,7 @@ class SceneView(QWidget):
         cam.view_angle = float(np.degrees(2 * np.arctan(half)))
         self.plotter.renderer.ResetCameraClippingRange()
         self.current_view = view
-        self._highlight_frustum(view)
+        self._highlight_frustum(view, looking_through=True)
         if render:
             self.render()
 
@@ -501,7 +539,7 @@ class SceneView(QWidget):
             self.current_view = None
             self._highlight_frustum(None)
             self.plotter.renderer.ResetCamera(self._poly.bounds)
-            self.plotter.camera.zoom(1.15)
+            self.camera.zoom(1.4)
         else:
             self.plotter.reset_camera(render=False)
         if render:
@@ -509,7 +547,9 @@ class SceneView(QWidget):
 
     def orbit(self, degrees: float) -> None:
         """Turn the camera around the focal point about the view-up axis (presentation mode)."""
-        self.plotter.camera.Azimuth(degrees)
+        if self._frustum_hidden is not None:
+            self._highlight_frustum(self.current_view)
+        self.camera.Azimuth(degrees)
         self.plotter.renderer.ResetCameraClippingRange()
         self.request_render(interactive=True)
 
@@ -586,7 +626,7 @@ class SceneView(QWidget):
         hit = self._pick_frustum(x, y)
         if hit is not None:
             view, on_line = hit
-            eye = np.asarray(self.plotter.camera.position)
+            eye = np.asarray(self.camera.position)
             nearer = result.point >= 0 and np.linalg.norm(on_line - eye) < np.linalg.norm(
                 np.asarray(result.position) - eye)
             if result.point < 0 or nearer:
@@ -620,7 +660,7 @@ class SceneView(QWidget):
             return None
         best, best_d = None, float(FRUSTUM_PICK_PX)
         segs = [(0, i) for i in range(1, 5)] + [(i, 1 + i % 4) for i in range(1, 5)]
-        cam = self.plotter.camera
+        cam = self.camera
         eye = np.asarray(cam.position)
         forward = np.asarray(cam.focal_point) - eye
         forward /= max(np.linalg.norm(forward), 1e-12)
@@ -676,6 +716,8 @@ class SceneView(QWidget):
         now = time.perf_counter()
         if self.plotter.ren_win.GetDesiredUpdateRate() >= 1.0:  # the interactor style is dragging
             self._last_interaction = now
+            if self._frustum_hidden is not None:  # we left the photo's viewpoint: show its camera
+                self._highlight_frustum(self.current_view)
         recent = (now - self._last_interaction) * 1000 < REFINE_DELAY_MS
         use_lod = self.lod_active() and recent and not self._refining
         if use_lod:

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
+from PySide6.QtWidgets import QApplication, QDockWidget, QLineEdit, QMessageBox
 from scene_factory import synthetic_scene
 
 from app.progress import Progress
@@ -375,3 +375,87 @@ def test_click_versus_drag(opened, qtbot):
     qtbot.mouseRelease(view.plotter, Qt.MouseButton.LeftButton, pos=centre + QPoint(60, 10))
     assert not picks
     assert tuple(view.plotter.camera.position) != camera
+
+
+def test_clustering_presets_recluster_stored_features_and_recolour(opened, qtbot):
+    w = opened
+    scene = w.document.scene
+    panel = w.clustering_panel
+    assert panel.isEnabled()
+    w.display_panel.set_colour_mode("instance")
+    before = scene.labels.copy()
+    t0 = time.perf_counter()
+    qtbot.mouseClick(panel.preset_buttons["small"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.job is None and w.last_job_outcome == "succeeded", timeout=60_000)
+    seconds = time.perf_counter() - t0
+    assert scene.settings["cluster"]["epsilon"] == 0.005 and scene.settings["cluster"]["min_samples"] == 50
+    assert not np.array_equal(scene.labels, before) or scene.settings["cluster_params"]
+    assert len(scene.instances) >= 1 and w.instances_panel.model.rowCount() == len(scene.instances)
+    labels = scene.point_labels
+    colours = w.view.displayed_colours()
+    some = np.flatnonzero(labels == next(iter(scene.instances)))[:20]
+    assert (colours[some] == scene.instances[next(iter(scene.instances))].colour).all()
+    assert "instances" in panel.status.text(), f"{panel.status.text()} after {seconds:.1f} s"
+    assert w.document.modified
+    # slider changes are debounced into one re-clustering with the slider values
+    panel.epsilon.setValue(0.1)
+    panel.min_size.setValue(800)
+    qtbot.waitUntil(lambda: w.job is None and scene.settings["cluster"]["epsilon"] == 0.1, timeout=60_000)
+    assert scene.settings["cluster"]["min_cluster_size"] == 800
+    assert not any(b.isChecked() for b in panel.preset_buttons.values())
+
+
+def test_settings_dialog_checks_weights_with_the_loader(window, tiny_weights, qtbot, tmp_path):
+    from viewer.run_settings import RunSettings
+
+    dialog = window.show_settings()
+    dialog.weights_file_radio.setChecked(True)
+    dialog.weights_file.setText(str(tmp_path / "missing.safetensors"))
+    dialog.apply()
+    qtbot.waitUntil(lambda: dialog.check_job is None)
+    assert "not found" in dialog.status.text() and "missing.safetensors" in dialog.status.text()
+    assert RunSettings.load(window.settings).weights_source == "bundled"  # nothing saved
+
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
+    dialog.weights_file.setText(str(broken))
+    dialog.apply()
+    qtbot.waitUntil(lambda: dialog.check_job is None, timeout=30_000)
+    assert "broken.safetensors" in dialog.status.text() and "saved" not in dialog.status.text()
+
+    dialog.weights_file.setText(str(tiny_weights))
+    dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
+    dialog.width.setValue(280)
+    dialog.apply()
+    qtbot.waitUntil(lambda: dialog.check_job is None, timeout=60_000)
+    assert "saved" in dialog.status.text(), dialog.status.text()
+    assert "views at 280×196" in dialog.estimate.text() and "GB" in dialog.estimate.text()
+    run = RunSettings.load(window.settings)
+    assert (run.weights_source, run.weights_file, run.image_width) == ("file", str(tiny_weights), 280)
+    dialog.reject()
+
+
+def test_command_line_path_opens_the_scene(qapp, scene_path, qtbot):
+    from viewer.main import main
+
+    seen = {}
+
+    def check_then_close():
+        windows = [w for w in QApplication.topLevelWidgets()
+                   if w.objectName() == "main_window" and w.isVisible()]
+        if not windows or windows[0].job is not None or windows[0].document.scene is None:
+            QTimer.singleShot(200, check_then_close)
+            return
+        w = windows[0]
+        seen["views"] = w.document.scene.n_views
+        seen["title"] = w.windowTitle()
+        seen["panels"] = sorted(d.objectName() for d in w.findChildren(QDockWidget) if d.objectName())
+        w.close()
+        qapp.quit()
+
+    QTimer.singleShot(300, check_then_close)
+    assert main([str(scene_path)]) == 0
+    assert seen["views"] == 6 and scene_path.name in seen["title"]
+    # the feature modules are installed next to the viewer's own panels
+    assert {"instances_panel", "instance_panel", "images_panel", "display_panel", "clustering_panel"} <= set(
+        seen["panels"])
