@@ -221,3 +221,26 @@ def test_degenerate_predictions_are_repaired_with_a_note() -> None:
     assert any("field of view for view(s) 1" in n for n in notes) and any(
         "pose for view(s) 1" in n for n in notes
     )
+
+
+def test_cancel_reaches_the_real_network(room_dir, tmp_path) -> None:
+    """With the real (random tiny) network, a cancel during inference stops it between blocks."""
+    import torch
+
+    from app.inference import InferenceConfig
+    from model import IGGTConfig, build_iggt, save_iggt
+
+    _, folder = room_dir
+    torch.manual_seed(0)
+    weights = save_iggt(build_iggt(IGGTConfig.tiny()), tmp_path / "random.safetensors")
+    cfg = ReconstructConfig(preprocess=PreprocessConfig(width=W),
+                            inference=InferenceConfig(weights=str(weights), device="cpu"))  # fmt: skip
+    seen = []
+    before = {t.name for t in threading.enumerate()}
+    def cancel() -> bool:
+        return any(e.stage == "inference" and e.stage_fraction > 0 for e in seen)
+
+    with pytest.raises(Cancelled):
+        reconstruct([folder], cfg, on_progress=seen.append, cancel=cancel)
+    assert not any(e.stage == "points" for e in seen)
+    assert {t.name for t in threading.enumerate()} - before == set()  # the network thread has ended
