@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import qtawesome as qta
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 EMPTY_TEXT = "Open an image folder or a scene"
 
@@ -13,6 +21,7 @@ class EmptyStatePanel(QWidget):
     open_folder_requested = Signal()
     open_scene_requested = Signal()
     open_sample_requested = Signal()
+    open_recent_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -50,8 +59,36 @@ class EmptyStatePanel(QWidget):
         layout.addWidget(self.hint)
         layout.addSpacing(18)
         layout.addLayout(buttons)
+        self.recent_title = QLabel("Recent", self)
+        self.recent_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.recent = QListWidget(self)
+        self.recent.setObjectName("recent_list")
+        self.recent.setMaximumWidth(560)
+        self.recent.setMaximumHeight(130)
+        self.recent.itemActivated.connect(lambda item: self.open_recent_requested.emit(item.toolTip()))
+        self.recent.itemClicked.connect(lambda item: self.open_recent_requested.emit(item.toolTip()))
+        layout.addSpacing(18)
+        layout.addWidget(self.recent_title)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.recent, 4)
+        row.addStretch(1)
+        layout.addLayout(row)
         layout.addStretch(3)
+        self.set_recent([])
         self.set_icon_color(None)
+
+    def set_recent(self, paths: list[str]) -> None:
+        """Show the most recent folders/scenes (click to open)."""
+        from pathlib import Path
+
+        self.recent.clear()
+        for p in paths[:5]:
+            item = QListWidgetItem(f"{Path(p).name}    —    {Path(p).parent}")
+            item.setToolTip(p)
+            self.recent.addItem(item)
+        self.recent.setVisible(bool(paths))
+        self.recent_title.setVisible(bool(paths))
 
     def set_icon_color(self, color: str | None) -> None:
         icons = {

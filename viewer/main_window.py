@@ -104,6 +104,8 @@ class MainWindow(QMainWindow):
         self.empty_state.open_folder_requested.connect(self.open_folder_dialog)
         self.empty_state.open_scene_requested.connect(self.open_scene_dialog)
         self.empty_state.open_sample_requested.connect(self.open_sample)
+        self.empty_state.open_recent_requested.connect(self.open_path)
+        self.empty_state.set_recent(self.settings.recent_paths())
 
         self._build_status_bar()
         self._build_panels()
@@ -308,6 +310,7 @@ class MainWindow(QMainWindow):
         self.images_panel.set_scene(scene, self.images)
         self.display_panel.refresh()
         self.stack.setCurrentWidget(self.view if scene is not None else self.empty_state)
+        self.empty_state.set_recent(self.settings.recent_paths())
         self.info_label.setText(self._scene_summary(scene) if scene is not None else "")
         self.clustering_panel.setEnabled(scene is not None)
         self._update_enabled()
@@ -447,18 +450,28 @@ class MainWindow(QMainWindow):
             for note in notes:
                 log.info("reconstruction note: %s", note)
 
-        return self.run_job(Job("reconstruct", factory, self), done, f"Reconstructing {folder.name}",
-                            "Reconstruction failed")
+        text = f"Reconstructing {folder.name}"
+        eta = self._expected_run_seconds(folder, run)
+        if eta is not None:
+            text += f" (about {format_seconds(eta)} on {run.device})"
+        return self.run_job(Job("reconstruct", factory, self), done, text, "Reconstruction failed")
+
+    def _expected_run_seconds(self, folder: Path, run) -> float | None:
+        """Time of the network pass from the last run's speed on this device (None before a first run)."""
+        from app.images import PreprocessConfig
+        from viewer.pipeline import check_image_folder, seconds_per_mpx
+
+        rate = seconds_per_mpx(self.settings, run.device)
+        if not rate:
+            return None
+        n = min(check_image_folder(folder), int(run.max_views))
+        h, w = PreprocessConfig(width=int(run.image_width)).target_size()
+        return rate * n * h * w / 1e6
 
     def _remember_timing(self, scene) -> None:
-        """Seconds per view-megapixel of this run's network pass: the basis of the next time estimate."""
-        from viewer.pipeline import timing_key
+        from viewer.pipeline import remember_timing
 
-        seconds = (scene.settings.get("timings_s") or {}).get("inference")
-        device = str(scene.settings.get("device", ""))
-        if seconds and device:
-            h, w = scene.image_size
-            self.settings.set(timing_key(device), float(seconds) / (scene.n_views * h * w / 1e6))
+        remember_timing(self.settings, scene)
 
     def rerun(self) -> bool:
         source = self.document.source or (Path(self.document.scene.views[0].path).parent

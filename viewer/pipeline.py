@@ -139,6 +139,23 @@ def timing_key(device: str) -> str:
     return f"timing/{device.split(':')[0]}_s_per_mpx"
 
 
+def remember_timing(settings, scene: Scene) -> None:
+    """Store the network's seconds per view-megapixel of a finished run (basis of later estimates)."""
+    seconds = (scene.settings.get("timings_s") or {}).get("inference")
+    device = str(scene.settings.get("device", ""))
+    if seconds and device:
+        h, w = scene.image_size
+        settings.set(timing_key(device), float(seconds) / (scene.n_views * h * w / 1e6))
+        settings.set("timing/last_device", device)
+
+
+def seconds_per_mpx(settings, device: str) -> float | None:
+    """The remembered speed for ``device`` ('auto': the device the last run used)."""
+    if device == "auto":
+        device = settings.get("timing/last_device", "")
+    return (settings.get(timing_key(device), 0.0) or None) if device else None
+
+
 def estimate_text(model_id: str, device: str, n_views: int, size: tuple[int, int], per_view_bytes: float,
                   free_bytes: int | None, cap: int, why: str, seconds_per_mpx: float | None) -> str:
     """One paragraph: what a run of ``n_views`` at ``size`` will need on ``device``, and whether it fits."""

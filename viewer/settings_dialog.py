@@ -244,9 +244,9 @@ class SettingsDialog(QDialog):
         self.status.setText("Checking the weights…")
         self.status.setStyleSheet("")
         self.buttons.setEnabled(False)
-        from viewer.pipeline import check_weights_factory, timing_key
+        from viewer.pipeline import check_weights_factory, seconds_per_mpx
 
-        rate = self.settings.get(timing_key(run.device), 0.0) or None
+        rate = seconds_per_mpx(self.settings, run.device)
         try:
             factory = check_weights_factory(run, self.n_views, rate)
         except Exception as exc:

@@ -112,3 +112,16 @@ def test_main_entry_point_runs_and_exits(qapp, qtbot, tmp_path):
     assert main(["--no-sample"]) == 0
 
 
+
+
+def test_empty_state_lists_recent_paths(make_window, settings, tmp_path, qtbot):
+    gone = tmp_path / "moved-away"
+    gone.mkdir()
+    settings.add_recent(gone)
+    gone.rmdir()
+    window = make_window()
+    recent = window.empty_state.recent
+    assert recent.isVisible() and recent.count() == 1 and recent.item(0).toolTip() == str(gone.resolve())
+    rect = recent.visualItemRect(recent.item(0))
+    qtbot.mouseClick(recent.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.error_dialogs and "does not exist" in window.error_dialogs[-1].text()

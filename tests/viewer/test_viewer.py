@@ -312,6 +312,10 @@ def test_sample_reconstructs_in_the_background_and_cancel_keeps_it(window, fast_
     assert scene is not None and scene.n_views == 3 and window.view.n_points == scene.n_points > 0
     assert len(set(fractions)) >= 5  # the progress bar moved while the network ran
     assert window.document.modified and "not saved" in window.windowTitle()
+    from viewer.pipeline import seconds_per_mpx
+
+    assert seconds_per_mpx(window.settings, "cpu") > 0  # remembered for the next run's time estimate
+    assert window._expected_run_seconds(window.document.source, fast_run) > 0
 
     # reconstruct again (not saving the first result), then cancel during the network pass
     QTimer.singleShot(300, lambda: answer_modal(QMessageBox.StandardButton.Discard))
