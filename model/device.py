@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import functools
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -102,3 +106,22 @@ def translate_oom(views: int, height: int, width: int, device: torch.device) -> 
             "Try fewer views or a smaller image size"
             + (", or run on the CPU." if device.type == "cuda" else ".")
         ) from None
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def release_free_memory() -> None:
+    """Returns freed heap memory to the OS (glibc ``malloc_trim``), so peaks of later stages do not
+    stack on memory that is free but still resident. A no-op where unavailable."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

@@ -7,13 +7,13 @@ from torch import nn
 
 from .aggregator import IMAGENET_MEAN, IMAGENET_STD, Aggregator
 from .config import SIZE_MULTIPLE, IGGTConfig
-from .device import RunControl, full_precision
+from .device import RunControl, full_precision, release_free_memory
 from .errors import IGGTError, InputSizeError
 from .heads import CameraHead, DPTHead, PartAdaptor, PartHead, TrackHead
 from .heads.window_attention import relative_index_overlap, relative_index_self
 
-# pixels per head chunk when no frame_chunk is given: ~1 frame at 336x504, ~10 at 112x168
-AUTO_CHUNK_PIXELS = 200_000
+# pixels per head chunk when no frame_chunk is given: one frame unless the images are tiny
+AUTO_CHUNK_PIXELS = 16_384
 
 
 def check_images(images: torch.Tensor) -> torch.Tensor:
@@ -102,6 +102,7 @@ class IGGT(nn.Module):
             pose_enc = self.camera_head(tokens[cfg.aa_depth - 1][:, :, 0])
             layers = [tokens[i] for i in cfg.head_layers]
             del tokens
+            release_free_memory()
             out = self._dense_outputs(layers, start, images, rows, cols, frame_chunk, control)
         out["pose_enc"] = pose_enc
         out["images"] = images
@@ -127,15 +128,21 @@ class IGGT(nn.Module):
             out["depth"][:, s0:s1] = depth.view(b, s1 - s0, h, w, 1)
             out["depth_conf"][:, s0:s1] = depth_conf.view(b, s1 - s0, h, w)
             del depth, depth_conf
+            release_free_memory()
+            _check(control)
             points, points_conf, point_feats = self.point_head(chunk_tokens, rows, cols, (h, w))
             out["world_points"][:, s0:s1] = points.view(b, s1 - s0, h, w, 3)
             out["world_points_conf"][:, s0:s1] = points_conf.view(b, s1 - s0, h, w)
             del points, points_conf
+            release_free_memory()
+            _check(control)
             adaptor_maps = self.part_adaptor(chunk_tokens, rows, cols)
             del chunk_tokens
+            _check(control)
             part = self.part_head(adaptor_maps, point_feats, (h, w))
             out["part_feat"][:, s0:s1] = part.view(b, s1 - s0, -1, h, w)
             del adaptor_maps, point_feats, part
+            release_free_memory()
             if control is not None:
                 control.step("heads", s1 / s)
         return out
@@ -154,6 +161,11 @@ class IGGT(nn.Module):
             for name, buf in list(module._buffers.items()):
                 if buf is not None and buf.is_meta:
                     module._buffers[name] = _constructor_value(module, name).to(device)
+
+
+def _check(control: RunControl | None) -> None:
+    if control is not None:
+        control.check()
 
 
 def _constructor_value(module: nn.Module, name: str) -> torch.Tensor:

@@ -7,12 +7,12 @@ sinusoidal UV position embedding).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..layers.conv import Conv2d
 from .activations import split_value_and_conf
 
 # interpolate works on int32 indices internally; stay well below that per call
@@ -29,30 +29,34 @@ def interpolate(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     return torch.cat([F.interpolate(p, size=size, mode="bilinear", align_corners=True) for p in parts])
 
 
-@lru_cache(maxsize=32)
-def _uv_embedding(rows: int, cols: int, channels: int, aspect: float, device: torch.device) -> torch.Tensor:
-    """(channels, rows, cols) sinusoidal embedding of a UV grid normalised by the image diagonal, x 0.1."""
-    diag = (aspect**2 + 1.0) ** 0.5
-    span_x, span_y = aspect / diag, 1.0 / diag
-    xs = torch.linspace(-span_x * (cols - 1) / cols, span_x * (cols - 1) / cols, cols, device=device)
-    ys = torch.linspace(-span_y * (rows - 1) / rows, span_y * (rows - 1) / rows, rows, device=device)
-    grid_x = xs[None, :].expand(rows, cols).reshape(-1)
-    grid_y = ys[:, None].expand(rows, cols).reshape(-1)
+def _sincos(coord: torch.Tensor, channels: int) -> torch.Tensor:
+    """(n,) coordinates -> (n, channels/2) [sin | cos] with frequencies 1 / 100^(k / (channels/4))."""
     quarter = channels // 4
-    omega = torch.arange(quarter, dtype=torch.float64, device=device) / (channels / 4.0)
+    omega = torch.arange(quarter, dtype=torch.float64, device=coord.device) / (channels / 4.0)
     omega = 1.0 / 100.0**omega
-
-    def sincos(coord: torch.Tensor) -> torch.Tensor:
-        angles = coord.double()[:, None] * omega[None, :]
-        return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1).float()
-
-    emb = torch.cat([sincos(grid_x), sincos(grid_y)], dim=-1).view(rows, cols, channels)
-    return (emb * 0.1).permute(2, 0, 1).contiguous()
+    angles = coord.double()[:, None] * omega[None, :]
+    return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1).float()
 
 
 def add_uv_embedding(x: torch.Tensor, image_w: int, image_h: int) -> torch.Tensor:
-    emb = _uv_embedding(x.shape[-2], x.shape[-1], x.shape[1], image_w / image_h, x.device)
-    return x + emb.to(x.dtype)
+    """Adds (in place) 0.1 x a sinusoidal embedding of a UV grid normalised by the image diagonal.
+
+    The first half of the channels encodes the column coordinate, the second half the row; the
+    two separable tables are broadcast instead of materialising a (C, H, W) embedding. ``x`` must be
+    a fresh tensor owned by the caller.
+    """
+    _, channels, rows, cols = x.shape
+    aspect = image_w / image_h
+    diag = (aspect**2 + 1.0) ** 0.5
+    span_x, span_y = aspect / diag, 1.0 / diag
+    xs = torch.linspace(-span_x * (cols - 1) / cols, span_x * (cols - 1) / cols, cols, device=x.device)
+    ys = torch.linspace(-span_y * (rows - 1) / rows, span_y * (rows - 1) / rows, rows, device=x.device)
+    table_x = (_sincos(xs, channels) * 0.1).to(x.dtype).t()  # (C/2, cols)
+    table_y = (_sincos(ys, channels) * 0.1).to(x.dtype).t()  # (C/2, rows)
+    half = channels // 2
+    x[:, :half] += table_x[None, :, None, :]
+    x[:, half:] += table_y[None, :, :, None]
+    return x
 
 
 class ResidualConvUnit(nn.Module):
@@ -60,8 +64,8 @@ class ResidualConvUnit(nn.Module):
 
     def __init__(self, features: int) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(features, features, 3, padding=1)
-        self.conv2 = nn.Conv2d(features, features, 3, padding=1)
+        self.conv1 = Conv2d(features, features, 3, padding=1)
+        self.conv2 = Conv2d(features, features, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(x)
@@ -69,11 +73,15 @@ class ResidualConvUnit(nn.Module):
 
 
 class FusionBlock(nn.Module):
-    """(x [+ rcu1(skip)]) -> rcu2 -> bilinear resize (to ``size`` or 2x) -> 1x1 conv."""
+    """(x [+ rcu1(skip)]) -> rcu2 -> 1x1 conv -> bilinear resize (to ``size`` or 2x).
+
+    The official order is resize then 1x1 conv; the two commute (bilinear weights sum to 1), and the
+    conv is 4x cheaper at the lower resolution.
+    """
 
     def __init__(self, features: int, has_residual: bool = True) -> None:
         super().__init__()
-        self.out_conv = nn.Conv2d(features, features, 1)
+        self.out_conv = Conv2d(features, features, 1)
         self.resConfUnit1 = ResidualConvUnit(features) if has_residual else None
         self.resConfUnit2 = ResidualConvUnit(features)
 
@@ -85,7 +93,7 @@ class FusionBlock(nn.Module):
         x = self.resConfUnit2(x)
         if size is None:
             size = (x.shape[-2] * 2, x.shape[-1] * 2)
-        return self.out_conv(interpolate(x, size))
+        return interpolate(self.out_conv(x), size)
 
 
 class Scratch(nn.Module):
@@ -95,17 +103,17 @@ class Scratch(nn.Module):
                  hidden: int) -> None:
         super().__init__()
         for i, ch in enumerate(in_channels, start=1):
-            setattr(self, f"layer{i}_rn", nn.Conv2d(ch, features, 3, padding=1, bias=False))
+            setattr(self, f"layer{i}_rn", Conv2d(ch, features, 3, padding=1, bias=False))
         self.refinenet1 = FusionBlock(features)
         self.refinenet2 = FusionBlock(features)
         self.refinenet3 = FusionBlock(features)
         self.refinenet4 = FusionBlock(features, has_residual=False)
-        self.output_conv1 = nn.Conv2d(features, out_channels1, 3, padding=1)
+        self.output_conv1 = Conv2d(features, out_channels1, 3, padding=1)
         if output_dim is not None:
             self.output_conv2 = nn.Sequential(
-                nn.Conv2d(out_channels1, hidden, 3, padding=1),
+                Conv2d(out_channels1, hidden, 3, padding=1),
                 nn.ReLU(inplace=True),
-                nn.Conv2d(hidden, output_dim, 1),
+                Conv2d(hidden, output_dim, 1),
             )
         else:
             self.output_conv2 = None
@@ -120,13 +128,13 @@ class TokenMaps(nn.Module):
     def __init__(self, dim_in: int, out_channels: Sequence[int]) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(dim_in)
-        self.projects = nn.ModuleList(nn.Conv2d(dim_in, oc, 1) for oc in out_channels)
+        self.projects = nn.ModuleList(Conv2d(dim_in, oc, 1) for oc in out_channels)
         self.resize_layers = nn.ModuleList(
             [
                 nn.ConvTranspose2d(out_channels[0], out_channels[0], kernel_size=4, stride=4),
                 nn.ConvTranspose2d(out_channels[1], out_channels[1], kernel_size=2, stride=2),
                 nn.Identity(),
-                nn.Conv2d(out_channels[3], out_channels[3], kernel_size=3, stride=2, padding=1),
+                Conv2d(out_channels[3], out_channels[3], kernel_size=3, stride=2, padding=1),
             ]
         )
 

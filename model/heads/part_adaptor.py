@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..layers.conv import Conv2d
+
 
 class ProjectBlock(nn.Module):
     """1x1 conv+BN+ReLU, a residual pair of 3x3 conv+BN, then a 1x1 output conv."""
@@ -14,16 +16,16 @@ class ProjectBlock(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.input_proj = nn.Sequential(
-            nn.Conv2d(channels, channels, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True)
+            Conv2d(channels, channels, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True)
         )
         self.residual_conv = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            Conv2d(channels, channels, 3, padding=1, bias=False),
             nn.BatchNorm2d(channels),
             nn.ReLU(inplace=True),
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            Conv2d(channels, channels, 3, padding=1, bias=False),
             nn.BatchNorm2d(channels),
         )
-        self.output_proj = nn.Conv2d(channels, channels, 1)
+        self.output_proj = Conv2d(channels, channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.input_proj(x)
@@ -35,7 +37,7 @@ class PartAdaptor(nn.Module):
         super().__init__()
         c = channels
         self.norm = nn.LayerNorm(dim_in)
-        self.projects = nn.ModuleList(nn.Conv2d(dim_in, c, 1) for _ in range(4))
+        self.projects = nn.ModuleList(Conv2d(dim_in, c, 1) for _ in range(4))
         self.resize_layers = nn.ModuleList(
             [
                 nn.Sequential(
@@ -46,7 +48,7 @@ class PartAdaptor(nn.Module):
                 ),
                 nn.Sequential(nn.ConvTranspose2d(c, c, kernel_size=2, stride=2), ProjectBlock(c)),
                 nn.Sequential(nn.Identity(), ProjectBlock(c)),
-                nn.Sequential(nn.Conv2d(c, c, kernel_size=3, stride=2, padding=1), ProjectBlock(c)),
+                nn.Sequential(Conv2d(c, c, kernel_size=3, stride=2, padding=1), ProjectBlock(c)),
             ]
         )
 

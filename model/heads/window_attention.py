@@ -14,6 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..layers.block import Mlp
+from ..layers.conv import Conv2d
+
+# tokens per chunk in the inference paths of the window blocks (bounds the MLP/attention temporaries)
+TOKENS_PER_CHUNK = 4096
+
 
 def window_partition(x: torch.Tensor, ws: int) -> torch.Tensor:
     """(B, H, W, C) -> (B * H/ws * W/ws, ws*ws, C), windows row-major per image."""
@@ -72,25 +78,14 @@ class TokenNorm(nn.Module):
         return self.norm(x.flatten(2).transpose(1, 2))
 
 
-class Mlp(nn.Module):
-    def __init__(self, dim: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
-
-
 class ChannelAttention(nn.Module):
     def __init__(self, dim: int, squeeze: int) -> None:
         super().__init__()
         self.attention = nn.Sequential(
             nn.AdaptiveAvgPool2d(1),
-            nn.Conv2d(dim, dim // squeeze, 1),
+            Conv2d(dim, dim // squeeze, 1),
             nn.ReLU(inplace=True),
-            nn.Conv2d(dim // squeeze, dim, 1),
+            Conv2d(dim // squeeze, dim, 1),
             nn.Sigmoid(),
         )
 
@@ -102,9 +97,9 @@ class ConvAttentionBranch(nn.Module):
     def __init__(self, dim: int, compress: int, squeeze: int) -> None:
         super().__init__()
         self.cab = nn.Sequential(
-            nn.Conv2d(dim, dim // compress, 3, padding=1),
+            Conv2d(dim, dim // compress, 3, padding=1),
             nn.GELU(),
-            nn.Conv2d(dim // compress, dim, 3, padding=1),
+            Conv2d(dim // compress, dim, 3, padding=1),
             ChannelAttention(dim, squeeze),
         )
 
@@ -146,11 +141,31 @@ class SelfAttentionBlock(nn.Module):
         b, _, c = x.shape
         normed = self.norm1(x).view(b, h, w, c)
         conv = self.conv_block(normed.permute(0, 3, 1, 2)).permute(0, 2, 3, 1).reshape(b, h * w, c)
-        attn = self.attn(window_partition(normed, self.window))
+        if torch.is_grad_enabled():
+            attn = self.attn(window_partition(normed, self.window))
+            del normed
+            x = x + window_merge(attn, self.window, b, h, w) + conv * self.conv_scale
+            del attn, conv
+            return x + self.mlp(self.norm2(x))
+        # inference: same arithmetic over bands of window rows / token chunks, to bound memory
+        out = torch.add(x, conv, alpha=self.conv_scale).view(b, h, w, c)
+        del conv
+        ws = self.window
+        band = max(ws, (TOKENS_PER_CHUNK // max(w, 1)) // ws * ws)
+        for r0 in range(0, h, band):
+            r1 = min(h, r0 + band)
+            attn = self.attn(window_partition(normed[:, r0:r1], ws))
+            out[:, r0:r1] += window_merge(attn, ws, b, r1 - r0, w).view(b, r1 - r0, w, c)
         del normed
-        x = x + window_merge(attn, self.window, b, h, w) + conv * self.conv_scale
-        del attn, conv
-        return x + self.mlp(self.norm2(x))
+        return residual_mlp_(out.view(b, h * w, c), self.norm2, self.mlp)
+
+
+def residual_mlp_(x: torch.Tensor, norm: nn.Module, mlp: nn.Module) -> torch.Tensor:
+    """x += mlp(norm(x)) in place, over chunks of tokens (inference only)."""
+    for t0 in range(0, x.shape[1], TOKENS_PER_CHUNK):
+        part = x[:, t0 : t0 + TOKENS_PER_CHUNK]
+        part += mlp(norm(part))
+    return x
 
 
 class OverlapCrossAttentionBlock(nn.Module):
@@ -196,7 +211,9 @@ class OverlapCrossAttentionBlock(nn.Module):
         del q, k, v, kv
         out = window_merge(out.transpose(1, 2).reshape(b * n_win, ws * ws, c), ws, b, h, w)
         x = self.proj(out) + x
-        return x + self.mlp(self.norm2(x))
+        if torch.is_grad_enabled():
+            return x + self.mlp(self.norm2(x))
+        return residual_mlp_(x, self.norm2, self.mlp)
 
 
 class _WindowStage(nn.Module):
@@ -207,11 +224,11 @@ class _WindowStage(nn.Module):
         self.patch_embed = TokenNorm(dim)
         self.atten_block = block
         self.norm = nn.LayerNorm(dim)
-        self.conv_after_body = nn.Conv2d(dim, dim, 3, padding=1)
+        self.conv_after_body = Conv2d(dim, dim, 3, padding=1)
         self.conv_before_upsample = nn.Sequential(
-            nn.Conv2d(dim, conv_features, 3, padding=1), nn.LeakyReLU(inplace=True)
+            Conv2d(dim, conv_features, 3, padding=1), nn.LeakyReLU(inplace=True)
         )
-        self.conv_last = nn.Conv2d(conv_features, dim, 3, padding=1)
+        self.conv_last = Conv2d(conv_features, dim, 3, padding=1)
 
     def finish(self, tokens: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape

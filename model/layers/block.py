@@ -17,7 +17,12 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden_features, out_features or in_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
+        hidden = self.fc1(x)
+        if torch.is_grad_enabled():
+            hidden = self.act(hidden)
+        else:  # inference: no second hidden-size buffer
+            torch.ops.aten.gelu_(hidden)
+        return self.fc2(hidden)
 
 
 class LayerScale(nn.Module):
@@ -51,5 +56,12 @@ class Block(nn.Module):
         self.ls2 = LayerScale(dim, layer_scale) if layer_scale else nn.Identity()
 
     def forward(self, x: torch.Tensor, rope_tables: RopeTables | None = None) -> torch.Tensor:
-        x = x + self.ls1(self.attn(self.norm1(x), rope_tables))
-        return x + self.ls2(self.mlp(self.norm2(x)))
+        x = _residual(x, self.attn(self.norm1(x), rope_tables), self.ls1)
+        return _residual(x, self.mlp(self.norm2(x)), self.ls2)
+
+
+def _residual(x: torch.Tensor, branch: torch.Tensor, scale: nn.Module) -> torch.Tensor:
+    """x + scale(branch), with the LayerScale multiply fused into the add."""
+    if isinstance(scale, LayerScale):
+        return torch.addcmul(x, branch, scale.gamma)
+    return x + branch

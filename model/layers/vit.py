@@ -12,12 +12,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .block import Block
+from .conv import Conv2d
 
 
 class PatchProjection(nn.Module):
     def __init__(self, patch_size: int, dim: int) -> None:
         super().__init__()
-        self.proj = nn.Conv2d(3, dim, kernel_size=patch_size, stride=patch_size)
+        self.proj = Conv2d(3, dim, kernel_size=patch_size, stride=patch_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.proj(x).flatten(2).transpose(1, 2)
