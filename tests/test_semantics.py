@@ -242,3 +242,30 @@ def test_cli_eval_vocab_prints_metrics_and_baseline(capsys: pytest.CaptureFixtur
     assert 0.0 <= result["top1"] <= 1.0 and 0.0 <= result["miou"] <= 1.0
     assert result["queries"] >= 1
     assert {"top1", "miou"} <= set(result["baseline"])
+
+
+def test_majority_categories_name_predicted_instances_by_their_pixels() -> None:
+    from app.semantics.evaluate import majority_categories
+    from model.synthetic import CATEGORY_ID
+
+    labels = np.array([[[1, 1, 2, 0]]])
+    cats = np.array(
+        [[[CATEGORY_ID["chair"], CATEGORY_ID["chair"], CATEGORY_ID["wall"], CATEGORY_ID["sofa"]]]]
+    )
+    assert majority_categories(labels, cats) == {1: "chair", 2: "wall"}
+
+
+def test_eval_vocab_runs_on_iggt_predicted_masks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The --masks iggt path end to end (a random tiny IGGT: the plumbing, not the quality)."""
+    import torch
+
+    from model import IGGTConfig, build_iggt
+    from model.checkpoint import save_iggt
+
+    torch.manual_seed(0)
+    weights = save_iggt(build_iggt(IGGTConfig.tiny()), tmp_path / "iggt.safetensors")
+    args = ["eval-vocab", "--scenes", "1", "--views", "2", "--size", "112x140", "--no-baseline", "--json"]
+    assert main([*args, "--masks", "iggt", "--weights", str(weights)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["masks"].startswith("IGGT-predicted") and result["queries"] >= 1
+    assert 0.0 <= result["top1"] <= 1.0 and 0.0 <= result["miou"] <= 1.0 and result["baseline"] == {}
