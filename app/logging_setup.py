@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import sys
 from pathlib import Path
 
 from app.paths import user_log_dir
 
 LOG_FILE_NAME = "iggt-viewer.log"
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at emit time (test runners swap and close it)."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
 
 
 def log_file_path() -> Path:
@@ -33,7 +46,7 @@ def configure_logging(debug: bool = False, console: bool = False) -> Path | None
         except OSError:
             path = None
         if console:
-            stream = logging.StreamHandler()
+            stream = _CurrentStderrHandler()
             stream.setLevel(logging.DEBUG if debug else logging.WARNING)
             stream.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
             stream._iggt = True  # type: ignore[attr-defined]

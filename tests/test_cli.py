@@ -52,3 +52,22 @@ def test_doctor_reports_the_environment() -> None:
     else:
         assert out.returncode == 0
         assert "all checks passed" in text
+
+
+def test_console_logging_survives_a_closed_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console handler follows sys.stderr; a swapped-in stream closed by a test runner is not kept."""
+    import io
+    import logging
+
+    from app.logging_setup import configure_logging
+
+    first = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    configure_logging(console=True)
+    logging.getLogger("iggt.test").warning("into the first stream")
+    assert "into the first stream" in first.getvalue()
+    first.close()
+    second = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", second)
+    logging.getLogger("iggt.test").warning("into the second stream")
+    assert "into the second stream" in second.getvalue()
