@@ -57,6 +57,9 @@ def scene_from_synthetic(room) -> GroundTruthScene:
         model_id="ground-truth",
         metadata={"source": f"synthetic room seed {room.seed} (ground-truth masks)"},
     )
+    from app.instances import refresh_statistics
+
+    refresh_statistics(scene)  # points, boxes, views, consistency of each instance, as a real scene has
     return GroundTruthScene(
         scene=scene,
         categories={iid: cat for iid, cat, _ in room.instances if iid in present},
