@@ -191,12 +191,17 @@ def _saved_sample(sample, tmp_path: Path) -> Path:
 
 def test_cli_query_json_lists_best_first(sample, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     gt, _ = sample
-    path = _saved_sample(sample, tmp_path)
+    scene = load_scene(_saved_sample(sample, tmp_path))
+    for model_id in list(scene.embeddings):
+        scene.set_embeddings(model_id, None)
+    path = save_scene(scene, tmp_path / "no-cache.iggt")
     assert main(["query", str(path), "chair", "--top", "3", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 3 and all(set(r) == {"id", "name", "score"} for r in rows)
     assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
     assert gt.categories[rows[0]["id"]] == "chair"
+    # the embeddings computed by the command were saved into the scene file
+    assert cached_embeddings(load_scene(path), load_backend("bundled", device="cpu").model_id) is not None
 
 
 def test_cli_query_refuses_an_empty_phrase(
