@@ -41,17 +41,27 @@ def test_unknown_command_is_a_usage_error() -> None:
     assert "invalid choice" in out.stderr
 
 
-def test_doctor_reports_the_environment() -> None:
+def test_doctor_reports_the_environment_and_loads_the_bundled_models() -> None:
     out = _iggt("doctor")
     text = out.stdout
     for key in ("Python", "torch", "CUDA available", "device (auto)", "Qt platform", "settings", "log file",
-                "bundled weights"):
+                "bundled weights", "bundled CLIP"):
         assert key in text, f"doctor output lacks {key!r}:\n{text}"
-    if "problems:" in text:
-        assert out.returncode == 1
-    else:
-        assert out.returncode == 0
-        assert "all checks passed" in text
+    assert out.returncode == 0, text + out.stderr
+    assert "all checks passed" in text
+    assert "iggt-tiny.safetensors loads" in text
+    assert "clip-tiny" in text
+
+
+def test_doctor_reports_a_broken_weights_file(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.commands import doctor
+
+    broken = tmp_path / "iggt-tiny.safetensors"
+    broken.write_bytes(b"not a checkpoint")
+    monkeypatch.setattr("app.paths.WEIGHTS_DIR", tmp_path)
+    check = doctor._weights_check()
+    assert not check.ok
+    assert "does not load" in check.detail
 
 
 def test_console_logging_survives_a_closed_stderr(monkeypatch: pytest.MonkeyPatch) -> None:

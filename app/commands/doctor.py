@@ -93,6 +93,16 @@ def _weights_check() -> Check:
     return Check("bundled weights", True, f"{path} loads ({params / 1e6:.1f} M parameters)")
 
 
+def _clip_check() -> Check:
+    try:
+        from app.semantics import load_backend
+
+        backend = load_backend("bundled", device="cpu")
+    except Exception as exc:  # report, don't crash
+        return Check("bundled CLIP", False, f"does not load: {exc}")
+    return Check("bundled CLIP", True, f"loads ({backend.model_id})")
+
+
 def run(args: argparse.Namespace) -> int:
     from app import __version__
     from app.logging_setup import log_file_path
@@ -121,6 +131,9 @@ def run(args: argparse.Namespace) -> int:
         weights = _weights_check()
         checks.append(weights)
         rows.append(("bundled weights", weights.detail))
+        clip = _clip_check()
+        checks.append(clip)
+        rows.append(("bundled CLIP", clip.detail))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
