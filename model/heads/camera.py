@@ -7,6 +7,7 @@ from torch import nn
 
 from ..config import IGGTConfig
 from ..layers import Block, Mlp
+from ..layers.linear import Linear
 from .activations import activate_pose
 
 POSE_DIM = 9  # absT_quaR_FoV: [tx, ty, tz, qx, qy, qz, qw, fov_h, fov_w]
@@ -32,8 +33,8 @@ class CameraHead(nn.Module):
         self.token_norm = nn.LayerNorm(dim)
         self.trunk_norm = nn.LayerNorm(dim)
         self.empty_pose_tokens = nn.Parameter(torch.zeros(1, 1, POSE_DIM))
-        self.embed_pose = nn.Linear(POSE_DIM, dim)
-        self.poseLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 3 * dim))
+        self.embed_pose = Linear(POSE_DIM, dim)
+        self.poseLN_modulation = nn.Sequential(nn.SiLU(), Linear(dim, 3 * dim))
         self.adaln_norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.pose_branch = Mlp(dim, dim // 2, POSE_DIM)
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers.conv import Conv2d
+from ..layers.conv import Conv2d, tokens_to_map
 from .activations import split_value_and_conf
 
 # interpolate works on int32 indices internally; stay well below that per call
@@ -141,7 +141,7 @@ class TokenMaps(nn.Module):
     def level(self, i: int, tokens: torch.Tensor, rows: int, cols: int, uv_wh: tuple[int, int] | None):
         """tokens (N, rows*cols, dim_in) -> level-i map; adds the UV embedding after the projection."""
         x = self.norm(tokens)
-        x = x.permute(0, 2, 1).reshape(x.shape[0], x.shape[-1], rows, cols)
+        x = tokens_to_map(x, rows, cols)
         x = self.projects[i](x)
         if uv_wh is not None:
             x = add_uv_embedding(x, *uv_wh)

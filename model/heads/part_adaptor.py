@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..layers.conv import Conv2d
+from ..layers.conv import Conv2d, tokens_to_map
 
 
 class ProjectBlock(nn.Module):
@@ -54,7 +54,7 @@ class PartAdaptor(nn.Module):
 
     def level(self, i: int, tokens: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
         x = self.norm(tokens)
-        x = x.permute(0, 2, 1).reshape(x.shape[0], x.shape[-1], rows, cols)
+        x = tokens_to_map(x, rows, cols)
         return self.resize_layers[i](self.projects[i](x))
 
     def forward(self, layer_tokens: Sequence[torch.Tensor], rows: int, cols: int) -> list[torch.Tensor]:

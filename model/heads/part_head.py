@@ -20,6 +20,7 @@ from torch import nn
 
 from ..config import IGGTConfig
 from ..layers import CrossAttention
+from ..layers.conv import map_to_tokens, tokens_to_map
 from .dpt import Scratch, TokenMaps, interpolate
 from .window_attention import WindowCrossAttention, WindowSelfAttention
 
@@ -67,10 +68,9 @@ class PartHead(nn.Module):
         l1, l2, l3, l4 = sc.project(adaptor_maps)
         x = sc.refinenet4(l4, size=l3.shape[2:])
         del l4
-        n, c, h, w = x.shape
-        context = point_feats[2].flatten(2).transpose(1, 2)
-        x = self.cross_attention_2(x.flatten(2).transpose(1, 2), context)
-        x = x.transpose(1, 2).reshape(n, c, h, w)
+        h, w = x.shape[-2:]
+        context = map_to_tokens(point_feats[2])
+        x = tokens_to_map(self.cross_attention_2(map_to_tokens(x), context), h, w)
         del context
         x = sc.refinenet3(x, l3, size=l2.shape[2:])
         del l3

@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers.block import Mlp
-from ..layers.conv import Conv2d
+from ..layers.conv import Conv2d, map_to_tokens, tokens_to_map
+from ..layers.linear import Linear
 
 # tokens per chunk in the inference paths of the window blocks (bounds the MLP/attention temporaries)
 TOKENS_PER_CHUNK = 4096
@@ -75,7 +76,7 @@ class TokenNorm(nn.Module):
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm(x.flatten(2).transpose(1, 2))
+        return self.norm(map_to_tokens(x))
 
 
 class ChannelAttention(nn.Module):
@@ -113,8 +114,8 @@ class _QKVAttention(nn.Module):
     def __init__(self, dim: int, num_heads: int) -> None:
         super().__init__()
         self.num_heads = num_heads
-        self.qkv = nn.Linear(dim, 3 * dim)
-        self.proj = nn.Linear(dim, dim)
+        self.qkv = Linear(dim, 3 * dim)
+        self.proj = Linear(dim, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, c = x.shape
@@ -140,7 +141,7 @@ class SelfAttentionBlock(nn.Module):
     def forward(self, x: torch.Tensor, h: int, w: int) -> torch.Tensor:
         b, _, c = x.shape
         normed = self.norm1(x).view(b, h, w, c)
-        conv = self.conv_block(normed.permute(0, 3, 1, 2)).permute(0, 2, 3, 1).reshape(b, h * w, c)
+        conv = map_to_tokens(self.conv_block(normed.permute(0, 3, 1, 2)))
         if torch.is_grad_enabled():
             attn = self.attn(window_partition(normed, self.window))
             del normed
@@ -178,11 +179,11 @@ class OverlapCrossAttentionBlock(nn.Module):
         self.window = window
         self.ext = int(window * overlap) + window
         self.norm1 = nn.LayerNorm(dim)
-        self.q = nn.Linear(dim, dim)
-        self.k = nn.Linear(dim, dim)
-        self.v = nn.Linear(dim, dim)
+        self.q = Linear(dim, dim)
+        self.k = Linear(dim, dim)
+        self.v = Linear(dim, dim)
         self.relative_position_bias_table = nn.Parameter(torch.zeros((window + self.ext - 1) ** 2, num_heads))
-        self.proj = nn.Linear(dim, dim)
+        self.proj = Linear(dim, dim)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
 
@@ -231,8 +232,8 @@ class _WindowStage(nn.Module):
         self.conv_last = Conv2d(conv_features, dim, 3, padding=1)
 
     def finish(self, tokens: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
-        body = self.norm(tokens).transpose(1, 2).reshape(b, c, h, w)
+        h, w = x.shape[-2:]
+        body = tokens_to_map(self.norm(tokens), h, w)
         del tokens
         y = self.conv_after_body(body) + x
         del body

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .linear import Linear
 from .rope import Rope2D, RopeTables
 
 
@@ -23,10 +24,10 @@ class SelfAttention(nn.Module):
         super().__init__()
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
-        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        self.qkv = Linear(dim, 3 * dim, bias=qkv_bias)
         self.q_norm = nn.LayerNorm(self.head_dim) if qk_norm else None
         self.k_norm = nn.LayerNorm(self.head_dim) if qk_norm else None
-        self.proj = nn.Linear(dim, dim)
+        self.proj = Linear(dim, dim)
         # a plain attribute (not a submodule): shared, parameter-free
         self.__dict__["rope"] = rope
 
@@ -50,10 +51,10 @@ class CrossAttention(nn.Module):
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True) -> None:
         super().__init__()
         self.num_heads = num_heads
-        self.projq = nn.Linear(dim, dim, bias=qkv_bias)
-        self.projk = nn.Linear(dim, dim, bias=qkv_bias)
-        self.projv = nn.Linear(dim, dim, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim)
+        self.projq = Linear(dim, dim, bias=qkv_bias)
+        self.projk = Linear(dim, dim, bias=qkv_bias)
+        self.projv = Linear(dim, dim, bias=qkv_bias)
+        self.proj = Linear(dim, dim)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         b, n, c = x.shape

@@ -6,15 +6,16 @@ import torch
 from torch import nn
 
 from .attention import SelfAttention
+from .linear import Linear
 from .rope import Rope2D, RopeTables
 
 
 class Mlp(nn.Module):
     def __init__(self, in_features: int, hidden_features: int, out_features: int | None = None) -> None:
         super().__init__()
-        self.fc1 = nn.Linear(in_features, hidden_features)
+        self.fc1 = Linear(in_features, hidden_features)
         self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden_features, out_features or in_features)
+        self.fc2 = Linear(hidden_features, out_features or in_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         hidden = self.fc1(x)

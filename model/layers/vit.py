@@ -12,16 +12,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from .block import Block
-from .conv import Conv2d
+from .conv import unfold_tokens
+from .linear import linear
 
 
 class PatchProjection(nn.Module):
+    """Non-overlapping patch embedding (a stride = kernel conv), computed as patchify + matmul."""
+
     def __init__(self, patch_size: int, dim: int) -> None:
         super().__init__()
-        self.proj = Conv2d(3, dim, kernel_size=patch_size, stride=patch_size)
+        self.proj = nn.Conv2d(3, dim, kernel_size=patch_size, stride=patch_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x).flatten(2).transpose(1, 2)
+        rows, _, _ = unfold_tokens(self.proj, x)
+        return linear(rows, self.proj.weight.reshape(self.proj.out_channels, -1), self.proj.bias)
 
 
 class VisionTransformer(nn.Module):
