@@ -218,3 +218,38 @@ def test_fine_tuning_starts_from_given_weights_and_resumes_its_architecture(tmp_
     assert state["model_config"]["name"] == "smaller" and state["model_config"]["aa_depth"] == 2
     train(dataclasses.replace(cfg, steps=2), tmp_path / "ft", progress=lambda m: None)  # resumes the same net
     assert torch.load(tmp_path / "ft" / "last.pt", weights_only=False)["step"] == 2
+
+
+def test_lr_schedule_restarts_at_schedule_start():
+    from model.train.loop import lr_at
+
+    old = TrainConfig(steps=20, lr=1e-3, warmup=4, min_lr_ratio=0.1)
+    assert lr_at(old, 0) == pytest.approx(2.5e-4) and lr_at(old, 3) == pytest.approx(1e-3)
+    assert lr_at(old, 20) == pytest.approx(1e-4)
+    new = dataclasses.replace(old, steps=30, schedule_start=20, lr=2e-4, warmup=2)
+    assert lr_at(new, 20) == pytest.approx(1e-4)  # warm-up starts again at schedule_start
+    assert lr_at(new, 21) == pytest.approx(2e-4)
+    assert 2e-5 < lr_at(new, 26) < 2e-4
+    assert lr_at(new, 30) == pytest.approx(2e-5) and lr_at(new, 40) == pytest.approx(2e-5)
+
+
+def _saved_config(run):
+    return TrainConfig.from_dict(torch.load(run / "last.pt", weights_only=False)["train_config"])
+
+
+@pytest.mark.slow
+def test_resume_with_a_later_schedule_start_uses_the_new_schedule(tmp_path):
+    cfg = TrainConfig(
+        steps=2, lr=1e-3, warmup=1, sizes=((56, 56),), min_views=2, max_views=2, log_every=1, val_every=0
+    )
+    train(cfg, tmp_path / "run", progress=lambda m: None)
+    cont = dataclasses.replace(cfg, steps=4, schedule_start=2, lr=3e-4, warmup=2)
+    train(cont, tmp_path / "run", progress=lambda m: None)
+    lrs = [float(r["lr"]) for r in _read_log(tmp_path / "run" / "train_log.csv")]
+    assert lrs == pytest.approx([1e-3, 1e-3, 1.5e-4, 3e-4])
+    saved = _saved_config(tmp_path / "run")
+    assert (saved.schedule_start, saved.lr, saved.warmup) == (2, 3e-4, 2)
+    # resuming again without asking for a new schedule keeps the continuation's schedule
+    train(dataclasses.replace(cfg, steps=5), tmp_path / "run", progress=lambda m: None)
+    saved = _saved_config(tmp_path / "run")
+    assert (saved.schedule_start, saved.lr, saved.warmup, saved.steps) == (2, 3e-4, 2, 5)

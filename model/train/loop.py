@@ -51,7 +51,7 @@ VAL_FIELDS = ["step", "elapsed_s", "total", "camera", "depth", "point", "mvc"]
 @dataclass
 class TrainConfig:
     model: str = "tiny"
-    steps: int = 20_000  # length of the cosine schedule (the whole run, all pieces)
+    steps: int = 20_000  # step at which the cosine schedule ends (the whole run, all pieces)
     lr: float = 4e-4
     min_lr_ratio: float = 0.05
     warmup: int = 300
@@ -71,6 +71,9 @@ class TrainConfig:
     threads: int = 1
     device: str = "cpu"
     init: str | None = None  # fine-tune from this checkpoint (anything load_iggt accepts)
+    # step at which the (warm-up + cosine) schedule starts; a resume that asks for a later start than the
+    # run's switches to a fresh schedule (its lr, warmup, min_lr_ratio) from that step on
+    schedule_start: int = 0
     loss: LossWeights = dataclasses.field(default_factory=LossWeights)
 
     def to_dict(self) -> dict:
@@ -96,9 +99,10 @@ def step_plan(cfg: TrainConfig, step: int) -> tuple[list[int], int, int, int]:
 
 
 def lr_at(cfg: TrainConfig, step: int) -> float:
+    step -= cfg.schedule_start
     if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+        return cfg.lr * (max(step, 0) + 1) / cfg.warmup
+    t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.schedule_start - cfg.warmup))
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
@@ -178,6 +182,7 @@ def train(
     state = torch.load(ckpt_path, map_location="cpu", weights_only=False) if ckpt_path.exists() else None
     if state is not None:
         saved = TrainConfig.from_dict(state["train_config"])
+        requested = cfg
         # data and model must match; the schedule length, loss weights and piece length may change
         cfg = dataclasses.replace(
             saved,
@@ -188,6 +193,14 @@ def train(
             steps=cfg.steps or saved.steps,
             loss=cfg.loss,
         )
+        if requested.schedule_start > saved.schedule_start:  # a fresh schedule for the continuation
+            cfg = dataclasses.replace(
+                cfg,
+                schedule_start=requested.schedule_start,
+                lr=requested.lr,
+                warmup=requested.warmup,
+                min_lr_ratio=requested.min_lr_ratio,
+            )
     if state is not None:  # resume: the architecture recorded in the checkpoint (also for fine-tuning runs)
         from model import IGGTConfig, build_iggt
 
