@@ -12,6 +12,13 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+def _autocast_on(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4: no device argument (CUDA only)
+        return device_type == "cuda" and torch.is_autocast_enabled()
+
+
 def first_and_rest(tokens: torch.Tensor, batch: int, frames: int) -> torch.Tensor:
     """(1, 2, X, C) learned tokens -> (batch*frames, X, C): index 0 for frame 0, index 1 for the others."""
     first = tokens[:, :1].expand(batch, 1, *tokens.shape[2:])
@@ -62,7 +69,7 @@ class Aggregator(nn.Module):
     def forward(self, images: torch.Tensor, keep: tuple[int, ...], control=None) -> dict[int, torch.Tensor]:
         weight_dtype = self.camera_token.dtype
         device_type = images.device.type
-        if weight_dtype == torch.float32 or torch.is_autocast_enabled(device_type):
+        if weight_dtype == torch.float32 or _autocast_on(device_type):
             return self._forward(images, keep, control)
         # weights stored in reduced precision (load_iggt(dtype=...)): compute in that precision
         with torch.autocast(device_type, dtype=weight_dtype):

@@ -79,10 +79,14 @@ class IGGT(nn.Module):
     def forward(
         self,
         images: torch.Tensor,
+        query_points: torch.Tensor | None = None,
+        *,
         frame_chunk: int | None = None,
         control: RunControl | None = None,
     ) -> dict[str, torch.Tensor | list[torch.Tensor]]:
         """images (S, 3, H, W) or (B, S, 3, H, W) in [0, 1], H and W multiples of 28.
+
+        ``query_points`` (point tracking in the official code) is not supported and must be None.
 
         Returns ``pose_enc`` (list of ``camera_iterations`` tensors (B, S, 9), last = final),
         ``depth`` (B, S, H, W, 1), ``depth_conf`` (B, S, H, W), ``world_points`` (B, S, H, W, 3),
@@ -91,6 +95,8 @@ class IGGT(nn.Module):
         does not depend on it.
         """
         cfg = self.config
+        if query_points is not None:
+            raise IGGTError("point tracking (query_points) is not supported by this implementation")
         images = check_images(images)
         h, w = images.shape[-2:]
         rows, cols = h // cfg.patch_size, w // cfg.patch_size

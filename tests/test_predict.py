@@ -108,6 +108,8 @@ def test_other_bad_inputs(net) -> None:
         net(torch.zeros(2, 3, 56, 56, dtype=torch.int32))
     with pytest.raises(IGGTError, match="numpy array or torch tensor"):
         predict(net, [[0.0]])  # type: ignore[arg-type]
+    with pytest.raises(IGGTError, match="query_points"):
+        net(torch.rand(2, 3, 56, 56), torch.zeros(1, 5, 2))
 
 
 def test_sixteen_views_and_frame_chunks(net) -> None:
