@@ -120,5 +120,5 @@ def test_bad_shapes_are_rejected() -> None:
         unproject_depth_map_to_point_map(np.zeros((2, 3)), np.zeros((2, 3, 4)), np.zeros((2, 3, 3)))
     with pytest.raises(ValueError, match="rotation matrices"):
         mat_to_quat(torch.zeros(2, 3, 4))
-    with pytest.raises(TypeError, match="torch.Tensor or numpy"):
+    with pytest.raises(TypeError, match=r"torch\.Tensor or numpy"):
         pose_encoding_to_extri_intri([0.0] * 9, (28, 28))  # type: ignore[arg-type]
