@@ -144,6 +144,7 @@ class IGGT(nn.Module):
             _check(control)
             adaptor_maps = self.part_adaptor(chunk_tokens, rows, cols)
             del chunk_tokens
+            release_free_memory()
             _check(control)
             part = self.part_head(adaptor_maps, point_feats, (h, w))
             out["part_feat"][:, s0:s1] = part.view(b, s1 - s0, -1, h, w)

@@ -192,26 +192,43 @@ class OverlapCrossAttentionBlock(nn.Module):
         bias = table[index.reshape(-1) % table.shape[0]]
         return bias.view(index.shape[0], index.shape[1], -1).permute(2, 0, 1)
 
+    def _windows(self, padded: torch.Tensor, r0: int, r1: int) -> torch.Tensor:
+        """Windows of window rows r0..r1 of a padded (B, H+2p, W+2p, C) map -> (N, heads, ext*ext, d),
+        in the order of ``F.unfold(kernel ext, stride ws)`` (batch, window row, window column)."""
+        ws, ext = self.window, self.ext
+        c = padded.shape[-1]
+        part = padded[:, r0 * ws : (r1 - 1) * ws + ext].unfold(1, ext, ws).unfold(2, ext, ws)
+        part = part.permute(0, 1, 2, 4, 5, 3).reshape(-1, ext * ext, self.num_heads, c // self.num_heads)
+        return part.transpose(1, 2)
+
     def forward(self, x: torch.Tensor, context: torch.Tensor, h: int, w: int, index: torch.Tensor):
         b, _, c = x.shape
         ws, ext, heads = self.window, self.ext, self.num_heads
-        d = c // heads
-        q = self.q(self.norm1(x)).view(b, h, w, c)
+        d, pad = c // heads, (ext - ws) // 2
+        rows, cols = h // ws, w // ws
+        q = official_query_windows(self.q(self.norm1(x)).view(b, h, w, c), ws).view(b, rows, cols, ws * ws, c)
         ctx = self.norm1(context)
-        kv = torch.cat([self.k(ctx), self.v(ctx)], dim=-1)
+        # zero-padded key/value maps; window (r, j) covers padded rows r*ws .. r*ws+ext, same for columns
+        k_map = F.pad(self.k(ctx).view(b, h, w, c), (0, 0, pad, pad, pad, pad))
+        v_map = F.pad(self.v(ctx).view(b, h, w, c), (0, 0, pad, pad, pad, pad))
         del ctx
-        kv = kv.transpose(1, 2).reshape(b, 2 * c, h, w)
-        kv = F.unfold(kv, kernel_size=ext, stride=ws, padding=(ext - ws) // 2)  # (b, 2c*ext*ext, L)
-        n_win = kv.shape[-1]
-        kv = kv.view(b, 2, c, ext * ext, n_win).permute(1, 0, 4, 3, 2).reshape(2, b * n_win, ext * ext, c)
-        k = kv[0].view(b * n_win, ext * ext, heads, d).transpose(1, 2)
-        v = kv[1].view(b * n_win, ext * ext, heads, d).transpose(1, 2)
-        q = official_query_windows(q, ws).view(b * n_win, ws * ws, heads, d).transpose(1, 2)
         bias = self.bias_lookup(index).to(q.dtype).unsqueeze(0)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-        del q, k, v, kv
-        out = window_merge(out.transpose(1, 2).reshape(b * n_win, ws * ws, c), ws, b, h, w)
-        x = self.proj(out) + x
+        band = max(1, TOKENS_PER_CHUNK // (ws * w))  # window rows per step (bounds the window copies)
+        merged = []
+        for r0 in range(0, rows, band):
+            r1 = min(rows, r0 + band)
+            n = b * (r1 - r0) * cols
+
+            qb = q[:, r0:r1].reshape(n, ws * ws, heads, d).transpose(1, 2)
+            kb, vb = (self._windows(m, r0, r1) for m in (k_map, v_map))
+            out = F.scaled_dot_product_attention(qb, kb, vb, attn_mask=bias)
+            del qb, kb, vb
+            out = out.transpose(1, 2).reshape(n, ws * ws, c)
+            merged.append(window_merge(out, ws, b, (r1 - r0) * ws, w).view(b, (r1 - r0) * ws, w, c))
+        del q, k_map, v_map
+        out = merged[0] if len(merged) == 1 else torch.cat(merged, dim=1)
+        del merged
+        x = self.proj(out.view(b, h * w, c)) + x
         if torch.is_grad_enabled():
             return x + self.mlp(self.norm2(x))
         return residual_mlp_(x, self.norm2, self.mlp)
