@@ -101,6 +101,8 @@ class Aggregator(nn.Module):
         for i in range(depth):
             tokens = self.frame_blocks[i](tokens.reshape(b * s, p, c), frame_tables)
             frame_out = tokens.reshape(b, s, p, c) if i in keep else None
+            if control is not None:
+                control.check()
             tokens = self.global_blocks[i](tokens.reshape(b, s * p, c), global_tables)
             if frame_out is not None:
                 outputs[i] = torch.cat([frame_out, tokens.reshape(b, s, p, c)], dim=-1)

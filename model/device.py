@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import ctypes
 import ctypes.util
 import functools
@@ -82,6 +83,28 @@ class RunControl:
         if fraction >= 1.0 or now - self._last_report >= self.min_interval_s:
             self._last_report = now
             self.progress(stage, min(max(float(fraction), 0.0), 1.0))
+
+
+_ACTIVE_CONTROL: contextvars.ContextVar[RunControl | None] = contextvars.ContextVar(
+    "iggt_control", default=None
+)
+
+
+@contextlib.contextmanager
+def control_scope(control: RunControl | None) -> Iterator[None]:
+    """Makes ``control`` reachable from deep inside the network (``check_cancel``) during a forward."""
+    token = _ACTIVE_CONTROL.set(control)
+    try:
+        yield
+    finally:
+        _ACTIVE_CONTROL.reset(token)
+
+
+def check_cancel() -> None:
+    """Raises ``Cancelled`` if the forward running in this context was asked to stop."""
+    control = _ACTIVE_CONTROL.get()
+    if control is not None:
+        control.check()
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

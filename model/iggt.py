@@ -7,7 +7,7 @@ from torch import nn
 
 from .aggregator import IMAGENET_MEAN, IMAGENET_STD, Aggregator
 from .config import SIZE_MULTIPLE, IGGTConfig
-from .device import RunControl, full_precision, release_free_memory
+from .device import RunControl, control_scope, full_precision, release_free_memory
 from .errors import IGGTError, InputSizeError
 from .heads import CameraHead, DPTHead, PartAdaptor, PartHead, TrackHead
 from .heads.window_attention import relative_index_overlap, relative_index_self
@@ -94,10 +94,14 @@ class IGGT(nn.Module):
         The dense heads run over ``frame_chunk`` frames at a time (default: by image size); the result
         does not depend on it.
         """
-        cfg = self.config
         if query_points is not None:
             raise IGGTError("point tracking (query_points) is not supported by this implementation")
         images = check_images(images)
+        with control_scope(control):
+            return self._forward(images, frame_chunk, control)
+
+    def _forward(self, images, frame_chunk, control):
+        cfg = self.config
         h, w = images.shape[-2:]
         rows, cols = h // cfg.patch_size, w // cfg.patch_size
         tokens = self.aggregator(images, cfg.output_layers, control)

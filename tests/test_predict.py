@@ -171,6 +171,22 @@ def test_cancel_during_heads(net) -> None:
     assert ran == [1]
 
 
+def test_cancel_inside_a_head(net) -> None:
+    """Checks also run inside the heads (a frame's part head takes seconds at full size on a CPU)."""
+    stage = []
+    hooks = [
+        net.part_head.window_cross_attention.register_forward_hook(lambda *a: stage.append("cross")),
+        net.part_head.window_self_atten.register_forward_hook(lambda *a: stage.append("self")),
+    ]
+    try:
+        with pytest.raises(Cancelled):
+            predict(net, images(2), PredictOptions(frame_chunk=2, cancel=lambda: "cross" in stage))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert stage == ["cross"]
+
+
 def test_cuda_out_of_memory_becomes_a_clear_error(net, monkeypatch) -> None:
     def boom(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")

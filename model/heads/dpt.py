@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..device import check_cancel
 from ..layers.conv import Conv2d, tokens_to_map
 from .activations import split_value_and_conf
 
@@ -189,7 +190,9 @@ class DPTHead(TokenMaps):
         """layer_tokens: four (N, rows*cols, dim_in) patch-token tensors (one per level)."""
         h, w = image_hw
         levels = [self.level(i, t, rows, cols, (w, h)) for i, t in enumerate(layer_tokens)]
+        check_cancel()
         out, feats = self.fuse(levels)
+        check_cancel()
         out = add_uv_embedding(interpolate(out, (h, w)), w, h)
         out = self.scratch.output_conv2(out)
         values, conf = split_value_and_conf(out, self.activation)
