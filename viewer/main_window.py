@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
+    QMenuBar,
     QMessageBox,
     QProgressBar,
     QStackedWidget,
@@ -87,7 +88,12 @@ class MainWindow(QMainWindow):
         self.last_job_outcome = ""  # "succeeded" | "failed" | "cancelled" (tests, status)
         self._presentation_state: dict[str, Any] | None = None
 
-        self.menus: dict[str, QMenu] = {key: self.menuBar().addMenu(title) for key, title in MENUS}
+        # Menus are created in Python, never fetched from C++ (menuBar(), addMenu(str)): with VTK's GL
+        # surfaces coming and going, shiboken can hand back a stale wrapper of another type for a
+        # reused address (seen in CI as "QOffscreenSurface has no attribute addMenu").
+        self.menu_bar = QMenuBar(self)
+        self.setMenuBar(self.menu_bar)
+        self.menus: dict[str, QMenu] = {key: self._new_menu(self.menu_bar, title) for key, title in MENUS}
         self.toolbar = QToolBar("Main toolbar", self)
         self.toolbar.setObjectName("main_toolbar")
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
@@ -175,6 +181,12 @@ class MainWindow(QMainWindow):
         self.images_panel.view_changed.connect(lambda v: self.view.go_to_view(v))
         self.view.rendered.connect(self._on_rendered)
 
+    @staticmethod
+    def _new_menu(parent: QMenuBar | QMenu, title: str) -> QMenu:
+        menu = QMenu(title, parent)
+        parent.addMenu(menu)
+        return menu
+
     def _build_actions(self) -> None:
         add = self.actions_.add
         S = ActionSpec
@@ -182,7 +194,7 @@ class MainWindow(QMainWindow):
               "Reconstruct a folder of photos", menu="file", toolbar=True), self.open_folder_dialog)
         add(S("open_scene", "Open &scene…", "mdi6.folder-open", "Ctrl+Shift+O",
               "Open a saved .iggt scene", menu="file", toolbar=True), self.open_scene_dialog)
-        self.recent_menu = self.menus["file"].addMenu("Open &recent")
+        self.recent_menu = self._new_menu(self.menus["file"], "Open &recent")
         self.recent_menu.setObjectName("recent_menu")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         add(S("open_sample", "Open sample &room", "mdi6.home", None,
@@ -221,14 +233,14 @@ class MainWindow(QMainWindow):
               checkable=True), self.view.set_axes_visible)
         add(S("grid", "&Grid", "mdi6.grid", "G", "Show a grid with distances", menu="view", checkable=True),
             self.display_panel.grid.setChecked)
-        colour_menu = self.menus["view"].addMenu("&Colour by")
+        colour_menu = self._new_menu(self.menus["view"], "&Colour by")
         for n, (mode, label) in enumerate(COLOUR_MODES.items(), start=1):
             spec = S(f"colour_{mode}", label, None, str(n), f"Colour the points by {label.lower()}")
             act = self.actions_.add(spec, lambda m=mode: self.display_panel.set_colour_mode(m))
             colour_menu.addAction(act)
         add(S("background", "&Background colour…", "mdi6.palette", None, "Choose the 3D background colour",
               menu="view"), self.choose_background)
-        self.theme_menu = self.menus["view"].addMenu("&Theme")
+        self.theme_menu = self._new_menu(self.menus["view"], "&Theme")
         for name in theme.THEMES:
             act = self.theme_menu.addAction(name.capitalize())
             act.setObjectName(f"action_theme_{name}")
@@ -697,7 +709,7 @@ class MainWindow(QMainWindow):
             for dock in self.findChildren(QDockWidget):
                 dock.hide()
             self.toolbar.hide()
-            self.menuBar().hide()
+            self.menu_bar.hide()
             self.statusBar().hide()
             self.showFullScreen()
             self._orbit_clock = time.monotonic()
@@ -707,7 +719,7 @@ class MainWindow(QMainWindow):
             self._orbit_timer.stop()
             self.showNormal()
             self.restoreGeometry(state["geometry"])
-            self.menuBar().show()
+            self.menu_bar.show()
             self.statusBar().show()
             self.restoreState(state["state"])
             self.view.set_frustums_visible(state["frustums"])
