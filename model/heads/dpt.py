@@ -180,8 +180,10 @@ class DPTHead(TokenMaps):
         del l3
         out2 = sc.refinenet2(out3, l2, size=l1.shape[2:])
         del l2
+        check_cancel()
         out1 = sc.refinenet1(out2, l1)
         del l1
+        check_cancel()
         return sc.output_conv1(out1), (out2, out3, out4)
 
     def forward(

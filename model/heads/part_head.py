@@ -82,6 +82,9 @@ class PartHead(nn.Module):
         check_cancel()
         x = sc.refinenet1(x, l1)
         del l1
-        x = self.window_self_atten(sc.output_conv1(x))
+        check_cancel()
+        x = sc.output_conv1(x)
+        check_cancel()
+        x = self.window_self_atten(x)
         check_cancel()
         return sc.output_conv2(interpolate(x, image_hw))
