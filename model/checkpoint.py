@@ -392,15 +392,17 @@ class LoadPlan:
     load: list[str]  # keys to read into the network
     skipped_unused: list[str]  # known-unused keys present in the file, not loaded
     unexpected: list[str]  # keys the configuration does not know
+    absent_unused: list[str]  # (keep_unused) never-used keys the file lacks: zero-filled
 
 
 def plan_load(source: TensorSource, cfg: IGGTConfig, net: IGGT) -> LoadPlan:
     full_expected = {k: tuple(v.shape) for k, v in build_iggt(cfg.replace(keep_unused=True), "meta")
                      .state_dict().items()}
+    used = set(build_iggt(cfg.replace(keep_unused=False), "meta").state_dict())
     wanted = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     optional = {k for k in wanted if k.endswith(("num_batches_tracked", "relative_position_index_SA",
                                                  "relative_position_index_OCA"))}
-    missing = [k for k in wanted if k not in source.shapes and k not in optional]
+    missing = [k for k in wanted if k not in source.shapes and k not in optional and k in used]
     mismatched = [
         f"{k} (file {list(source.shapes[k])}, expected {list(shape)})"
         for k, shape in wanted.items()
@@ -418,7 +420,8 @@ def plan_load(source: TensorSource, cfg: IGGTConfig, net: IGGT) -> LoadPlan:
         )
     skipped = [k for k in source.shapes if k not in wanted and k in full_expected]
     unexpected = [k for k in source.shapes if k not in full_expected]
-    return LoadPlan([k for k in wanted if k in source.shapes], skipped, unexpected)
+    absent_unused = [k for k in wanted if k not in source.shapes and k not in used and k not in optional]
+    return LoadPlan([k for k in wanted if k in source.shapes], skipped, unexpected, absent_unused)
 
 
 # ---------------------------------------------------------------------------------------------- public API
@@ -455,6 +458,12 @@ def load_iggt(
         for key in plan.load:
             tensor = src.get(key)
             set_tensor(net, key, _convert(tensor, dev, _weight_dtype(key, dtype)))
+        if plan.absent_unused:
+            log.warning("%s: %d tensors the forward never uses are not in the file and were zero-filled (%s)",
+                        origin, len(plan.absent_unused), _summarise_prefixes(plan.absent_unused))
+            state = net.state_dict(keep_vars=True)
+            for key in plan.absent_unused:
+                set_tensor(net, key, torch.zeros(state[key].shape, dtype=state[key].dtype, device=dev))
         net.restore_constant_buffers(dev)
     finally:
         src.close()

@@ -219,6 +219,16 @@ def test_unused_weights_are_skipped_with_a_log_line(tmp_path, caplog) -> None:
     torch.testing.assert_close(a["part_feat"], b["part_feat"], rtol=0, atol=0)
 
 
+def test_keep_unused_accepts_a_file_without_the_unused_weights(tmp_path, tiny, expected, caplog) -> None:
+    save_iggt(tiny, tmp_path / "lean.safetensors")  # tiny preset: built without the unused modules
+    with caplog.at_level(logging.WARNING, logger="model.checkpoint"):
+        net = load_iggt(tmp_path / "lean.safetensors", keep_unused=True)
+    assert net.track_head is not None
+    assert not net.track_head.tracker.corr_mlp.fc1.weight.any()
+    assert any("zero-filled" in r.message and "track_head" in r.message for r in caplog.records)
+    assert_same_outputs(net, expected)
+
+
 def test_unknown_extra_tensors_are_ignored_with_a_warning(tmp_path, tiny, expected, caplog) -> None:
     state = dict(tiny.state_dict())
     state["some_new_head.weight"] = torch.zeros(2)
