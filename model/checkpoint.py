@@ -7,9 +7,11 @@ format is loaded as is: ``module.`` prefixes are stripped, keys and shapes are v
 configuration, and tensors the inference forward never uses (tracking head, part-head leftovers) are
 skipped with a log line unless ``keep_unused=True``.
 
-Memory: the network is built on the meta device and every tensor is placed directly into it
-(``torch.load(mmap=True)`` / safetensors ``safe_open``, one tensor at a time), so the weights are never
-held twice.
+Memory: the network is built on the meta device and every tensor is placed directly into it, one at
+a time, so the weights are never held twice: ``.pt``-style files are memory-mapped
+(``torch.load(mmap=True)``; the parameters then live in the copy-on-write file mapping), safetensors
+files are read tensor by tensor straight into the new parameters. Only the aggregator may be stored in
+reduced precision (``dtype``); the heads always stay float32.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -514,13 +515,3 @@ def save_iggt(net: IGGT, path: str | os.PathLike, metadata: dict[str, str] | Non
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
     return path
-
-
-def iter_checkpoint_keys(source: str | os.PathLike) -> Iterator[tuple[str, tuple[int, ...]]]:
-    """(key, shape) of every tensor in a checkpoint, without loading data (for diagnostics)."""
-    files, origin = locate(source)
-    src = read_checkpoint(files, origin)
-    try:
-        yield from src.shapes.items()
-    finally:
-        src.close()
