@@ -291,6 +291,16 @@ def test_loading_never_holds_two_copies(tmp_path) -> None:
                                                f"{weight_bytes / 2**20:.0f} MiB of weights"
 
 
+def test_bundled_tiny_weights_are_recognised_from_their_metadata() -> None:
+    path = ROOT / "resources" / "weights" / "iggt-tiny.safetensors"
+    assert path.is_file(), "the repository ships resources/weights/iggt-tiny.safetensors"
+    net = load_iggt(path)
+    assert net.config == IGGTConfig.tiny()
+    with torch.inference_mode():
+        out = net(X)
+    assert torch.isfinite(out["part_feat"]).all() and (out["depth"] > 0).all()
+
+
 def test_config_json_round_trip(tmp_path) -> None:
     for cfg in (IGGTConfig.full(), IGGTConfig.tiny()):
         assert IGGTConfig.from_json(cfg.to_json()) == cfg
