@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.errors import UserError
+from model.synthetic.palette import FURNITURE
 
 SCANNET20: tuple[str, ...] = (
     "wall",
@@ -29,19 +30,7 @@ SCANNET20: tuple[str, ...] = (
     "otherfurniture",
 )
 # The furniture categories of the project's synthetic rooms (what the bundled CLIP was trained on).
-SYNTHETIC: tuple[str, ...] = (
-    "chair",
-    "table",
-    "sofa",
-    "bed",
-    "cabinet",
-    "lamp",
-    "desk",
-    "monitor",
-    "plant",
-    "box",
-    "shelf",
-)
+SYNTHETIC: tuple[str, ...] = FURNITURE
 BUILTIN: dict[str, tuple[str, ...]] = {"scannet20": SCANNET20, "synthetic": SYNTHETIC}
 # How a class name is said in a prompt when it differs from the name shown ("otherfurniture").
 SPOKEN: dict[str, str] = {"otherfurniture": "other furniture"}
