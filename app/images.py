@@ -4,7 +4,9 @@ Preprocessing (official ``load_and_preprocess_images(mode="resize", resize_targe
 each image is converted to 8-bit RGB (RGBA alpha-composited on white) and resized to exactly W x H
 with bicubic resampling, ignoring its aspect ratio; the network input is that image / 255. So mixed
 sizes and aspect ratios all end up at the same W x H. Defaults W=504, H=336; another target width
-keeps the demo's 2:3 ratio and both sides are multiples of 28 (the network needs them).
+keeps the demo's 2:3 ratio and both sides are multiples of 28 (the network needs them). Weights may
+name the size they were trained for (`model.checkpoint.PreferredInput`); with
+`PreprocessConfig.with_model_defaults` that is the default, while a width the user chose wins.
 
 Beyond the demo: EXIF orientation is applied first; grayscale, palette, 16-bit, float and CMYK
 images are converted to 8-bit RGB properly (16-bit is scaled, not clipped); the alpha background
@@ -21,7 +23,7 @@ import re
 import struct
 import warnings
 from collections.abc import Generator, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,7 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".
 ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP", "DIB", "TIFF"})
 PATCH_MULTIPLE = 28
 DEMO_SIZE = (336, 504)  # H, W of the official demo
+DEFAULT_WIDTH = DEMO_SIZE[1]  # the width when neither the user nor the model's metadata chose one
 MIN_SIDE = 8  # smaller images carry no usable content for a 336x504 network input
 MAX_PIXELS = 250_000_000  # decompression-bomb guard (about 16k x 16k)
 MAX_FILES = 5000
@@ -44,21 +47,37 @@ MAX_FILES = 5000
 
 @dataclass(frozen=True)
 class PreprocessConfig:
-    width: int = DEMO_SIZE[1]  # target width in pixels (rounded to a multiple of 28)
-    height: int | None = None  # None: keep the demo's 2:3 ratio
+    width: int | None = None  # target width in pixels (rounded to a multiple of 28); None or 0: the default
+    height: int | None = None  # None: the model's preferred height with its width, else the demo's 2:3 ratio
     background: str = "white"  # "white" or "black": what transparent pixels are composited on
     max_views: int | None = None  # use at most this many images, evenly spaced (None: all)
 
+    def __post_init__(self) -> None:
+        if not self.width:  # settings store "unset" as 0
+            object.__setattr__(self, "width", None)
+
     def target_size(self) -> tuple[int, int]:
-        """(H, W), both multiples of 28."""
-        w = round_to_multiple(self.width)
+        """(H, W), both multiples of 28 (the demo's 504 when no width is set)."""
+        w = round_to_multiple(self.width or DEFAULT_WIDTH)
         h = round_to_multiple(self.height if self.height is not None else w * DEMO_SIZE[0] / DEMO_SIZE[1])
         return h, w
+
+    def with_model_defaults(
+        self, width: int | None, height: int | None = None, max_views: int | None = None
+    ) -> PreprocessConfig:
+        """This config with the model's preferred size where the user chose none: the width (and the
+        height that goes with it) when no width is set, the views cap when none is set."""
+        out = self
+        if self.width is None and width:
+            out = replace(out, width=width, height=self.height if height is None else height)
+        if self.max_views is None and max_views:
+            out = replace(out, max_views=max_views)
+        return out
 
     def validate(self) -> None:
         if self.background not in ("white", "black"):
             raise UserError(f"background must be 'white' or 'black', not {self.background!r}")
-        if not 28 <= self.width <= 4032:
+        if self.width is not None and not 28 <= self.width <= 4032:
             raise UserError(f"width must be between 28 and 4032 pixels, not {self.width}")
         if self.height is not None and not 28 <= self.height <= 4032:
             raise UserError(f"height must be between 28 and 4032 pixels, not {self.height}")
@@ -302,7 +321,7 @@ def iter_load_images(
     candidates, skipped = collect_image_paths(sources)
     notes = []
     h, w = config.target_size()
-    if config.width != w or (config.height is not None and config.height != h):
+    if (config.width is not None and config.width != w) or (config.height is not None and config.height != h):
         notes.append(f"image size set to {w}x{h} (sides must be multiples of {PATCH_MULTIPLE})")
     if not candidates:
         where = ", ".join(str(s) for s in sources)

@@ -4,6 +4,8 @@
 (.safetensors / .pt / .pth, official checkpoints included), or a model-hub id ("owner/name", only
 usable when the hub cache already holds it: this app never needs the network). Loading goes through
 `model.load_iggt`; inference through `model.predict.predict` (frame chunks, bf16 autocast on CUDA).
+Weights may name their preferred input size in their metadata: `resolve_preprocess` makes it the
+default input size (the official checkpoint names none and keeps the demo's 504x336).
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from app.errors import UserError
 from app.paths import WEIGHTS_DIR
+
+if TYPE_CHECKING:
+    from app.images import PreprocessConfig
+    from model.checkpoint import PreferredInput
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +112,57 @@ def resolve_weights(setting: str) -> WeightsSource:
     raise UserError(f"weights must be 'bundled', a checkpoint file or a hub id (owner/name), not {setting!r}")
 
 
+def preferred_input(weights: str) -> PreferredInput:
+    """The input size the weights were trained for, from their metadata (read without loading them).
+
+    Empty when the weights name none (the official checkpoint, ``.pt`` files) or when a hub id is not in
+    the local cache yet (the loader fetches it later). A bad setting, a missing or damaged file, or
+    malformed size metadata is a UserError, as the loader would report it.
+    """
+    from model.checkpoint import PreferredInput, read_preferred_input
+    from model.errors import IGGTError
+
+    source = resolve_weights(weights)
+    try:
+        return read_preferred_input(source.location, download=False)
+    except IGGTError as exc:
+        if source.kind == "hub":
+            return PreferredInput()
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot read the weights {source.location}: {exc.strerror or exc}") from None
+
+
+def resolve_preprocess(preprocess: PreprocessConfig, weights: str) -> PreprocessConfig:
+    """``preprocess`` with the weights' preferred input size wherever the user chose none (an explicit
+    width, height or views cap always wins; weights without the metadata keep the demo's 504x336)."""
+    if preprocess.width is not None and preprocess.max_views is not None:
+        return preprocess
+    pref = preferred_input(weights)
+    return preprocess.with_model_defaults(pref.width, pref.height, pref.max_views)
+
+
+def default_width(weights: str) -> int:
+    """The input width used for ``weights`` when the user sets none (for display: never raises)."""
+    from app.images import DEFAULT_WIDTH
+
+    try:
+        return preferred_input(weights).width or DEFAULT_WIDTH
+    except UserError:
+        return DEFAULT_WIDTH
+
+
+def input_size_text(pref: PreferredInput) -> str:
+    """How weights with this preference are run by default, e.g. '308x224 px (from the weights' metadata)'."""
+    from app.images import PreprocessConfig
+
+    h, w = PreprocessConfig().with_model_defaults(pref.width, pref.height).target_size()
+    if pref.width is None:
+        return f"{w}x{h} px (the official demo's size; the weights name no preferred size)"
+    views = f", at most {pref.max_views} views" if pref.max_views is not None else ""
+    return f"{w}x{h} px{views} (from the weights' metadata)"
+
+
 def check_device(device: str) -> None:
     """UserError when CUDA is requested on a machine without a usable CUDA GPU."""
     if device.startswith("cuda"):
@@ -187,6 +244,7 @@ class NetworkPredictor:
     net: Any = None
     device: str = "cpu"
     source: WeightsSource | None = None
+    preferred: PreferredInput | None = None  # the input size the loaded weights name (after load)
 
     def load(self) -> None:
         if self.net is not None:
@@ -207,6 +265,8 @@ class NetworkPredictor:
         except FileNotFoundError as exc:
             raise UserError(f"weights not found: {exc}") from None
         self.device = str(dev)
+        info = getattr(self.net, "weights_info", None)
+        self.preferred = None if info is None else info.preferred
         name = getattr(getattr(self.net, "config", None), "name", "model")
         self.model_id = weights_id(self.source, name)
         log.info("loaded %s on %s (torch %s)", self.model_id, self.device, torch.__version__)

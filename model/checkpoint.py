@@ -7,6 +7,11 @@ format is loaded as is: ``module.`` prefixes are stripped, keys and shapes are v
 configuration, and tensors the inference forward never uses (tracking head, part-head leftovers) are
 skipped with a log line unless ``keep_unused=True``.
 
+Weights may name the input size they were trained for in their safetensors metadata
+(``iggt.input_width``, optionally ``iggt.input_height`` and ``iggt.max_views``; decimal strings, see
+`preferred_metadata`). ``load_iggt`` keeps what the file says in ``net.weights_info``;
+`read_weights_info` reads it without loading the tensors. The app uses it as the default input size.
+
 Memory: the network is built on the meta device and every tensor is placed directly into it, one at
 a time, so the weights are never held twice: ``.pt``-style files are memory-mapped
 (``torch.load(mmap=True)``; the parameters then live in the copy-on-write file mapping), safetensors
@@ -21,6 +26,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -36,6 +42,11 @@ log = logging.getLogger(__name__)
 
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
 CONFIG_METADATA_KEY = "iggt_config"
+INPUT_WIDTH_METADATA_KEY = "iggt.input_width"  # network input width (pixels) the weights were trained for
+INPUT_HEIGHT_METADATA_KEY = "iggt.input_height"  # optional; without it the app keeps the demo's 2:3 ratio
+MAX_VIEWS_METADATA_KEY = "iggt.max_views"  # optional: most views per scene the weights were trained with
+_SIZE_LIMITS = {INPUT_WIDTH_METADATA_KEY: (28, 4032), INPUT_HEIGHT_METADATA_KEY: (28, 4032),
+                MAX_VIEWS_METADATA_KEY: (1, 10_000)}
 # preferred file names when a folder holds several candidates
 _PREFERRED_NAMES = ("model.safetensors", "iggt.safetensors", "pytorch_model.bin", "model.pt", "model.pth")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
@@ -288,12 +299,13 @@ def _hub_offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE) or flag in ("1", "true", "yes", "on")
 
 
-def resolve_hub(repo_id: str, revision: str | None = None) -> Path:
-    """Local folder of the hub repo's weights: downloaded when online, else from the local cache."""
+def resolve_hub(repo_id: str, revision: str | None = None, download: bool = True) -> Path:
+    """Local folder of the hub repo's weights: downloaded when online (and ``download``), else from the
+    local cache."""
     from huggingface_hub import snapshot_download
 
     patterns = ["*.safetensors", "*.index.json", "*.pt", "*.pth", "*.bin", "*.ckpt", "*.json"]
-    offline = _hub_offline()
+    offline = _hub_offline() or not download
     if not offline:
         try:
             chosen = _pick_patterns(repo_id, revision, patterns)
@@ -306,7 +318,8 @@ def resolve_hub(repo_id: str, revision: str | None = None) -> Path:
     except Exception:
         raise CheckpointError(
             f"{repo_id}: not found in the local Hugging Face cache"
-            + (" (offline mode is on)" if offline else " and it could not be downloaded")
+            + (" (offline mode is on)" if _hub_offline() else "" if not download
+               else " and it could not be downloaded")
             + f". Download it where internet is available (hf download {repo_id}) or pass a local file."
         ) from None
 
@@ -333,7 +346,8 @@ def _pick_patterns(repo_id: str, revision: str | None, default: list[str]) -> li
     return default
 
 
-def locate(source: str | os.PathLike) -> tuple[list[Path], str]:
+def locate(source: str | os.PathLike, download: bool = True) -> tuple[list[Path], str]:
+    """The weight file(s) of a file, folder or hub id (``download=False``: the hub's local cache only)."""
     text = str(source)
     path = Path(text).expanduser()
     if path.is_dir():
@@ -342,7 +356,7 @@ def locate(source: str | os.PathLike) -> tuple[list[Path], str]:
         return [path], str(path)
     if _HUB_ID.match(text):
         repo_id, _, revision = text.partition("@")
-        folder = resolve_hub(repo_id, revision or None)
+        folder = resolve_hub(repo_id, revision or None, download)
         return weight_files_in(folder), f"{text} (hub, {folder})"
     raise CheckpointError(f"Checkpoint not found: {text} (neither a file, a folder nor a hub id owner/name)")
 
@@ -425,6 +439,140 @@ def plan_load(source: TensorSource, cfg: IGGTConfig, net: IGGT) -> LoadPlan:
     return LoadPlan([k for k in wanted if k in source.shapes], skipped, unexpected, absent_unused)
 
 
+# ------------------------------------------------------------------------------------------ preferred input
+@dataclass(frozen=True)
+class PreferredInput:
+    """The input size the weights were trained for, from their metadata (None: the file does not say)."""
+
+    width: int | None = None
+    height: int | None = None
+    max_views: int | None = None
+
+    def describe(self) -> str:
+        if self.width is None:
+            return "not recorded"
+        text = f"width {self.width} px" if self.height is None else f"{self.width}x{self.height} px"
+        return text + (f", at most {self.max_views} views" if self.max_views is not None else "")
+
+
+def preferred_metadata(width: int, height: int | None = None, max_views: int | None = None) -> dict[str, str]:
+    """The metadata entries recording a preferred input size, e.g. for ``save_iggt(net, path, metadata=...)``:
+    ``preferred_metadata(308, 224)`` -> ``{"iggt.input_width": "308", "iggt.input_height": "224"}``."""
+    values = {INPUT_WIDTH_METADATA_KEY: width, INPUT_HEIGHT_METADATA_KEY: height,
+              MAX_VIEWS_METADATA_KEY: max_views}  # fmt: skip
+    meta = {key: str(int(v)) for key, v in values.items() if v is not None}
+    try:
+        preferred_input_from_metadata(meta, "preferred input size")
+    except CheckpointError as exc:
+        raise ValueError(str(exc)) from None
+    return meta
+
+
+def preferred_input_from_metadata(metadata: dict[str, str], origin: str) -> PreferredInput:
+    """Parse and check the preferred-size entries of a file's metadata (CheckpointError when malformed)."""
+    values: dict[str, int] = {}
+    for key, (lo, hi) in _SIZE_LIMITS.items():
+        text = metadata.get(key)
+        if text is None:
+            continue
+        try:
+            value = int(str(text).strip())
+        except ValueError:
+            value = None
+        if value is None or not lo <= value <= hi:
+            raise CheckpointError(
+                f"{origin}: invalid {key} metadata {text!r} (expected a whole number from {lo} to {hi})"
+            )
+        values[key] = value
+    if INPUT_HEIGHT_METADATA_KEY in values and INPUT_WIDTH_METADATA_KEY not in values:
+        raise CheckpointError(
+            f"{origin}: {INPUT_HEIGHT_METADATA_KEY} metadata without {INPUT_WIDTH_METADATA_KEY}"
+        )
+    return PreferredInput(
+        values.get(INPUT_WIDTH_METADATA_KEY), values.get(INPUT_HEIGHT_METADATA_KEY),
+        values.get(MAX_VIEWS_METADATA_KEY),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """What a weights file says about itself (kept as ``net.weights_info`` by `load_iggt`)."""
+
+    origin: str
+    config_name: str | None  # None: neither recorded nor recognised by shape
+    tensors: int  # tensors in the file
+    parameters: int  # numbers stored in the file (parameters, buffers and never-used weights)
+    preferred: PreferredInput
+    metadata: dict[str, str] = field(default_factory=dict)  # the safetensors metadata ({} for .pt files)
+
+
+def read_preferred_input(source: str | os.PathLike, download: bool = False) -> PreferredInput:
+    """The preferred input size of a file, folder or hub id from the safetensors header(s) alone (cheap:
+    no tensor is read; other formats carry no metadata and give an empty answer)."""
+    files, origin = locate(source, download=download)
+    metadata: dict[str, str] = {}
+    for path in files:
+        if path.suffix != ".safetensors":
+            continue
+        _check_file(path)
+        reader = SafetensorsReader(path)
+        reader.close()
+        metadata.update(reader.metadata)
+    return preferred_input_from_metadata(metadata, origin)
+
+
+def read_weights_info(source: str | os.PathLike, download: bool = False) -> WeightsInfo:
+    """Describe a checkpoint without building the network (headers only for safetensors; ``.pt`` files are
+    memory-mapped)."""
+    files, origin = locate(source, download=download)
+    src = read_checkpoint(files, origin)
+    try:
+        cfg = config_from_source(src)
+        return WeightsInfo(
+            origin, None if cfg is None else cfg.name, len(src.shapes),
+            sum(_numel(shape) for shape in src.shapes.values()),
+            preferred_input_from_metadata(src.metadata, origin), dict(src.metadata),
+        )  # fmt: skip
+    finally:
+        src.close()
+
+
+def with_preferred_input(
+    path_in: str | os.PathLike,
+    path_out: str | os.PathLike,
+    width: int,
+    height: int | None = None,
+    max_views: int | None = None,
+) -> Path:
+    """Copy a .safetensors weights file with a preferred input size recorded in its metadata (replacing any
+    earlier one). The tensor data is copied byte for byte; the write is atomic, so ``path_out`` may be
+    ``path_in``."""
+    path_in, path_out = Path(path_in), Path(path_out)
+    if path_in.suffix != ".safetensors":
+        raise CheckpointError(f"{path_in}: only .safetensors files carry metadata")
+    _check_file(path_in)
+    SafetensorsReader(path_in).close()  # validates the header and the data size
+    entries = preferred_metadata(width, height, max_views)
+    path_out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path_out.parent, prefix=f".{path_out.name}.", suffix=".tmp")
+    try:
+        with open(path_in, "rb") as src, os.fdopen(fd, "wb") as out:
+            header = json.loads(src.read(int.from_bytes(src.read(8), "little")))
+            old = header.pop("__metadata__", None) or {}
+            meta = {k: v for k, v in old.items() if k not in _SIZE_LIMITS}
+            blob = json.dumps({"__metadata__": {**meta, **entries}, **header}, separators=(",", ":")).encode()
+            blob += b" " * (-len(blob) % 8)  # the format aligns the data to 8 bytes
+            out.write(len(blob).to_bytes(8, "little") + blob)
+            shutil.copyfileobj(src, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path_out)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return path_out
+
+
 # ---------------------------------------------------------------------------------------------- public API
 def load_iggt(
     source: str | os.PathLike,
@@ -446,6 +594,7 @@ def load_iggt(
     files, origin = locate(source)
     src = read_checkpoint(files, origin)
     try:
+        preferred = preferred_input_from_metadata(src.metadata, origin)
         cfg = config or config_from_source(src) or IGGTConfig.full()
         cfg = cfg.replace(keep_unused=keep_unused)
         net = build_iggt(cfg, device="meta")
@@ -471,7 +620,12 @@ def load_iggt(
     leftovers = [k for k, v in net.state_dict(keep_vars=True).items() if v.is_meta]
     if leftovers:
         raise CheckpointError(f"{origin}: tensors left unset: {_listing(leftovers)}")
-    log.info("loaded IGGT '%s' from %s (%d tensors) on %s", cfg.name, origin, len(plan.load), dev)
+    net.weights_info = WeightsInfo(
+        origin, cfg.name, len(src.shapes), sum(_numel(shape) for shape in src.shapes.values()), preferred,
+        dict(src.metadata),
+    )  # fmt: skip
+    log.info("loaded IGGT '%s' from %s (%d tensors, preferred input %s) on %s", cfg.name, origin,
+             len(plan.load), preferred.describe(), dev)  # fmt: skip
     return net.eval()
 
 

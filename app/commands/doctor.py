@@ -89,8 +89,11 @@ def _weights_check() -> Check:
         net = load_iggt(path, device="cpu")
     except Exception as exc:
         return Check("bundled weights", False, f"{path.name} does not load: {exc}")
+    from app.inference import input_size_text
+
     params = sum(p.numel() for p in net.parameters())
-    return Check("bundled weights", True, f"{path} loads ({params / 1e6:.1f} M parameters)")
+    size = input_size_text(net.weights_info.preferred)
+    return Check("bundled weights", True, f"{path} loads ({params / 1e6:.1f} M parameters; input {size})")
 
 
 def _clip_check() -> Check:

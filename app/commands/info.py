@@ -1,4 +1,4 @@
-"""`iggt info SCENE [--json]`: what a scene file holds (see docs/cli.md for the JSON keys)."""
+"""`iggt info SCENE|WEIGHTS [--json]`: what a scene file or a weights file holds (docs/cli.md: JSON keys)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,68 @@ from pathlib import Path
 from typing import Any
 
 NAME = "info"
-HELP = "describe a scene file: views, image size, points, instances, model and settings"
+HELP = "describe a scene file (views, image size, points, instances, model, settings) or model weights"
+WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("scene", type=Path, help="scene file (.iggt)")
+    parser.add_argument(
+        "scene", type=Path,
+        help="scene file (.iggt), or IGGT weights: 'bundled', a checkpoint file or folder, a cached hub id",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
+
+
+def is_weights(target: str | Path) -> bool:
+    """Whether ``iggt info`` was given weights rather than a scene file."""
+    path = Path(target)
+    return str(target) == "bundled" or path.suffix.lower() in WEIGHT_SUFFIXES or path.is_dir() or (
+        not path.exists() and path.suffix == "" and str(target).count("/") == 1
+    )
+
+
+def weights_summary(setting: str) -> dict[str, Any]:
+    """The `iggt info WEIGHTS --json` document: architecture, size and the preferred input size."""
+    from app.errors import UserError
+    from app.images import PreprocessConfig
+    from app.inference import input_size_text, resolve_weights
+    from model.checkpoint import read_weights_info
+    from model.errors import IGGTError
+
+    source = resolve_weights(setting)
+    try:
+        info = read_weights_info(source.location, download=False)
+    except IGGTError as exc:
+        raise UserError(str(exc)) from None
+    pref = info.preferred
+    h, w = PreprocessConfig().with_model_defaults(pref.width, pref.height).target_size()
+    meta = info.metadata
+    return {
+        "weights": source.label,
+        "location": info.origin,
+        "architecture": info.config_name,
+        "tensors": info.tensors,
+        "parameters": info.parameters,
+        "name": meta.get("name"),
+        "step": int(meta["step"]) if meta.get("step", "").isdigit() else None,
+        "input_size": [h, w],
+        "input_size_from": "metadata" if pref.width is not None else "default",
+        "max_views": pref.max_views,
+        "input_size_text": input_size_text(pref),
+    }
+
+
+def _weights_text(summary: dict[str, Any]) -> str:
+    name = summary["name"] or "?"
+    if summary["step"] is not None:
+        name += f" (training step {summary['step']})"
+    return "\n".join([
+        f"weights      {summary['location']}",
+        f"architecture IGGT {summary['architecture'] or 'unknown (not recognised by shape)'}, "
+        f"{summary['tensors']} tensors, {summary['parameters'] / 1e6:.1f} M values",
+        f"name         {name}",
+        f"input size   {summary['input_size_text']}",
+    ])  # fmt: skip
 
 
 def scene_summary(scene, path: Path, format_version: int | None = None) -> dict[str, Any]:
@@ -114,6 +170,10 @@ def _text(summary: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from app.scene_io import load_scene, read_manifest
 
+    if is_weights(args.scene):
+        summary = weights_summary(str(args.scene))
+        print(json.dumps(summary, indent=2) if args.json else _weights_text(summary))
+        return 0
     scene = load_scene(args.scene)
     summary = scene_summary(scene, args.scene, read_manifest(args.scene)["format_version"])
     if args.json:
