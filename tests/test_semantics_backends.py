@@ -101,3 +101,28 @@ def test_an_open_clip_model_loads_from_a_local_checkpoint_file(tmp_path: Path) -
     with torch.no_grad():
         ref = model.eval().encode_text(open_clip.get_tokenizer("iggt-test-clip")(["a chair"]))
     np.testing.assert_allclose(feats[0], (ref / ref.norm(dim=-1, keepdim=True))[0].numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["bundled", "ViT-B-16:laion2b_s34b_b88k", "ViT-B-16:/models/vit.bin", "/models/clip-tiny.safetensors"],
+)
+def test_model_choice_round_trips_a_spec(spec: str) -> None:
+    from app.semantics.backends import ModelChoice
+
+    choice = ModelChoice.from_spec(spec)
+    assert choice.spec() == spec
+    expected = {"bundled": "bundled", "ViT-B-16:laion2b_s34b_b88k": "open_clip"}.get(spec, "file")
+    assert choice.source == expected
+
+
+def test_model_choice_rejects_empty_and_malformed_fields() -> None:
+    from app.semantics.backends import ModelChoice
+
+    with pytest.raises(BackendUnavailable, match="NAME:TAG"):
+        ModelChoice("open_clip", open_clip=" ").spec()
+    with pytest.raises(BackendUnavailable, match="choose a CLIP checkpoint file"):
+        ModelChoice("file", file="").spec()
+    with pytest.raises(BackendUnavailable, match="not an open_clip model name"):
+        ModelChoice("file", file="/m/x.bin", file_model="hf-hub:org/x").spec()
+    assert ModelChoice("file", file="/m/x.bin", file_model="ViT-B-16").spec() == "ViT-B-16:/m/x.bin"

@@ -1,7 +1,13 @@
-"""Settings dialog: weights, device, image size, views cap, confidence filter, clustering.
+"""Settings dialog: weights, device, image size, views cap, confidence filter, clustering, CLIP model.
 
 Apply/OK checks the weights with the real loader in the background (its errors are shown here, in the
 dialog) and shows what the chosen device can take: the estimated memory per view and the views cap.
+A changed open-vocabulary (CLIP) model is loaded with ``app.semantics``' loader in the same background
+check; once saved, the Find panel switches to it (its instance features are recomputed in the worker,
+or taken from the scene's cache for that model id).
+
+Image width: the lowest value of the field means "the model's default" (stored as 0): the width the
+weights name in their metadata, else the official demo's 504.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDockWidget,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -29,12 +36,43 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.semantics.backends import BUNDLED, ModelChoice
 from viewer.dialogs import user_message
 from viewer.run_settings import CLUSTER_PRESETS, RunSettings
 from viewer.settings import AppSettings
 from viewer.workers import Job
 
 log = logging.getLogger(__name__)
+
+CLIP_MODEL_KEY = "semantics/clip_model"  # the spec the Find panel loads (viewer.panels.query)
+_CLIP_FIELD_KEYS = {"open_clip": "semantics/clip_open_clip", "file": "semantics/clip_file",
+                    "file_model": "semantics/clip_file_model"}  # fmt: skip
+WIDTH_MODEL_DEFAULT = 84  # the image width field's lowest value: "the model's default" (stored as 0)
+
+
+def load_clip_choice(settings: AppSettings) -> ModelChoice:
+    """The stored CLIP model setting, with the remembered texts of the fields not in use."""
+    choice = ModelChoice.from_spec(str(settings.get(CLIP_MODEL_KEY, BUNDLED)))
+    remembered = {field: str(settings.get(key, "")) for field, key in _CLIP_FIELD_KEYS.items()}
+    return ModelChoice(choice.source, **{f: getattr(choice, f) or remembered[f] for f in _CLIP_FIELD_KEYS})
+
+
+def save_clip_choice(settings: AppSettings, choice: ModelChoice) -> None:
+    settings.set(CLIP_MODEL_KEY, choice.spec())
+    for field, key in _CLIP_FIELD_KEYS.items():
+        settings.set(key, getattr(choice, field))
+    settings.sync()
+
+
+def use_clip_model_in_find_panel(window: QWidget | None, settings: AppSettings) -> bool:
+    """Point the window's Find panel at the stored CLIP model: it drops the old model and recomputes the
+    instance features (in the worker) for the current query, if any."""
+    panel = window.findChild(QDockWidget, "query_panel") if window is not None else None
+    if panel is None or not hasattr(panel, "set_model"):
+        return False
+    panel.set_model(lambda: str(settings.get(CLIP_MODEL_KEY, BUNDLED)))
+    panel.run_now()
+    return True
 
 
 def found_devices() -> dict[str, str]:
@@ -54,14 +92,47 @@ def found_devices() -> dict[str, str]:
     }
 
 
-def image_size_for_width(width: int) -> tuple[int, int]:
+def image_size_for_width(width: int, preferred=None) -> tuple[int, int]:
+    """(H, W) for a width setting (0: the model default, from ``preferred``: a PreferredInput)."""
     from app.images import PreprocessConfig
 
-    return PreprocessConfig(width=width).target_size()
+    config = PreprocessConfig(width=width)
+    if preferred is not None:
+        config = config.with_model_defaults(preferred.width, preferred.height)
+    return config.target_size()
+
+
+def model_preference(weights: str):
+    """The weights' preferred input size (empty when they name none or cannot be read: the check on apply
+    reports unreadable weights)."""
+    from app.errors import UserError
+    from app.inference import preferred_input
+    from model.checkpoint import PreferredInput
+
+    try:
+        return preferred_input(weights)
+    except UserError:
+        return PreferredInput()
+
+
+def check_clip_step(spec: str):
+    """Worker step: load the CLIP model ``spec`` names with app.semantics' loader; returns its model id.
+    Its errors say what is wrong with the setting (not installed, not cached, bad file, unknown name)."""
+    from app.errors import UserError
+    from app.progress import Progress
+    from app.semantics.backends import load_backend
+
+    yield Progress("semantics", "checking the CLIP model", 0.0, 0.0)
+    try:
+        backend = load_backend(spec, device="cpu")
+    except UserError as exc:
+        raise UserError(f"CLIP model: {exc}") from None
+    return backend.model_id
 
 
 class SettingsDialog(QDialog):
     applied = Signal(object)  # RunSettings
+    clip_model_changed = Signal(str)  # the new CLIP model spec, after it loaded and was saved
 
     def __init__(self, settings: AppSettings, n_views: int | None = None,
                  parent: QWidget | None = None) -> None:
@@ -71,6 +142,7 @@ class SettingsDialog(QDialog):
         self.settings = settings
         self.n_views = n_views
         self.check_job: Job | None = None
+        self.preferred = None  # the chosen weights' preferred input size (model.checkpoint.PreferredInput)
         run = RunSettings.load(settings)
 
         # weights
@@ -114,9 +186,11 @@ class SettingsDialog(QDialog):
         form.addRow("Device", self.device)
         self.width = QSpinBox(run_box)
         self.width.setObjectName("image_width")
-        self.width.setRange(112, 1512)
+        self.width.setRange(WIDTH_MODEL_DEFAULT, 1512)
         self.width.setSingleStep(28)
-        self.width.setValue(run.image_width)
+        self.width.setValue(int(run.image_width) or WIDTH_MODEL_DEFAULT)
+        self.width.setToolTip("Network input width. The lowest setting uses the model's default: the width "
+                              "its weights were trained for, or 504 (the official demo) when they name none.")
         self.size_label = QLabel(run_box)
         row = QHBoxLayout()
         row.addWidget(self.width)
@@ -166,6 +240,44 @@ class SettingsDialog(QDialog):
         cform.addRow("Epsilon", self.epsilon)
         self.preset.currentIndexChanged.connect(self._on_preset)
 
+        # open-vocabulary model (Find panel)
+        clip = load_clip_choice(settings)
+        clip_box = QGroupBox("Open-vocabulary model (Find objects)", self)
+        self.clip_bundled = QRadioButton("Bundled (tiny CLIP trained on synthetic rooms)", clip_box)
+        self.clip_open_clip_radio = QRadioButton("open_clip model", clip_box)
+        self.clip_file_radio = QRadioButton("Local checkpoint", clip_box)
+        self.clip_group = QButtonGroup(self)
+        for b in (self.clip_bundled, self.clip_open_clip_radio, self.clip_file_radio):
+            self.clip_group.addButton(b)
+        self.clip_open_clip = QLineEdit(clip.open_clip, clip_box)
+        self.clip_open_clip.setObjectName("clip_open_clip")
+        self.clip_open_clip.setPlaceholderText("NAME:TAG, e.g. ViT-B-16:laion2b_s34b_b88k (local cache)")
+        self.clip_file = QLineEdit(clip.file, clip_box)
+        self.clip_file.setObjectName("clip_file")
+        self.clip_file.setPlaceholderText("…/clip.safetensors (tiny CLIP) or an open_clip checkpoint")
+        self.clip_file_model = QLineEdit(clip.file_model, clip_box)
+        self.clip_file_model.setObjectName("clip_file_model")
+        self.clip_file_model.setPlaceholderText("model name")
+        self.clip_file_model.setMaximumWidth(120)
+        self.clip_file_model.setToolTip("The open_clip model name of the checkpoint (e.g. ViT-B-16); "
+                                        "leave empty for a tiny-CLIP .safetensors file")
+        clip_browse = QPushButton("Browse…", clip_box)
+        clip_browse.clicked.connect(self._browse_clip)
+        open_clip_row = QHBoxLayout()
+        open_clip_row.addWidget(self.clip_open_clip_radio)
+        open_clip_row.addWidget(self.clip_open_clip, 1)
+        clip_file_row = QHBoxLayout()
+        clip_file_row.addWidget(self.clip_file_radio)
+        clip_file_row.addWidget(self.clip_file, 1)
+        clip_file_row.addWidget(self.clip_file_model)
+        clip_file_row.addWidget(clip_browse)
+        cl = QVBoxLayout(clip_box)
+        cl.addWidget(self.clip_bundled)
+        cl.addLayout(open_clip_row)
+        cl.addLayout(clip_file_row)
+        {"open_clip": self.clip_open_clip_radio, "file": self.clip_file_radio}.get(
+            clip.source, self.clip_bundled).setChecked(True)
+
         self.estimate = QLabel("", self)
         self.estimate.setObjectName("estimate")
         self.estimate.setWordWrap(True)
@@ -184,11 +296,15 @@ class SettingsDialog(QDialog):
         layout.addWidget(weights_box)
         layout.addWidget(run_box)
         layout.addWidget(cluster_box)
+        layout.addWidget(clip_box)
         layout.addWidget(self.estimate)
         layout.addWidget(self.status)
         layout.addWidget(self.buttons)
         self.width.valueChanged.connect(self._update_size)
-        self._update_size()
+        self.weights_group.buttonToggled.connect(lambda *_: self._update_model_default())
+        self.weights_file.editingFinished.connect(self._update_model_default)
+        self.weights_hub.editingFinished.connect(self._update_model_default)
+        self._update_model_default()
 
     # -------------------------------------------------------------------------------------- helpers
     def _browse(self) -> None:
@@ -197,6 +313,13 @@ class SettingsDialog(QDialog):
         if path:
             self.weights_file.setText(path)
             self.weights_file_radio.setChecked(True)
+
+    def _browse_clip(self) -> None:
+        patterns = "CLIP checkpoints (*.safetensors *.pt *.pth *.bin);;All files (*)"
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a CLIP model", self.clip_file.text(), patterns)
+        if path:
+            self.clip_file.setText(path)
+            self.clip_file_radio.setChecked(True)
 
     def _on_preset(self) -> None:
         name = self.preset.currentData()
@@ -208,9 +331,30 @@ class SettingsDialog(QDialog):
             self.min_samples.setValue(int(values["min_samples"]))
             self.epsilon.setValue(float(values["epsilon"]))
 
+    def _weights_setting(self) -> str:
+        if self.weights_file_radio.isChecked():
+            return self.weights_file.text().strip()
+        if self.weights_hub_radio.isChecked():
+            return self.weights_hub.text().strip()
+        return "bundled"
+
+    def _update_model_default(self) -> None:
+        """The chosen weights' preferred size names the field's "model default" value."""
+        self.preferred = model_preference(self._weights_setting())
+        w = image_size_for_width(0, self.preferred)[1]
+        self.width.setSpecialValueText(f"model default ({w} px)")
+        self._update_size()
+
     def _update_size(self) -> None:
-        h, w = image_size_for_width(self.width.value())
+        width = 0 if self.width.value() == WIDTH_MODEL_DEFAULT else self.width.value()
+        h, w = image_size_for_width(width, self.preferred)
         self.size_label.setText(f"→ {w}×{h} pixels")
+
+    def clip_choice(self) -> ModelChoice:
+        source = ("open_clip" if self.clip_open_clip_radio.isChecked()
+                  else "file" if self.clip_file_radio.isChecked() else BUNDLED)  # fmt: skip
+        return ModelChoice(source, self.clip_open_clip.text().strip(), self.clip_file.text().strip(),
+                           self.clip_file_model.text().strip())  # fmt: skip
 
     def current(self) -> RunSettings:
         run = RunSettings.load(self.settings)
@@ -219,7 +363,7 @@ class SettingsDialog(QDialog):
         run.weights_file = self.weights_file.text().strip()
         run.weights_hub_id = self.weights_hub.text().strip()
         run.device = self.device.currentData()
-        run.image_width = self.width.value()
+        run.image_width = 0 if self.width.value() == WIDTH_MODEL_DEFAULT else self.width.value()
         run.max_views = self.max_views.value()
         run.confidence_percentile = self.confidence.value()
         run.cluster_preset = self.preset.currentData()
@@ -234,33 +378,51 @@ class SettingsDialog(QDialog):
         if self.check_job is not None:
             return
         run = self.current()
+        clip = self.clip_choice()
         try:
             from viewer.pipeline import reconstruct_config
 
             reconstruct_config(run)
+            clip_spec = clip.spec()
         except Exception as exc:
             self._show_problem(user_message(exc))
             return
-        self.status.setText("Checking the weights…")
+        clip_changed = clip_spec != str(self.settings.get(CLIP_MODEL_KEY, BUNDLED)).strip()
+        self.status.setText("Checking the CLIP model and the weights…" if clip_changed
+                            else "Checking the weights…")  # fmt: skip
         self.status.setStyleSheet("")
         self.buttons.setEnabled(False)
         from viewer.pipeline import check_weights_factory, seconds_per_mpx
 
         rate = seconds_per_mpx(self.settings, run.device)
         try:
-            factory = check_weights_factory(run, self.n_views, rate)
+            weights_factory = check_weights_factory(run, self.n_views, rate)
         except Exception as exc:
             self._show_problem(user_message(exc))
             self.buttons.setEnabled(True)
             return
+
+        def factory(cancelled):
+            clip_id = None
+            if clip_changed:
+                clip_id = yield from check_clip_step(clip_spec)
+            report = yield from weights_factory(cancelled)
+            return report, clip_id
+
         self.check_job = Job("check-weights", factory, self)
         started = time.monotonic()
 
-        def ok(report) -> None:
+        def ok(result) -> None:
+            report, clip_id = result
             run.save(self.settings)
+            save_clip_choice(self.settings, clip)
             self.estimate.setText(report)
-            self.status.setText(f"Settings saved (weights checked in {time.monotonic() - started:.1f} s).")
+            checked = "weights" if clip_id is None else f"CLIP model {clip_id} and weights"
+            self.status.setText(f"Settings saved ({checked} checked in {time.monotonic() - started:.1f} s).")
             self.applied.emit(run)
+            if clip_changed:
+                use_clip_model_in_find_panel(self.parent(), self.settings)
+                self.clip_model_changed.emit(clip_spec)
             if close:
                 self.accept()
 

@@ -236,6 +236,52 @@ def load_open_clip(
     )
 
 
+@dataclass(frozen=True)
+class ModelChoice:
+    """A CLIP model setting as a settings form asks for it; ``spec()`` is what `load_backend` takes."""
+
+    source: str = BUNDLED  # "bundled" | "open_clip" | "file"
+    open_clip: str = ""  # NAME:TAG of a cached open_clip model
+    file: str = ""  # a local checkpoint file
+    file_model: str = ""  # the open_clip model name of ``file``; "" for a tiny-CLIP .safetensors
+
+    SOURCES = (BUNDLED, "open_clip", "file")
+
+    def spec(self) -> str:
+        """The model spec; BackendUnavailable when the chosen source's field is empty or malformed."""
+        if self.source == "open_clip":
+            text = self.open_clip.strip()
+            if not text:
+                raise BackendUnavailable(
+                    "enter an open_clip model as NAME:TAG, e.g. ViT-B-16:laion2b_s34b_b88k"
+                )
+            return text
+        if self.source == "file":
+            path, name = self.file.strip(), self.file_model.strip()
+            if not path:
+                raise BackendUnavailable("choose a CLIP checkpoint file")
+            if ":" in name or "/" in name:
+                raise BackendUnavailable(f"{name!r} is not an open_clip model name (e.g. ViT-B-16)")
+            return f"{name}:{path}" if name else path
+        if self.source != BUNDLED:
+            raise BackendUnavailable(f"unknown CLIP model source {self.source!r}")
+        return BUNDLED
+
+    @classmethod
+    def from_spec(cls, spec: str) -> ModelChoice:
+        """The form fields of a spec (the inverse of ``spec()``)."""
+        spec = (spec or BUNDLED).strip()
+        if spec == BUNDLED:
+            return cls()
+        name, sep, rest = spec.partition(":")
+        drive_letter = len(name) == 1 and name.isalpha()
+        if sep and name and rest and not drive_letter and "/" not in name and os.sep not in name:
+            if Path(rest).suffix or os.sep in rest or "/" in rest:
+                return cls("file", file=rest, file_model=name)
+            return cls("open_clip", open_clip=spec)
+        return cls("file", file=spec)
+
+
 def load_backend(spec: str = BUNDLED, device: str = "auto") -> OpenClipBackend:
     """Load the model a spec names (see module docstring); BackendUnavailable says why not."""
     spec = (spec or BUNDLED).strip()
