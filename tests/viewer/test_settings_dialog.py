@@ -109,6 +109,8 @@ def test_a_good_clip_model_is_applied_and_the_find_panel_switches(qtbot, setting
     _apply(qtbot, dialog, close=True)
     assert settings.get(CLIP_MODEL_KEY, "") == "bundled" and seen[-1] == "bundled"
     assert dialog.result() == QDialog.DialogCode.Accepted and not dialog.isVisible()
+    qtbot.waitUntil(lambda: panel.ready() and panel.job is None, timeout=120_000)
+    assert panel.backend.model_id == bundled_id  # its features come from the scene's cache
     # the file field is remembered for the next time
     again = _dialog(qtbot, settings, window)
     assert again.clip_bundled.isChecked() and again.clip_file.text() == str(other_clip)
