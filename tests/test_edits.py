@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scenes import rebuild_scene
 from test_export_fixtures import make_export_scene
 
 from app import edits
@@ -93,20 +94,7 @@ def _scene_with_features(scene: Scene, codes: dict[int, np.ndarray], noise: floa
     feats = rng.normal(scale=noise, size=scene.features.shape).astype(np.float32)
     for iid, code in codes.items():
         feats[scene.labels == iid] += code
-    return Scene(
-        views=scene.views,
-        images=scene.images,
-        extrinsic=scene.extrinsic,
-        intrinsic=scene.intrinsic,
-        depth=scene.depth,
-        depth_conf=scene.depth_conf,
-        point_map=scene.point_map,
-        point_conf=scene.point_conf,
-        point_mask=scene.point_mask,
-        features=feats,
-        labels=scene.labels,
-        instances=scene.instances.values(),
-    )
+    return rebuild_scene(scene, features=feats)
 
 
 def test_split_kmeans_separates_a_wrongly_merged_pair(scene: Scene) -> None:

@@ -4,47 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scenes import make_scene, rebuild_scene
 
 from app.colors import instance_colour
-from app.scene import Instance, InstanceEmbeddings, InstanceStats, Scene, ViewInfo, ViewTransform
-
-
-def make_scene(views: int = 2, height: int = 28, width: int = 42, seed: int = 0) -> Scene:
-    """A small consistent scene: two instances split by image column, random geometry."""
-    rng = np.random.default_rng(seed)
-    s, h, w = views, height, width
-    labels = np.zeros((s, h, w), np.int32)
-    labels[:, :, : w // 2] = 1
-    labels[:, h // 2 :, w // 2 :] = 2
-    depth = rng.uniform(1.0, 2.0, (s, h, w)).astype(np.float32)
-    rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-    point_map = np.stack([np.broadcast_to(cols, (s, h, w)), np.broadcast_to(rows, (s, h, w)), depth], -1)
-    views_info = [
-        ViewInfo(
-            f"v{i}.png",
-            f"/tmp/v{i}.png",
-            "0" * 64,
-            (2 * h, 2 * w),
-            ViewTransform.resize((2 * h, 2 * w), (h, w)),
-        )
-        for i in range(s)
-    ]
-    return Scene(
-        views=views_info,
-        images=rng.integers(0, 256, (s, h, w, 3), dtype=np.uint8),
-        extrinsic=np.tile(np.eye(4, dtype=np.float32)[:3], (s, 1, 1)),
-        intrinsic=np.tile(np.array([[w, 0, w / 2], [0, w, h / 2], [0, 0, 1]], np.float32), (s, 1, 1)),
-        depth=depth,
-        depth_conf=np.ones((s, h, w), np.float32) * 2,
-        point_map=point_map.astype(np.float32),
-        point_conf=np.ones((s, h, w), np.float32) * 2,
-        point_mask=np.ones((s, h, w), bool),
-        features=rng.normal(size=(s, h, w, 8)).astype(np.float16),
-        labels=labels,
-        instances=[Instance.new(1), Instance.new(2, name="chair")],
-        settings={"points_source": "depth"},
-        model_id="test",
-    )
+from app.scene import Instance, InstanceEmbeddings, InstanceStats, ViewTransform
 
 
 def test_derived_arrays_map_points_back_to_pixels() -> None:
@@ -75,18 +38,7 @@ def test_validation_rejects_inconsistent_inputs() -> None:
     with pytest.raises(ValueError, match="shape"):
         scene.set_point_mask(np.ones((1, 2, 3), bool))
     with pytest.raises(ValueError, match="extrinsic"):
-        Scene(
-            views=scene.views,
-            images=scene.images,
-            extrinsic=np.zeros((3, 3, 4)),
-            intrinsic=scene.intrinsic,
-            depth=scene.depth,
-            depth_conf=scene.depth_conf,
-            point_map=scene.point_map,
-            point_conf=scene.point_conf,
-            point_mask=scene.point_mask,
-            features=scene.features,
-        )
+        rebuild_scene(scene, extrinsic=np.zeros((3, 3, 4)))
 
 
 def test_mutations_emit_events() -> None:

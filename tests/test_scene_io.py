@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_scene import make_scene
+from scenes import SCENE_ARRAYS, make_scene, rebuild_scene
 
 from app.errors import UserError
 from app.scene import InstanceEmbeddings, InstanceStats
@@ -17,18 +17,7 @@ from app.scene_io import FORMAT_VERSION, SceneFileError, backup_path, load_scene
 
 
 def _assert_same(a, b) -> None:
-    for name in (
-        "images",
-        "extrinsic",
-        "intrinsic",
-        "depth",
-        "depth_conf",
-        "point_map",
-        "point_conf",
-        "point_mask",
-        "features",
-        "labels",
-    ):
+    for name in SCENE_ARRAYS:
         x, y = getattr(a, name), getattr(b, name)
         assert x.dtype == y.dtype and x.shape == y.shape, name
         np.testing.assert_array_equal(x, y, err_msg=name)
@@ -179,7 +168,7 @@ def test_paths_storage_reloads_images_and_flags_changed_files(tmp_path: Path) ->
     from PIL import Image
 
     from app.images import file_sha256
-    from app.scene import Scene, ViewInfo, ViewTransform
+    from app.scene import ViewInfo, ViewTransform
 
     base = make_scene()
     views = []
@@ -189,7 +178,7 @@ def test_paths_storage_reloads_images_and_flags_changed_files(tmp_path: Path) ->
         views.append(
             ViewInfo(p.name, str(p), file_sha256(p), (56, 84), ViewTransform.resize((56, 84), (28, 42)))
         )
-    scene = Scene(**{**_fields(base), "views": views, "image_storage": "paths"})
+    scene = rebuild_scene(base, views=views, image_storage="paths")
     out = save_scene(scene, tmp_path / "paths.iggt")
     with zipfile.ZipFile(out) as zf:
         assert "arrays/images.npy" not in zf.namelist()
@@ -202,25 +191,6 @@ def test_paths_storage_reloads_images_and_flags_changed_files(tmp_path: Path) ->
     Path(views[0].path).unlink()
     loaded = load_scene(out)
     assert len(loaded.load_warnings) == 2 and "img0.png cannot be read" in loaded.load_warnings[0]
-
-
-def _fields(scene) -> dict:
-    names = (
-        "views",
-        "images",
-        "extrinsic",
-        "intrinsic",
-        "depth",
-        "depth_conf",
-        "point_map",
-        "point_conf",
-        "point_mask",
-        "features",
-        "labels",
-        "settings",
-        "model_id",
-    )
-    return {n: getattr(scene, n) for n in names} | {"instances": list(scene.instances.values())}
 
 
 def test_saved_file_permissions_follow_umask(saved: Path) -> None:
