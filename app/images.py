@@ -69,7 +69,7 @@ class PreprocessConfig:
         height that goes with it) when no width is set, the views cap when none is set."""
         out = self
         if self.width is None and width:
-            out = replace(out, width=width, height=self.height if height is None else height)
+            out = replace(out, width=width, height=height if self.height is None else self.height)
         if self.max_views is None and max_views:
             out = replace(out, max_views=max_views)
         return out

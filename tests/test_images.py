@@ -145,3 +145,15 @@ def test_transform_maps_masks_back_to_original_pixels(tmp_path: Path) -> None:
     big = t.labels_to_original(labels)
     assert big.shape == (200, 300)
     assert (big[105:, :145] == 7).all() and (big[:95] == 0).all() and (big[:, 155:] == 0).all()
+
+
+def test_model_defaults_fill_only_what_the_user_left_unset() -> None:
+    unset = PreprocessConfig(width=0)  # settings store "unset" as 0
+    assert unset.width is None and unset.target_size() == (336, 504)
+    assert unset.with_model_defaults(308, 224, 6) == PreprocessConfig(width=308, height=224, max_views=6)
+    assert unset.with_model_defaults(336).target_size() == (224, 336)  # no height named: the demo's 2:3
+    chosen = PreprocessConfig(width=168, height=None, max_views=4)
+    assert chosen.with_model_defaults(308, 224, 6) is chosen
+    own_height = PreprocessConfig(height=112).with_model_defaults(308, 224)
+    assert own_height.target_size() == (112, 308)
+    assert unset.with_model_defaults(None) is unset
