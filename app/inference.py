@@ -142,16 +142,6 @@ def resolve_preprocess(preprocess: PreprocessConfig, weights: str) -> Preprocess
     return preprocess.with_model_defaults(pref.width, pref.height, pref.max_views)
 
 
-def default_width(weights: str) -> int:
-    """The input width used for ``weights`` when the user sets none (for display: never raises)."""
-    from app.images import DEFAULT_WIDTH
-
-    try:
-        return preferred_input(weights).width or DEFAULT_WIDTH
-    except UserError:
-        return DEFAULT_WIDTH
-
-
 def input_size_text(pref: PreferredInput) -> str:
     """How weights with this preference are run by default, e.g. '308x224 px (from the weights' metadata)'."""
     from app.images import PreprocessConfig
