@@ -18,6 +18,10 @@ noise pixels the label of their nearest non-noise pixel in feature space. That t
      whose neighbourhood has no sample fall back to the nearest sample in feature space.
 ``ClusterConfig(sample_size=0)`` runs the official procedure over all pixels (slow; for benchmarks).
 Labels are 0-based cluster indices, -1 = no cluster (only when nothing could be clustered).
+
+Re-clustering with other sizes/epsilon (the viewer's presets and sliders) reuses everything that does not
+depend on them through a `ClusterCache`: the sample, its smoothed features, HDBSCAN's single-linkage tree
+(min_cluster_size and epsilon only change the cluster selection on it) and each pixel's source sample.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Generator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, is_dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -165,13 +169,12 @@ def knn_smooth(
     return out
 
 
-def _hdbscan_labels(
+def _hdbscan_fit(
     features: np.ndarray, min_cluster_size: int, min_samples: int, epsilon: float
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """HDBSCAN labels and its single-linkage tree (None when the tree is not available)."""
     import hdbscan
 
-    if features.shape[0] < max(min_cluster_size, min_samples + 1, 2):
-        return np.full(features.shape[0], -1, dtype=np.int64)
     model = hdbscan.HDBSCAN(
         min_cluster_size=int(min_cluster_size),
         min_samples=int(min_samples),
@@ -180,7 +183,63 @@ def _hdbscan_labels(
         # worker processes only pay off for big inputs (they cost ~0.5 s to start)
         core_dist_n_jobs=cpu_workers() if features.shape[0] > 100_000 else 1,
     )
-    return model.fit(features.astype(np.float64)).labels_.astype(np.int64)
+    labels = model.fit(features).labels_.astype(np.int64)
+    try:
+        linkage = np.asarray(model.single_linkage_tree_.to_numpy())
+    except (AttributeError, TypeError):  # pragma: no cover - other hdbscan versions
+        linkage = None
+    return labels, linkage
+
+
+def _labels_from_linkage(
+    features: np.ndarray, linkage: np.ndarray, min_cluster_size: int, epsilon: float
+) -> np.ndarray | None:
+    """HDBSCAN's cluster selection on a stored single-linkage tree (what ``fit`` does after building it);
+    None when this hdbscan version has no such step (the caller then fits again)."""
+    try:
+        from hdbscan.hdbscan_ import _tree_to_labels
+    except ImportError:  # pragma: no cover - other hdbscan versions
+        return None
+    try:
+        out = _tree_to_labels(
+            features,
+            linkage,
+            min_cluster_size=int(min_cluster_size),
+            cluster_selection_epsilon=float(epsilon),
+        )
+    except TypeError:  # pragma: no cover - a changed private signature
+        return None
+    return np.asarray(out[0]).astype(np.int64)
+
+
+def hdbscan_labels(
+    features: np.ndarray,
+    min_cluster_size: int,
+    min_samples: int,
+    epsilon: float,
+    cache: ClusterCache | None = None,
+    key: tuple = (),
+) -> np.ndarray:
+    """HDBSCAN labels of ``features`` (-1 = noise).
+
+    The expensive part, the minimum spanning tree of the mutual-reachability graph (its single-linkage
+    tree), depends only on the features and ``min_samples``; min_cluster_size and epsilon only change the
+    cluster selection on it (milliseconds). With a ``cache`` the tree is kept under ``key`` + min_samples,
+    so moving the size/epsilon sliders or switching presets re-runs only the selection.
+    """
+    x = np.ascontiguousarray(features, dtype=np.float64)
+    if x.shape[0] < max(min_cluster_size, min_samples + 1, 2):
+        return np.full(x.shape[0], -1, dtype=np.int64)
+    tree_key = ("linkage", *key, int(min_samples), x.shape[0])
+    linkage = cache.peek(tree_key) if cache is not None else None
+    if linkage is not None:
+        labels = _labels_from_linkage(x, linkage, min_cluster_size, epsilon)
+        if labels is not None:
+            return labels
+    labels, linkage = _hdbscan_fit(x, min_cluster_size, min_samples, epsilon)
+    if cache is not None and linkage is not None:
+        cache.put(tree_key, linkage)
+    return labels
 
 
 def assign_noise(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -222,50 +281,134 @@ def _grid_sample(
     return chosen, g, offsets
 
 
+# ------------------------------------------------------------------------------------------ the cache
+class ClusterCache:
+    """What re-clustering the same points and features can reuse between runs.
+
+    Everything but HDBSCAN's cluster selection depends only on the inputs and on (sample_size, seed,
+    knn_k, min_samples, spatial_weight), not on min_cluster_size or epsilon: the normalised features,
+    the pixel sample, its kNN-smoothed features, the single-linkage tree, and which sample each pixel
+    takes its label from. A cache is bound to one set of input arrays (by identity: pass the same,
+    never modified, arrays, e.g. a Scene's read-only ones); other arrays clear it.
+
+    Entries are computed outside the lock, so two threads may compute one entry twice (harmless).
+    """
+
+    MAX_ENTRIES = 24  # oldest entries beyond this are dropped (each key is one parameter combination)
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._inputs: tuple[Any, ...] = ()
+        self._entries: dict[tuple, Any] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def bind(self, *arrays: Any) -> None:
+        with self._lock:
+            same = len(arrays) == len(self._inputs) and all(
+                a is b for a, b in zip(arrays, self._inputs, strict=True)
+            )
+            if not same:
+                self._entries.clear()
+                self._inputs = arrays
+
+    def peek(self, key: tuple) -> Any:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self.hits += 1
+            return value
+
+    def put(self, key: tuple, value: Any) -> None:
+        with self._lock:
+            self.misses += 1
+            self._entries[key] = value
+            while len(self._entries) > self.MAX_ENTRIES:
+                self._entries.pop(next(iter(self._entries)))
+
+    def get(self, key: tuple, make: Callable[[], Any]) -> Any:
+        value = self.peek(key)
+        if value is None:
+            value = make()
+            self.put(key, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._inputs = ()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def nbytes(self) -> int:
+        def size(v: Any) -> int:
+            if isinstance(v, np.ndarray):
+                return int(v.nbytes)
+            if isinstance(v, tuple):
+                return sum(size(x) for x in v)
+            if is_dataclass(v):
+                return sum(size(getattr(v, f.name)) for f in fields(v))
+            return 0
+
+        with self._lock:
+            return sum(size(v) for v in self._entries.values())
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    pts: np.ndarray  # (S, H, W, 3) float32
+    feats: np.ndarray  # (S, H, W, C) float32, unit length
+    valid: np.ndarray  # (S, H, W) bool, finite and valid
+    valid_flat: np.ndarray  # flat indices of valid pixels
+
+
+def _prepare(points: np.ndarray, features: np.ndarray, valid: np.ndarray | None) -> _Prepared:
+    pts = np.asarray(points, dtype=np.float32)
+    finite = np.isfinite(pts).all(axis=-1)
+    ok = finite if valid is None else (np.asarray(valid, dtype=bool) & finite)
+    return _Prepared(pts, normalise(features), ok, np.flatnonzero(ok.reshape(-1)))
+
+
 def iter_cluster_views(
     points: np.ndarray,
     features: np.ndarray,
     valid: np.ndarray | None = None,
     config: ClusterConfig = ClusterConfig(),
+    cache: ClusterCache | None = None,
 ) -> Generator[tuple[str, float], None, ClusterResult]:
     """Cluster (S, H, W, 3) points with (S, H, W, C) raw features; yields (message, fraction).
 
     ``valid`` marks pixels whose points take part (finite, confident); every pixel gets a label.
+    A ``cache`` (bound to these arrays) makes later runs with other HDBSCAN sizes/epsilon fast.
     """
     config.validate()
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
-    s, h, w, _ = points.shape
-    pts = np.asarray(points, dtype=np.float32)
-    finite = np.isfinite(pts).all(axis=-1)
-    valid = finite if valid is None else (np.asarray(valid, dtype=bool) & finite)
-    feats = normalise(features)
-    flat_pts = pts.reshape(-1, 3)
-    flat_f = feats.reshape(-1, feats.shape[-1])
-    valid_flat = np.flatnonzero(valid.reshape(-1))
-    rng = np.random.default_rng(config.seed)
+    cache = ClusterCache() if cache is None else cache
+    cache.bind(points, features, valid)
+    prep = cache.get(("prepared",), lambda: _prepare(points, features, valid))
+    s, h, w, _ = prep.pts.shape
+    valid_flat = prep.valid_flat
     if valid_flat.size == 0:
         return ClusterResult(np.full((s, h, w), -1, np.int32), valid_flat, valid_flat, 1.0, {}, {})
+    official = config.sample_size == 0 or config.sample_size >= valid_flat.size
+    sample_key = (0, 0) if official else (config.sample_size, config.seed)
 
     yield "smoothing features over 3D neighbours", 0.05
-    from scipy.spatial import cKDTree
-
     t = time.perf_counter()
-    tree = cKDTree(flat_pts[valid_flat], balanced_tree=False, compact_nodes=False)
-    official = config.sample_size == 0 or config.sample_size >= valid_flat.size
-    if official:
-        sample = valid_flat
-        g, offsets = 1, np.zeros((s, 2), np.int64)
-    else:
-        sample, g, offsets = _grid_sample(valid, config.sample_size, rng)
-    pos_in_valid = np.searchsorted(valid_flat, sample)
-    smoothed = knn_smooth(flat_pts[valid_flat], flat_f[valid_flat], pos_in_valid, config.knn_k, tree=tree)
+    sample, g, offsets = cache.get(("sample", *sample_key), lambda: _choose_sample(prep, config, official))
+    smooth_key = (*sample_key, config.knn_k)
+    smoothed = cache.get(("smoothed", *smooth_key), lambda: _smooth_sample(prep, sample, config.knn_k))
     timings["smooth"] = time.perf_counter() - t
 
     yield f"HDBSCAN on {sample.size} points", 0.25
     t = time.perf_counter()
     mcs, ms = config.scaled_sizes(sample.size, s, subsampled=not official)
-    raw = _hdbscan_labels(smoothed, mcs, ms, config.epsilon)
+    raw = hdbscan_labels(smoothed, mcs, ms, config.epsilon, cache, smooth_key)
     noise_fraction = float((raw < 0).mean()) if raw.size else 1.0
     timings["hdbscan"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -275,15 +418,11 @@ def iter_cluster_views(
 
     yield "assigning every pixel", 0.8
     t = time.perf_counter()
-    labels = np.full(s * h * w, -1, dtype=np.int64)
-    if official:
-        labels[sample] = sample_labels
-        rest = np.flatnonzero(labels < 0)
-        if rest.size:  # pixels without valid points: nearest sample in feature space
-            _, nn = cKDTree(smoothed).query(flat_f[rest], k=1, workers=cpu_workers())
-            labels[rest] = sample_labels[nn]
-    else:
-        labels = _assign_from_grid(pts, feats, valid, sample, sample_labels, smoothed, g, offsets, config)
+    source = cache.get(
+        ("pixel_source", *smooth_key, config.spatial_weight),
+        lambda: _pixel_sources(prep, sample, smoothed, g, offsets, config, official),
+    )
+    labels = sample_labels[source]
     timings["assign"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_start
     params = {
@@ -303,18 +442,62 @@ def iter_cluster_views(
     )
 
 
-def _assign_from_grid(
+def _choose_sample(
+    prep: _Prepared, config: ClusterConfig, official: bool
+) -> tuple[np.ndarray, int, np.ndarray]:
+    if official:
+        return prep.valid_flat, 1, np.zeros((prep.valid.shape[0], 2), np.int64)
+    return _grid_sample(prep.valid, config.sample_size, np.random.default_rng(config.seed))
+
+
+def _smooth_sample(prep: _Prepared, sample: np.ndarray, k: int) -> np.ndarray:
+    valid_flat = prep.valid_flat
+    pts = prep.pts.reshape(-1, 3)[valid_flat]
+    feats = prep.feats.reshape(-1, prep.feats.shape[-1])[valid_flat]
+    return knn_smooth(pts, feats, np.searchsorted(valid_flat, sample), k)
+
+
+def _pixel_sources(
+    prep: _Prepared,
+    sample: np.ndarray,
+    smoothed: np.ndarray,
+    g: int,
+    offsets: np.ndarray,
+    config: ClusterConfig,
+    official: bool,
+) -> np.ndarray:
+    """(S*H*W,) index into ``sample`` of the sample each pixel takes its label from."""
+    from scipy.spatial import cKDTree
+
+    if not official:
+        return _sources_from_grid(prep.pts, prep.feats, prep.valid, sample, smoothed, g, offsets, config)
+    n = prep.valid.size
+    source = np.full(n, -1, dtype=np.int64)
+    source[sample] = np.arange(sample.size)
+    rest = np.flatnonzero(source < 0)
+    if rest.size:  # pixels without valid points: nearest sample in feature space
+        flat_f = prep.feats.reshape(n, -1)
+        _, nn = cKDTree(smoothed).query(flat_f[rest], k=1, workers=cpu_workers())
+        source[rest] = nn
+    return _compact_index(source, sample.size)
+
+
+def _compact_index(index: np.ndarray, n: int) -> np.ndarray:
+    return index.astype(np.int32) if n < 2**31 else index
+
+
+def _sources_from_grid(
     pts: np.ndarray,
     feats: np.ndarray,
     valid: np.ndarray,
     sample: np.ndarray,
-    sample_labels: np.ndarray,
     sample_feats: np.ndarray,
     g: int,
     offsets: np.ndarray,
     config: ClusterConfig,
 ) -> np.ndarray:
-    """Label every pixel from the best of the 2x2 surrounding grid samples of its own view."""
+    """For every pixel the best of the 2x2 surrounding grid samples of its own view (feature distance of
+    its box-smoothed feature plus weighted 3D distance); pixels with no such sample: nearest in features."""
     from scipy.spatial import cKDTree
 
     s, h, w, _ = feats.shape
@@ -325,7 +508,7 @@ def _assign_from_grid(
     sample_pts = pts.reshape(-1, 3)[sample]
     spacing = _median_sample_spacing(sample_pts)
     lam = np.float32(0.05 * config.spatial_weight / max(spacing, 1e-9) ** 2)
-    labels = np.full((s, h, w), -1, dtype=np.int64)
+    source = np.full((s, h, w), -1, dtype=np.int64)
     missing_f = []
     missing_at = []
     for v in range(s):
@@ -350,17 +533,16 @@ def _assign_from_grid(
             costs[j] = cost
             cands[j] = cand
         pick = np.argmin(costs, axis=0)
-        best = np.take_along_axis(cands, pick[None], axis=0)[0]
-        labels[v] = np.where(best >= 0, sample_labels[np.maximum(best, 0)], -1)
-        miss = best < 0
+        source[v] = np.take_along_axis(cands, pick[None], axis=0)[0]
+        miss = source[v] < 0
         if miss.any():
             missing_f.append(pix_f[miss])
             missing_at.append(np.flatnonzero(miss) + v * h * w)
-    labels = labels.reshape(-1)
+    source = source.reshape(-1)
     if missing_at:
         _, nn = cKDTree(sample_feats).query(np.concatenate(missing_f), k=1, workers=cpu_workers())
-        labels[np.concatenate(missing_at)] = sample_labels[nn]
-    return labels
+        source[np.concatenate(missing_at)] = nn
+    return _compact_index(source, sample.size)
 
 
 def _median_sample_spacing(sample_pts: np.ndarray) -> float:
@@ -380,9 +562,10 @@ def cluster_views(
     valid: np.ndarray | None = None,
     config: ClusterConfig = ClusterConfig(),
     cancel: CancelFn | None = None,
+    cache: ClusterCache | None = None,
 ) -> ClusterResult:
     """`iter_cluster_views` without progress (``cancel`` is polled between steps)."""
-    gen = iter_cluster_views(points, features, valid, config)
+    gen = iter_cluster_views(points, features, valid, config, cache)
     try:
         while True:
             next(gen)

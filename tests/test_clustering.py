@@ -7,6 +7,7 @@ import pytest
 
 from app.clustering import (
     PRESETS,
+    ClusterCache,
     ClusterConfig,
     adjusted_rand_index,
     assign_noise,
@@ -14,7 +15,7 @@ from app.clustering import (
     knn_smooth,
     synthetic_features,
 )
-from app.colors import instance_colour, label_image, palette, pca_colours
+from app.colors import FeaturePca, instance_colour, label_image, palette, pca_colours
 from app.errors import UserError
 from app.progress import Cancelled
 
@@ -132,3 +133,39 @@ def test_pca_colours_shared_across_views(room) -> None:
     # the same feature gets the same colour in every view
     again = pca_colours(np.concatenate([feats[:1], feats[:1]]))
     np.testing.assert_allclose(again[0], again[1])
+
+
+def test_pca_fitted_on_a_subsample_matches_a_full_fit(room) -> None:
+    _, _, feats = room
+    flat = feats.reshape(-1, feats.shape[-1])
+    full = pca_colours(flat, fit_samples=flat.shape[0])
+    sub = pca_colours(flat, fit_samples=2000, seed=4)
+    for k in range(3):  # same colours up to the fit's noise (component signs are fixed, not flipped)
+        assert np.corrcoef(full[:, k], sub[:, k])[0, 1] > 0.99, k
+    assert np.abs(full - sub).mean() < 0.02
+    # the uint8 path gives the rounded float colours, also in parallel chunks
+    fit = FeaturePca.fit(flat.astype(np.float16), fit_samples=2000)
+    as_bytes = fit.colours(flat.astype(np.float16), np.uint8, chunk=1000)
+    expect = (fit.colours(flat.astype(np.float16)) * 255 + 0.5).astype(np.int16)
+    assert as_bytes.dtype == np.uint8 and np.abs(as_bytes.astype(np.int16) - expect).max() <= 1
+
+
+def test_cache_reuses_everything_but_the_cluster_selection(room) -> None:
+    _, points, feats = room
+    cache = ClusterCache()
+    first = cluster_views(points, feats, None, ClusterConfig(sample_size=2000), cache=cache)
+    misses = cache.misses
+    counts = {int(first.labels.max()) + 1}
+    for cfg in (
+        ClusterConfig.preset("small", sample_size=2000),
+        ClusterConfig(sample_size=2000, min_cluster_size=3000, epsilon=0.5),
+    ):
+        warm = cluster_views(points, feats, None, cfg, cache=cache)
+        fresh = cluster_views(points, feats, None, cfg)
+        np.testing.assert_array_equal(warm.labels, fresh.labels)
+        assert warm.params == fresh.params
+        counts.add(int(warm.labels.max()) + 1)
+    assert len(counts) > 1  # the settings did change the result
+    assert cache.misses == misses and cache.hits >= 8  # nothing was computed again
+    cluster_views(points.copy(), feats, None, ClusterConfig(sample_size=2000), cache=cache)
+    assert cache.misses == 2 * misses  # other arrays: everything again
