@@ -8,6 +8,7 @@ golden angle with alternating lightness, so neighbouring ids never look alike.
 from __future__ import annotations
 
 import colorsys
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -79,40 +80,115 @@ def label_image(
     return out
 
 
+@dataclass(frozen=True)
+class FeaturePca:
+    """A PCA colouring of L2-normalised features: fitted on a subsample, applied to every row.
+
+    Same idea as the official demo's PCA colouring: one projection shared by all views (so colours are
+    comparable across views), each of the first three components stretched between its 2nd and 98th
+    percentile and clipped. Fitting (mean, SVD, percentiles) uses at most ``fit_samples`` random rows;
+    applying it is one (N, C) x (C, 3) product, done in chunks, with the normalisation folded in:
+    (f / |f| - mean) @ P = (f @ P) / |f| - mean @ P. Component signs are fixed (largest entry positive),
+    so refits on other samples give the same colours, not inverted ones.
+    """
+
+    mean: np.ndarray  # (C,)
+    components: np.ndarray  # (C, 3)
+    lo: np.ndarray  # (3,) projection at the ``low`` quantile
+    hi: np.ndarray  # (3,)
+
+    @classmethod
+    def fit(
+        cls,
+        features: np.ndarray,
+        fit_samples: int = 20_000,
+        low: float = 0.02,
+        high: float = 0.98,
+        seed: int = 0,
+    ) -> FeaturePca:
+        feats = np.asarray(features)
+        flat = feats.reshape(-1, feats.shape[-1])
+        if flat.shape[0] > fit_samples:
+            rows = np.random.default_rng(seed).integers(0, flat.shape[0], size=fit_samples)
+            flat = flat[np.sort(rows)]
+        sample = flat.astype(np.float32)
+        sample /= np.maximum(np.linalg.norm(sample, axis=1, keepdims=True), 1e-12)
+        mean = sample.mean(axis=0) if sample.shape[0] else np.zeros(sample.shape[1], np.float32)
+        if sample.shape[0]:
+            _, _, vt = np.linalg.svd(sample - mean, full_matrices=False)
+        else:
+            vt = np.zeros((0, sample.shape[1]), np.float32)
+        components = vt[:3].T
+        if components.shape[1] < 3:
+            components = np.pad(components, ((0, 0), (0, 3 - components.shape[1])))
+        if components.shape[0]:
+            pivot = np.abs(components).argmax(axis=0)
+            components = components * np.where(components[pivot, np.arange(3)] < 0, -1.0, 1.0)
+        components = components.astype(np.float32)
+        proj = (sample - mean) @ components
+        if proj.shape[0]:
+            lo, hi = np.quantile(proj, low, axis=0), np.quantile(proj, high, axis=0)
+        else:
+            lo, hi = np.zeros(3), np.ones(3)
+        return cls(mean.astype(np.float32), components, lo.astype(np.float32), hi.astype(np.float32))
+
+    def colours(self, features: np.ndarray, dtype: type = np.float32, chunk: int = 1 << 15) -> np.ndarray:
+        """(..., 3) colours of ``features`` (..., C): float32 in [0, 1], or uint8 0-255 for ``np.uint8``."""
+        feats = np.asarray(features)
+        shape = feats.shape[:-1]
+        flat = feats.reshape(-1, feats.shape[-1])
+        span = self.hi - self.lo
+        ok = span > 1e-12
+        scale = np.where(ok, 1.0 / np.where(ok, span, 1.0), 0.0).astype(np.float32)
+        offset = np.where(ok, (self.mean @ self.components + self.lo) * scale, -0.5).astype(np.float32)
+        as_bytes = np.dtype(dtype) == np.uint8
+        if as_bytes:  # stretch to 0..255 (+0.5 to round) in the same pass
+            scale, offset = scale * 255.0, offset * 255.0 - 0.5
+        top = 255.0 if as_bytes else 1.0
+        out = np.empty((flat.shape[0], 3), dtype=np.uint8 if as_bytes else np.float32)
+
+        def run(start: int) -> None:
+            x = flat[start : start + chunk].astype(np.float32, copy=False)
+            norm = np.sqrt(np.einsum("ij,ij->i", x, x))
+            np.maximum(norm, 1e-12, out=norm)
+            p = x @ self.components
+            p *= (1.0 / norm)[:, None]
+            p *= scale
+            p -= offset
+            np.clip(p, 0.0, top, out=p)
+            out[start : start + chunk] = p  # the uint8 cast truncates: +0.5 above rounds
+
+        starts = range(0, flat.shape[0], chunk)
+        workers = min(_cpu_count(), 4, len(starts))
+        if workers > 1:  # numpy releases the GIL in these loops: chunks run in parallel
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(workers, thread_name_prefix="pca") as pool:
+                list(pool.map(run, starts))
+        else:
+            for start in starts:
+                run(start)
+        return out.reshape(*shape, 3)
+
+
+def _cpu_count() -> int:
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
 def pca_colours(
     features: np.ndarray,
-    fit_samples: int = 200_000,
+    fit_samples: int = 20_000,
     low: float = 0.02,
     high: float = 0.98,
     seed: int = 0,
 ) -> np.ndarray:
-    """RGB in [0, 1] from the first three principal components of L2-normalised features.
+    """RGB in [0, 1] from the first three principal components of L2-normalised features (`FeaturePca`).
 
-    Same idea as the official demo's PCA colouring: one projection shared by all views (so colours are
-    comparable across views), each component stretched between its 2nd and 98th percentile and clipped.
-    The projection and the percentiles are fitted on at most ``fit_samples`` random rows for speed.
     Input ``(..., C)``; output ``(..., 3)`` float32.
     """
-    feats = np.asarray(features, dtype=np.float32)
-    shape = feats.shape[:-1]
-    flat = feats.reshape(-1, feats.shape[-1])
-    norms = np.linalg.norm(flat, axis=1, keepdims=True)
-    flat = flat / np.maximum(norms, 1e-12)
-    rng = np.random.default_rng(seed)
-    sample = (
-        flat if flat.shape[0] <= fit_samples else flat[rng.choice(flat.shape[0], fit_samples, replace=False)]
-    )
-    mean = sample.mean(axis=0)
-    _, _, vt = np.linalg.svd(sample - mean, full_matrices=False)
-    components = vt[:3].T
-    if components.shape[1] < 3:
-        components = np.pad(components, ((0, 0), (0, 3 - components.shape[1])))
-    proj_sample = (sample - mean) @ components
-    lo = np.quantile(proj_sample, low, axis=0)
-    hi = np.quantile(proj_sample, high, axis=0)
-    proj = (flat - mean) @ components
-    span = hi - lo
-    out = np.full_like(proj, 0.5)
-    ok = span > 1e-12
-    out[:, ok] = np.clip((proj[:, ok] - lo[ok]) / span[ok], 0.0, 1.0)
-    return out.reshape(*shape, 3).astype(np.float32)
+    return FeaturePca.fit(features, fit_samples, low, high, seed).colours(features)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from app.colors import NO_INSTANCE_COLOUR, pca_colours
+from app.colors import NO_INSTANCE_COLOUR, FeaturePca
 from app.scene import Scene
 
 COLOUR_MODES: dict[str, str] = {
@@ -63,6 +63,15 @@ def up_vector(scene: Scene) -> np.ndarray:
     return (up / norm if norm > 1e-9 else np.array([0.0, -1.0, 0.0])).astype(np.float32)
 
 
+def masked_rows(array: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``array[mask]`` for an (..., C) array and a mask over its leading axes, with each row moved as one
+    raw C * itemsize byte item (for 2M rows of 8 float16 features: ~4 ms instead of ~55 ms)."""
+    a = np.ascontiguousarray(array)
+    c = a.shape[-1]
+    rows = a.reshape(-1, c).view(np.dtype((np.void, c * a.itemsize)))[:, 0]
+    return rows[np.asarray(mask, dtype=bool).reshape(-1)].view(a.dtype).reshape(-1, c)
+
+
 def mode_colours(scene: Scene, mode: str) -> np.ndarray:
     """(N, 3) uint8 colours of the scene's points for ``mode`` (see COLOUR_MODES)."""
     if mode == "rgb":
@@ -72,9 +81,8 @@ def mode_colours(scene: Scene, mode: str) -> np.ndarray:
         max_id = max(int(labels.max(initial=0)), max(scene.instances, default=0))
         return instance_lut(scene.instance_colours(), max_id)[labels]
     if mode == "pca":
-        pix = scene.point_pixels
-        feats = scene.features[pix[:, 0], pix[:, 1], pix[:, 2]]
-        return (pca_colours(feats) * 255 + 0.5).astype(np.uint8)
+        feats = masked_rows(scene.features, scene.point_mask)
+        return FeaturePca.fit(feats).colours(feats, np.uint8)
     if mode == "confidence":
         return scalar_colours(scene.point_confidence, "viridis")
     if mode == "height":
