@@ -16,12 +16,12 @@ import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from app import __version__
-from app.clustering import ClusterConfig, iter_cluster_views
+from app.clustering import ClusterCache, ClusterConfig, iter_cluster_views
 from app.errors import UserError
 from app.geometry import (
     BACKGROUND_FILTERS,
@@ -32,9 +32,12 @@ from app.geometry import (
 )
 from app.images import ImageSet, PreprocessConfig, iter_load_images
 from app.inference import InferenceConfig, Predictor, check_device, get_predictor, resolve_weights
-from app.instances import build_instances, cluster_labels_to_ids, instance_statistics
+from app.instances import build_instances, cluster_labels_to_ids, instance_statistics, match_to_previous
 from app.progress import Cancelled, Progress, StagePlan
-from app.scene import Scene
+from app.scene import InstanceStats, Scene
+
+if TYPE_CHECKING:
+    from app.edits import Edit
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -282,28 +285,124 @@ def reconstruct(
     return run_generator(iter_reconstruct(sources, config, predictor), on_progress, cancel)
 
 
-def recluster(scene: Scene, config: ClusterConfig, cancel: Callable[[], bool] | None = None) -> None:
-    """Re-cluster the stored features (no network); unchanged instances keep their ids and names."""
-    from app.clustering import cluster_views
-    from app.instances import match_to_previous
+# ------------------------------------------------------------------------------------ re-clustering
+@dataclass(frozen=True)
+class ReclusterSource:
+    """What re-clustering reads from a Scene, taken on the thread that owns the scene.
 
-    result = cluster_views(
-        np.asarray(scene.point_map),
-        np.asarray(scene.features, np.float32),
-        np.asarray(scene.point_mask),
-        config,
-        cancel,
-    )
-    if cancel is not None and cancel():
-        raise Cancelled("re-clustering cancelled")
-    labels = match_to_previous(cluster_labels_to_ids(result.labels), scene.labels, scene.instances)
+    These are the scene's own read-only arrays (a Scene replaces its arrays, it never writes into them),
+    so a worker thread can read them while the scene moves on; the computation never touches the Scene.
+    """
+
+    point_map: np.ndarray
+    features: np.ndarray
+    point_mask: np.ndarray
+    depth: np.ndarray
+    extrinsic: np.ndarray
+    intrinsic: np.ndarray
+    labels: np.ndarray
+    instance_ids: tuple[int, ...]
+    locked_ids: tuple[int, ...]
+
+    @classmethod
+    def of(cls, scene: Scene) -> ReclusterSource:
+        return cls(
+            point_map=scene.point_map,
+            features=scene.features,
+            point_mask=scene.point_mask,
+            depth=scene.depth,
+            extrinsic=scene.extrinsic,
+            intrinsic=scene.intrinsic,
+            labels=scene.labels,
+            instance_ids=tuple(scene.instances),
+            locked_ids=tuple(i for i, inst in scene.instances.items() if inst.locked),
+        )
+
+
+@dataclass(frozen=True)
+class ReclusterResult:
+    """New label maps and their statistics; `edit` turns them into an undoable edit of the scene."""
+
+    labels: np.ndarray  # (S, H, W) int32 ids; instances that did not change keep their old ids
+    stats: dict[int, InstanceStats]
+    settings: dict[str, Any]  # "cluster" (the ClusterConfig) and "cluster_params" (what HDBSCAN ran with)
+    based_on: np.ndarray  # the label maps it was matched against (the edit is refused if they changed)
+    timings: dict[str, float]
+
+    @property
+    def n_instances(self) -> int:
+        return len(self.stats)
+
+    def edit(self, scene: Scene) -> Edit:
+        from app.edits import recluster as recluster_edit
+
+        return recluster_edit(scene, self.labels, self.stats, self.settings, self.based_on)
+
+
+def iter_recluster(
+    source: ReclusterSource, config: ClusterConfig, cache: ClusterCache | None = None
+) -> Generator[tuple[str, float], None, ReclusterResult]:
+    """Re-cluster stored features (no network); yields (message, fraction). Pure: reads ``source`` only.
+
+    New instances that overlap an old one (IoU >= 0.5) take its id, so names and colours carry over;
+    locked instances keep exactly their pixels. A ``cache`` (see `app.clustering.ClusterCache`) kept
+    between calls for the same scene makes later runs with other sizes/epsilon take milliseconds.
+    """
+    config.validate()
+    t0 = time.perf_counter()
+    gen = iter_cluster_views(source.point_map, source.features, source.point_mask, config, cache)
+    try:
+        while True:
+            message, fraction = next(gen)
+            yield message, 0.85 * fraction
+    except StopIteration as stop:
+        clusters = stop.value
+    finally:
+        gen.close()
+    yield "measuring instances", 0.9
+    t = time.perf_counter()
+    locked = np.asarray(source.locked_ids, dtype=np.int64)
+    free_ids = set(source.instance_ids) - set(source.locked_ids)
+    labels = match_to_previous(cluster_labels_to_ids(clusters.labels), source.labels, free_ids)
+    if locked.size:  # fresh ids are above every old one, so no new instance collides with a locked one
+        keep = np.isin(source.labels, locked)
+        labels = np.where(keep, source.labels, labels).astype(np.int32)
     stats = instance_statistics(
-        labels,
-        np.asarray(scene.point_map),
-        np.asarray(scene.point_mask),
-        np.asarray(scene.depth),
-        np.asarray(scene.extrinsic),
-        np.asarray(scene.intrinsic),
+        labels, source.point_map, source.point_mask, source.depth, source.extrinsic, source.intrinsic
     )
-    scene.set_labels(labels, build_instances(stats, scene.instances))
-    scene.update_settings(cluster=config.to_json(), cluster_params=result.params)
+    timings = {**clusters.timings, "instances": time.perf_counter() - t, "total": time.perf_counter() - t0}
+    settings = {"cluster": config.to_json(), "cluster_params": clusters.params}
+    return ReclusterResult(labels, stats, settings, source.labels, timings)
+
+
+def compute_recluster(
+    source: Scene | ReclusterSource,
+    config: ClusterConfig,
+    cancel: Callable[[], bool] | None = None,
+    cache: ClusterCache | None = None,
+) -> ReclusterResult:
+    """Blocking `iter_recluster`; never changes the scene. Raises `Cancelled` when ``cancel()`` is True."""
+    if isinstance(source, Scene):
+        source = ReclusterSource.of(source)
+    gen = iter_recluster(source, config, cache)
+    try:
+        while True:
+            next(gen)
+            if cancel is not None and cancel():
+                raise Cancelled("re-clustering cancelled")
+    except StopIteration as stop:
+        return stop.value
+    finally:
+        gen.close()
+
+
+def recluster(
+    scene: Scene,
+    config: ClusterConfig,
+    cancel: Callable[[], bool] | None = None,
+    cache: ClusterCache | None = None,
+) -> Edit:
+    """Re-cluster the scene's stored features and apply the result; returns the applied (revertible) edit."""
+    edit = compute_recluster(scene, config, cancel, cache).edit(scene)
+    edit.apply(scene)
+    return edit

@@ -279,3 +279,56 @@ def test_label_diffs_stay_small(scene: Scene) -> None:
     mixed = edits.reassign(scene, np.ones(scene.labels.shape, bool), None)
     assert mixed.labels.old.shape == (len(mixed.labels),) and mixed.labels.new.shape == (1,)
     roundtrip(scene, mixed)
+
+
+def test_recluster_edit_replaces_every_label_and_undoes_exactly(scene: Scene) -> None:
+    edits.delete(scene, [3]).apply(scene)  # an archived instance: re-clustering drops it, undo brings it back
+    edits.rename(scene, 2, "my table").apply(scene)
+    scene.update_settings(cluster={"epsilon": 0.06})
+    labels = np.zeros(scene.labels.shape, np.int32)  # a different partition: two halves, ids 2 and 7
+    labels[:, :, : labels.shape[2] // 2] = 2
+    labels[:, :, labels.shape[2] // 2 :] = 7
+    stats = edits.label_statistics(scene, labels)
+    settings = {"cluster": {"epsilon": 0.01}, "cluster_params": {"sample": 10}}
+    edit = edits.recluster(scene, labels, stats, settings, based_on=scene.labels)
+    before_settings = dict(scene.settings)
+    roundtrip(scene, edit)
+    np.testing.assert_array_equal(scene.labels, labels)
+    assert scene.instances[2].name == "my table" and scene.instances[7].name == "instance 7"
+    assert edits.deleted_instances(scene) == [] and edits.DELETED_LAYER not in scene.layers
+    assert {k: scene.settings[k] for k in settings} == settings
+    edit.revert(scene)
+    assert [i.name for i in edits.deleted_instances(scene)] == ["thing"]
+    assert scene.settings == before_settings and "cluster_params" not in scene.settings
+    # every pixel changes, so both maps are kept whole, compressed: far below a per-pixel diff
+    assert len(edit.labels) == int((labels != scene.labels).sum())
+    assert edit.labels.nbytes < edits.LabelDiff.between(scene.labels, labels).nbytes / 10
+
+
+def test_recluster_edit_is_refused_on_a_changed_scene_or_a_moved_locked_instance(scene: Scene) -> None:
+    labels = np.where(scene.labels == 3, 2, scene.labels).astype(np.int32)
+    stats = edits.label_statistics(scene, labels)
+    started_from = np.array(scene.labels)
+    edits.rename(scene, 1, "renamed meanwhile").apply(scene)  # names do not matter, labels do
+    edit = edits.recluster(scene, labels, stats, based_on=started_from)
+    assert edit.table_after[0].name == "renamed meanwhile"
+    edits.merge(scene, [1, 2], target=2).apply(scene)
+    with pytest.raises(EditError, match="changed while re-clustering"):
+        edits.recluster(scene, labels, stats, based_on=started_from)
+    with pytest.raises(EditError, match="without statistics"):
+        edits.recluster(scene, labels, {})
+    edits.set_locked(scene, [2], True).apply(scene)
+    with pytest.raises(EditError, match="locked"):
+        edits.recluster(scene, labels, stats)
+
+
+def test_show_hide_is_an_edit_even_on_locked_instances(scene: Scene) -> None:
+    edits.set_locked(scene, [1], True).apply(scene)
+    edit = edits.set_visible(scene, [1, 2], False)
+    roundtrip(scene, edit)
+    assert not scene.instances[1].visible and not scene.instances[2].visible and scene.instances[3].visible
+    assert edit.text == "Hide 2 instances"
+    edit.revert(scene)
+    assert scene.instances[1].visible and scene.instances[2].visible
+    with pytest.raises(EditError, match="nothing changes"):
+        edits.set_visible(scene, [1], True)

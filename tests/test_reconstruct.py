@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -162,10 +163,44 @@ def test_recluster_keeps_names_of_unchanged_instances(room_dir) -> None:
     scene = run_generator(iter_reconstruct([folder], CONFIG, GroundTruthPredictor(room)))
     scene.update_instance(1, name="the big one")
     before = scene.labels.copy()
-    recluster(scene, ClusterConfig(sample_size=3000, seed=5))
+    edit = recluster(scene, ClusterConfig(sample_size=3000, seed=5))
     assert scene.instances[1].name == "the big one"
     assert adjusted_rand_index(scene.labels, before) > 0.9
     assert scene.settings["cluster"]["sample_size"] == 3000
+    edit.revert(scene)
+    np.testing.assert_array_equal(scene.labels, before)
+    assert scene.settings["cluster"]["sample_size"] == CONFIG.cluster.sample_size
+
+
+def test_compute_recluster_never_touches_the_scene(room_dir) -> None:
+    from app.clustering import ClusterCache
+    from app.reconstruct import ReclusterSource, compute_recluster
+
+    room, folder = room_dir
+    scene = run_generator(iter_reconstruct([folder], CONFIG, GroundTruthPredictor(room)))
+    big = max(scene.instances, key=lambda i: scene.instances[i].stats.point_count)
+    scene.update_instance(big, locked=True)
+    events = []
+    for name in ("points", "labels", "instances", "instance_changed", "layers", "edit_log", "settings"):
+        getattr(scene.events, name).connect(lambda *a, name=name: events.append(name))
+    labels, table, settings = scene.labels, dict(scene.instances), dict(scene.settings)
+    cache = ClusterCache()
+    source = ReclusterSource.of(scene)
+    coarse = compute_recluster(source, ClusterConfig(sample_size=2000, min_cluster_size=30_000), cache=cache)
+    fine = compute_recluster(scene, ClusterConfig(sample_size=2000, epsilon=0.0), cache=cache)
+    assert events == [] and scene.labels is labels and scene.instances == table and scene.settings == settings
+    assert cache.hits > 0 and coarse.n_instances != fine.n_instances
+    for result in (coarse, fine):
+        assert result.based_on is labels
+        np.testing.assert_array_equal(result.labels == big, labels == big)  # locked: same pixels
+        assert set(np.unique(result.labels)) - {0} == set(result.stats)
+    edit = coarse.edit(scene)
+    edit.apply(scene)
+    assert len(scene.instances) == coarse.n_instances
+    assert scene.instances[big] == replace(table[big], stats=coarse.stats[big])  # locked: kept as it was
+    edit.revert(scene)
+    np.testing.assert_array_equal(scene.labels, labels)
+    assert scene.instances == table and scene.settings == settings
 
 
 def test_eta_uses_the_current_stage_rate_and_expected_later_stages() -> None:
