@@ -1,4 +1,5 @@
-"""The window's undo stack: app edits wrapped in QUndoCommands (the edit logic lives in ``app.edits``)."""
+"""The window's undo stack: app edits wrapped in QUndoCommands (the edit logic lives in ``app.edits``),
+and changes of what is shown that the scene does not store (isolating an instance) as `ViewCommand`s."""
 
 from __future__ import annotations
 
@@ -14,36 +15,61 @@ from app.scene import Scene
 log = logging.getLogger(__name__)
 
 EditBuilder = Callable[[Scene], Edit]
+SelectionChange = tuple[int | None, int | None]  # (selected instance before, after)
 UNDO_LIMIT = 500  # edits kept for undo (each keeps only the pixels it changed)
 
 
 class EditCommand(QUndoCommand):
-    """One ``app.edits.Edit`` on one scene: redo applies it, undo reverts it."""
+    """One ``app.edits.Edit`` on one scene: redo applies it, undo reverts it. With ``selection``
+    (before, after), undo and redo also give back the selected instance of that moment."""
 
-    def __init__(self, scene: Scene, edit: Edit, stack: EditStack) -> None:
+    def __init__(
+        self, scene: Scene, edit: Edit, stack: EditStack, selection: SelectionChange | None = None
+    ) -> None:
         super().__init__(edit.text)
         self.scene = scene
         self.edit = edit
+        self.selection = selection
         self._stack = stack
 
     def redo(self) -> None:
         self._stack._replay(self.edit.apply, self.scene)
+        if self.selection is not None:
+            self._stack.selection_requested.emit(self.selection[1])
 
     def undo(self) -> None:
         self._stack._replay(self.edit.revert, self.scene)
+        if self.selection is not None:
+            self._stack.selection_requested.emit(self.selection[0])
+
+
+class ViewCommand(QUndoCommand):
+    """A change of what is shown that the scene does not store (e.g. isolating an instance): undoable
+    like an edit, but it does not make the document modified."""
+
+    def __init__(self, text: str, redo: Callable[[], None], undo: Callable[[], None], stack: EditStack):
+        super().__init__(text)
+        self._redo, self._undo, self._stack = redo, undo, stack
+
+    def redo(self) -> None:
+        self._stack._replay(lambda _scene: self._redo(), self._stack.scene)
+
+    def undo(self) -> None:
+        self._stack._replay(lambda _scene: self._undo(), self._stack.scene)
 
 
 class EditStack(QUndoStack):
     """Undo/redo of the current scene's edits.
 
     ``run(builder)`` prepares an edit (``builder(scene)`` may raise ``EditError``, reported through
-    ``failed``) and pushes it. Changes to the scene made outside the stack (e.g. re-clustering, view
-    toggles stored in the scene) make the saved state unreachable, so the document stays "modified"
-    until the next save even if every edit is undone.
+    ``failed``) and pushes it; re-clustering and showing/hiding instances are edits too, ``push_view``
+    records isolating. Changes to the scene made outside the stack make the saved state unreachable, so
+    the document stays "modified" until the next save even if every edit is undone.
     """
 
     failed = Signal(str)  # a readable reason an edit could not be done
     applied = Signal(object)  # the Edit just applied, undone or redone
+    selection_requested = Signal(object)  # instance id | None an undo/redo gives back the selection to
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -90,6 +116,20 @@ class EditStack(QUndoStack):
             self.clear()
             self.resetClean()
 
+    @property
+    def replaying(self) -> bool:
+        """True while a command is being applied or undone (its own scene events are not external)."""
+        return self._replaying
+
+    def scene_modified(self) -> bool:
+        """Whether the scene differs from its saved state: an edit (not a view change) lies between the
+        saved point and the current one, or the saved point is unreachable."""
+        clean = self.cleanIndex()
+        if clean < 0:
+            return True
+        lo, hi = sorted((clean, self.index()))
+        return any(not isinstance(self.command(i), ViewCommand) for i in range(lo, hi))
+
     def _replay(self, step: Callable[[Scene], None], scene: Scene) -> None:
         self._replaying = True
         try:
@@ -101,8 +141,10 @@ class EditStack(QUndoStack):
             self._replaying = False
 
     # editing ---------------------------------------------------------------------------------------
-    def run(self, builder: EditBuilder) -> Edit | None:
-        """Prepare and apply one edit; None (and ``failed`` emitted) when it cannot be done."""
+    def run(self, builder: EditBuilder, selection: SelectionChange | None = None) -> Edit | None:
+        """Prepare and apply one edit; None (and ``failed`` emitted) when it cannot be done.
+
+        ``selection`` (before, after): undo/redo also restore the selection (see `EditCommand`)."""
         if self.scene is None:
             self.failed.emit("Open a scene first.")
             return None
@@ -111,9 +153,14 @@ class EditStack(QUndoStack):
         except EditError as exc:
             self.failed.emit(str(exc))
             return None
-        self.push(EditCommand(self.scene, edit, self))
+        self.push(EditCommand(self.scene, edit, self, selection))
         self.applied.emit(edit)
         return edit
+
+    def push_view(self, text: str, redo: Callable[[], None], undo: Callable[[], None]) -> None:
+        """Record a view change (already made or not: ``redo`` runs now and must be idempotent)."""
+        if self.scene is not None:
+            self.push(ViewCommand(text, redo, undo, self))
 
     def edit_texts(self) -> list[str]:
         """Texts of the applied edits, oldest first (what the history panel lists above its cursor)."""

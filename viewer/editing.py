@@ -4,8 +4,9 @@ Export, autosave with crash recovery.
 Installed by ``install_editing(window)`` (idempotent; call it at the end of ``MainWindow.__init__``).
 The window provides ``document`` (viewer.document.Document), ``selection`` (viewer.selection.Selection),
 ``view`` (viewer.scene_view.SceneView), ``actions_``, ``menus``, ``add_panel``, ``show_error``, ``settings``
-and the hook ``push_edit(edit)``, which is replaced so that edits prepared elsewhere in the window (renames
-in the instance list, "Label all") are recorded on the undo stack. The window itself asks about unsaved
+and the hooks ``push_edit(edit, selection)`` and ``push_view(text, redo, undo)``, which are replaced so that
+edits prepared elsewhere in the window (renames and show/hide in the instance list, re-clustering, "Label
+all") and isolating an instance are recorded on the undo stack. The window itself asks about unsaved
 changes on close; this module then drops the session's autosave. All edit logic is in ``app.edits``; this
 module only collects the user's choices (selection, dialogs, lasso) and pushes prepared edits.
 
@@ -81,6 +82,8 @@ class EditingController(QObject):
         self.document.scene_changed.connect(self._on_scene_changed)
         self.document.modified_changed.connect(self._on_modified_changed)
         self.stack.cleanChanged.connect(self._on_clean_changed)
+        self.stack.indexChanged.connect(self._on_clean_changed)
+        self.stack.selection_requested.connect(self._restore_selection)
         self.stack.indexChanged.connect(self._bump)
         self.stack.indexChanged.connect(self._drop_vanished_selection)
         self.selection.changed.connect(self._update_actions)
@@ -310,15 +313,17 @@ class EditingController(QObject):
         self.actions["redo"].setEnabled(self.stack.canRedo())
 
     def _hook_window(self) -> None:
-        """Edits prepared elsewhere in the window (e.g. renames typed into the instance list) go through
-        the undo stack: the window routes them through ``window.push_edit``."""
+        """Edits prepared elsewhere in the window (renames typed into the instance list, show/hide,
+        re-clustering) go through the undo stack: the window routes them through ``window.push_edit``, and
+        view changes (isolate) through ``window.push_view``."""
         self.window.push_edit = self.push_edit
+        self.window.push_view = self.stack.push_view
 
-    def push_edit(self, edit: edits.Edit) -> None:
-        """Apply an already prepared edit through the undo stack."""
+    def push_edit(self, edit: edits.Edit, selection: tuple[int | None, int | None] | None = None) -> None:
+        """Apply an already prepared edit through the undo stack (``selection``: see ``EditStack.run``)."""
         if self.document.scene is None:
             return
-        self.stack.run(lambda _scene: edit)
+        self.stack.run(lambda _scene: edit, selection)
 
     # ------------------------------------------------------------------------------------ scene state
     def _on_scene_changed(self, scene: Scene | None) -> None:
@@ -351,9 +356,15 @@ class EditingController(QObject):
     def _bump(self, *_args) -> None:
         self._changes += 1
 
-    def _on_clean_changed(self, clean: bool) -> None:
+    def _on_clean_changed(self, *_args) -> None:
+        """The document is modified when the stack is away from its saved point by an edit (isolating an
+        instance is on the stack too, but changes nothing that is saved)."""
         if self.document.scene is not None:
-            self.document.set_modified(not clean)
+            self.document.set_modified(self.stack.scene_modified())
+
+    def _restore_selection(self, instance_id: int | None) -> None:
+        scene = self.document.scene
+        self.selection.select(instance_id if scene is not None and instance_id in scene.instances else None)
 
     def _on_modified_changed(self, modified: bool) -> None:
         if not modified:  # saved (or a fresh scene)

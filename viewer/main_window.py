@@ -3,7 +3,8 @@ and the dock panels, all wired to one Document (the Scene) and one Selection.
 
 Extending it: register actions with ``window.actions_.add(ActionSpec(...), slot)`` (menus: file, edit,
 view, run, help), add docks with ``window.add_panel(dock)``, and send scene edits (app.edits.Edit) through
-``window.push_edit(edit)`` so an undo stack can record them.
+``window.push_edit(edit)`` (view changes the scene does not store: ``window.push_view``) so an undo stack
+can record them.
 """
 
 from __future__ import annotations
@@ -84,6 +85,10 @@ class MainWindow(QMainWindow):
         self.selection = Selection(self)
         self.images: ViewImages | None = None
         self.job: Job | None = None  # the current long job (reconstruct, open)
+        self._restoring_isolation = False
+        from app.clustering import ClusterCache
+
+        self.cluster_cache = ClusterCache()  # re-clustering work that the settings do not change
         self.jobs_started = 0
         self.last_job_outcome = ""  # "succeeded" | "failed" | "cancelled" (tests, status)
         self._presentation_state: dict[str, Any] | None = None
@@ -217,6 +222,7 @@ class MainWindow(QMainWindow):
               "Show only the selected instance", menu="edit", checkable=True),
             self.instances_panel.isolate_button.setChecked)
         self.instances_panel.isolate_button.toggled.connect(self._sync_isolate_action)
+        self.instances_panel.isolate_button.toggled.connect(self._on_isolate_toggled)
         add(S("clear_selection", "&Clear selection", None, "Escape", "Clear the selection or cancel the job",
               menu="edit"), self.escape)
         self.menus["edit"].addSeparator()
@@ -315,9 +321,11 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------------------ scene wiring
     def _on_scene_changed(self, scene) -> None:
         self.selection.clear()
+        self.cluster_cache.clear()
         self.images = ViewImages(scene) if scene is not None else None
         self.view.set_scene(scene)
         self.instances_panel.set_scene(scene)
+        self._sync_isolate_action(False)
         self.instance_panel.set_scene(scene, self.images)
         self.images_panel.set_scene(scene, self.images)
         self.display_panel.refresh()
@@ -359,24 +367,57 @@ class MainWindow(QMainWindow):
         self.view.go_to_view(view)
 
     # ----------------------------------------------------------------------------------- edits
-    def push_edit(self, edit) -> None:
-        """Apply a prepared app.edits.Edit (the undo feature replaces this to record it)."""
+    def push_edit(self, edit, selection: tuple[int | None, int | None] | None = None) -> None:
+        """Apply a prepared app.edits.Edit (the undo feature replaces this to record it); ``selection``
+        (before, after): the instance to select after it (undo gives back the one before)."""
         edit.apply(self.document.scene)
+        if selection is not None:
+            scene = self.document.scene
+            self.selection.select(selection[1] if selection[1] in scene.instances else None)
+
+    def push_view(self, text: str, redo: Callable[[], None], undo: Callable[[], None]) -> None:
+        """Make a view change that the scene does not store (the undo feature replaces this to record it)."""
+        redo()
 
     def edit_instance(self, instance_id: int, **fields: Any) -> None:
         """Rename / show / hide one instance from a panel; errors become a dialog."""
+        from app import edits
+
         scene = self.document.scene
         if scene is None:
             return
         try:
             if "name" in fields:
-                from app.edits import rename
-
-                self.push_edit(rename(scene, instance_id, fields.pop("name")))
+                self.push_edit(edits.rename(scene, instance_id, fields.pop("name")))
+            if "visible" in fields:
+                self.push_edit(edits.set_visible(scene, [instance_id], fields.pop("visible")))
             if fields:
                 scene.update_instance(instance_id, **fields)
         except Exception as exc:
             self.show_exception("Cannot change the instance", exc)
+
+    def _on_isolate_toggled(self, on: bool) -> None:
+        """Record isolating (or showing all again) on the undo stack."""
+        if self._restoring_isolation:
+            return
+        scene = self.document.scene
+        iid = self.selection.instance
+        if scene is None:
+            return
+        name = scene.instances[iid].name if iid in scene.instances else "the selection"
+        self.push_view(f"Isolate {name}" if on else "Show all instances",
+                       lambda: self._set_isolation(on, iid), lambda: self._set_isolation(not on, iid))
+
+    def _set_isolation(self, on: bool, instance_id: int | None) -> None:
+        """Isolate ``instance_id`` (selecting it) or show everything again, without recording it."""
+        self._restoring_isolation = True
+        try:
+            scene = self.document.scene
+            if on and scene is not None and instance_id in scene.instances:
+                self.selection.select(instance_id)
+            self.instances_panel.isolate_button.setChecked(on)
+        finally:
+            self._restoring_isolation = False
 
     # ---------------------------------------------------------------------------------- opening
     def open_folder_dialog(self) -> None:
@@ -515,8 +556,13 @@ class MainWindow(QMainWindow):
         self.clustering_panel._set_values(run.min_cluster_size, run.epsilon, run.cluster_preset)
 
     def recluster(self, run) -> bool:
-        """Re-cluster the shown scene's stored features with ``run``'s clustering settings."""
-        from viewer.pipeline import apply_recluster, recluster_factory
+        """Re-cluster the shown scene's stored features with ``run``'s clustering settings.
+
+        The worker only computes (app.reconstruct.iter_recluster reads a snapshot of the scene's arrays);
+        the result is applied here, on the GUI thread, as one undoable edit. A cache kept per scene makes
+        every re-clustering after the first one skip the work that does not depend on the settings."""
+        from app.edits import EditError
+        from viewer.pipeline import recluster_factory
 
         scene = self.document.scene
         if scene is None:
@@ -527,7 +573,7 @@ class MainWindow(QMainWindow):
                 return False
             self.job.cancel()  # the newest settings win
         try:
-            factory = recluster_factory(scene, run)
+            factory = recluster_factory(scene, run, self.cluster_cache)
         except Exception as exc:
             self.show_exception("Cannot re-cluster", exc)
             self.clustering_panel.show_message("")
@@ -538,10 +584,17 @@ class MainWindow(QMainWindow):
             if self.document.scene is not scene:
                 return  # another scene was opened meanwhile
             selected = self.selection.instance
-            apply_recluster(scene, result)
-            self.selection.select(selected if selected in scene.instances else None)
+            try:
+                edit = result.edit(scene)
+            except EditError as exc:  # the scene was edited meanwhile, or a locked instance would change
+                self.clustering_panel.show_message(f"Not applied: {exc}")
+                return
+            kept = selected if selected is not None and selected in result.stats else None
+            self.push_edit(edit, (selected, kept))
             self.clustering_panel.show_result(len(scene.instances), time.monotonic() - started)
             self.info_label.setText(self._scene_summary(scene))
+            log.info("re-clustered in %.2f s (%s)", time.monotonic() - started,
+                     ", ".join(f"{k} {v:.2f}" for k, v in result.timings.items()))
 
         return self.run_job(Job("recluster", factory, self), done, "Re-clustering", "Re-clustering failed")
 

@@ -7,16 +7,12 @@ return results, which the GUI thread applies.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from app.errors import UserError
 from app.paths import SAMPLE_DIR
 from app.progress import Cancelled, Progress
-from app.scene import Instance, Scene
+from app.scene import Scene
 from viewer.run_settings import RunSettings
 
 
@@ -84,55 +80,33 @@ def reconstruction_factory(folder: Path, run: RunSettings):
     return factory
 
 
-@dataclass
-class ReclusterResult:
-    labels: np.ndarray
-    instances: list[Instance]
-    settings: dict[str, Any]
+def recluster_factory(scene: Scene, run: RunSettings, cache=None):
+    """A Job factory that re-clusters the stored features (no network) and returns an
+    ``app.reconstruct.ReclusterResult``; the GUI thread applies it (``result.edit(scene)``).
 
-
-def recluster_factory(scene: Scene, run: RunSettings):
-    """Re-cluster the stored features (no network) in the background; the GUI applies the result.
-
-    Mirrors app.reconstruct.recluster, which applies to the scene itself (not allowed off the GUI thread).
+    The scene is read here, on the GUI thread (a snapshot of its read-only arrays); the worker never
+    touches it. ``cache``: an ``app.clustering.ClusterCache`` kept for this scene between re-clusterings.
     """
-    from app.clustering import iter_cluster_views
-    from app.instances import build_instances, cluster_labels_to_ids, instance_statistics, match_to_previous
+    from app.reconstruct import ReclusterSource, iter_recluster
 
     config = cluster_config(run)
     config.validate()
-    point_map = np.asarray(scene.point_map)
-    features = np.asarray(scene.features, np.float32)
-    mask = np.asarray(scene.point_mask)
-    old_labels = np.array(scene.labels)
-    old_instances = dict(scene.instances)
-    depth, extrinsic, intrinsic = (np.asarray(a) for a in (scene.depth, scene.extrinsic, scene.intrinsic))
+    source = ReclusterSource.of(scene)
 
     def factory(cancelled):
-        gen = iter_cluster_views(point_map, features, mask, config)
+        gen = iter_recluster(source, config, cache)
         try:
             while True:
                 message, fraction = next(gen)
-                yield Progress("clustering", message, 0.85 * fraction, fraction)
+                yield Progress("clustering", message, fraction, fraction)
                 if cancelled():
                     raise Cancelled("re-clustering cancelled")
         except StopIteration as stop:
-            result = stop.value
+            return stop.value
         finally:
             gen.close()
-        yield Progress("instances", "measuring instances", 0.9, 0.0)
-        labels = match_to_previous(cluster_labels_to_ids(result.labels), old_labels, old_instances)
-        stats = instance_statistics(labels, point_map, mask, depth, extrinsic, intrinsic)
-        instances = build_instances(stats, old_instances)
-        settings = {"cluster": config.to_json(), "cluster_params": result.params}
-        return ReclusterResult(labels, instances, settings)
 
     return factory
-
-
-def apply_recluster(scene: Scene, result: ReclusterResult) -> None:
-    scene.set_labels(result.labels, result.instances)
-    scene.update_settings(**result.settings)
 
 
 def timing_key(device: str) -> str:

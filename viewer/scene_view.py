@@ -134,6 +134,10 @@ class SceneView(QWidget):
         self._last_interaction = 0.0
         self._refining = False
         self.lod_policy = "auto"  # "auto", "always" (tests/benches), "never"
+        self._render_timer = QTimer(self)  # one render for several scene events in a row
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(0)
+        self._render_timer.timeout.connect(self.render)
         self._refine_timer = QTimer(self)
         self._refine_timer.setSingleShot(True)
         self._refine_timer.timeout.connect(self._refine)
@@ -281,13 +285,16 @@ class SceneView(QWidget):
             self.selected = None
         self.isolated &= set(self.scene.instances)
         self._update_visibility(render=False)
-        self._update_colours()
+        self._update_colours(render=False)
+        self._render_timer.start()
 
     def _on_instances_changed(self) -> None:
+        # Scene.set_labels sends labels then instances: both are drawn by one render
         self._colour_cache.pop("instance", None)
         self._dim_cache.pop("instance", None)
         self._update_visibility(render=False)
-        self._update_colours()
+        self._update_colours(render=False)
+        self._render_timer.start()
 
     def _on_instance_changed(self, instance_id: int, field: str) -> None:
         if field == "colour":
@@ -747,6 +754,7 @@ class SceneView(QWidget):
         return self._drawing_lod
 
     def render(self) -> None:
+        self._render_timer.stop()
         if not self._closed:
             self.plotter.render()
 
@@ -765,6 +773,7 @@ class SceneView(QWidget):
         """Release the render window (call before the widget is destroyed)."""
         if not self._closed:
             self._refine_timer.stop()
+            self._render_timer.stop()
             if self.scene is not None:
                 self._disconnect_scene(self.scene)
             self._closed = True

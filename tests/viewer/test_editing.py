@@ -430,8 +430,8 @@ def test_relabelling_outside_the_stack_starts_a_new_history(edit_window, annotat
     window.selection.select(annotation_case["piece_a"])
     window.actions_["delete"].trigger()
     assert window.actions_["undo"].isEnabled()
-    window.edit_instance(annotation_case["pair"], visible=False)  # a view setting: history kept
-    assert ctl.stack.count() == 1 and window.document.modified
+    window.edit_instance(annotation_case["pair"], visible=False)  # hiding is an undoable edit too
+    assert ctl.stack.count() == 2 and window.document.modified
     scene.set_labels(np.zeros_like(scene.labels), [])  # e.g. re-clustering replaced every label
     assert ctl.stack.count() == 0 and not window.actions_["undo"].isEnabled()
     assert window.document.modified  # still not saved
@@ -528,3 +528,62 @@ def test_export_can_be_cancelled_and_writes_nothing(
     assert "cancelled" in dialog.status.text() and dialog.last_result is None
     assert list(out.iterdir()) == []  # no output, no temporary folder left behind
     dialog.close()
+
+
+def test_recluster_is_undone_with_ctrl_z_labels_table_and_selection(edit_window, annotation_case, qtbot):
+    window, ctl = edit_window
+    scene = open_scene(window, annotation_case["path"], qtbot)
+    window.display_panel.set_colour_mode("instance")
+    pair = annotation_case["pair"]
+    window.edit_instance(pair, name="my pair")  # a user edit the re-clustering keeps and undo restores
+    window.selection.select(pair)
+    labels, table = np.array(scene.labels), dict(scene.instances)
+    qtbot.mouseClick(window.clustering_panel.preset_buttons["small"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.job is None and scene.edit_log[-1]["op"] == "recluster", timeout=60_000)
+    relabelled = np.array(scene.labels)
+    assert not np.array_equal(relabelled, labels) and scene.settings["cluster"]["epsilon"] == 0.005
+    assert ctl.stack.count() == 2 and ctl.history.entries()[-1].startswith("Re-cluster into")
+    window.selection.select(None)
+
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    np.testing.assert_array_equal(scene.labels, labels)
+    assert scene.instances == table and scene.instances[pair].name == "my pair"
+    assert window.selection.instance == pair
+    shown = window.view.displayed_colours()
+    inside = scene.point_labels == pair
+    assert (shown[inside] == table[pair].colour).all()  # the cloud shows the old instance, selected
+    assert not (shown[~inside] == table[pair].colour).all(axis=1).any()
+    assert window.instances_panel.model.rowCount() == len(table)
+
+    redo = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    QTest.keyClick(window, Qt.Key.Key_Z, redo)
+    np.testing.assert_array_equal(scene.labels, relabelled)
+    window.actions_["undo"].trigger()
+    window.actions_["undo"].trigger()  # and the rename before it
+    assert scene.instances[pair].name != "my pair" and not window.document.modified
+
+
+def test_show_hide_and_isolate_are_undone_with_ctrl_z(edit_window, annotation_case, qtbot):
+    window, ctl = edit_window
+    scene = open_scene(window, annotation_case["path"], qtbot)
+    view = window.view
+    iid = annotation_case["pair"]
+    n_all, n_iid = view.n_visible, int((scene.point_labels == iid).sum())
+    window.selection.select(iid)
+    qtbot.keyClick(window, Qt.Key.Key_H)  # hide the selected instance
+    assert not scene.instances[iid].visible and view.n_visible == n_all - n_iid
+    assert window.document.modified
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert scene.instances[iid].visible and view.n_visible == n_all
+    assert not window.document.modified  # back at the saved state
+
+    qtbot.keyClick(window, Qt.Key.Key_I)  # isolate
+    assert window.instances_panel.isolate_button.isChecked() and view.n_visible == n_iid
+    assert ctl.history.entries()[-1] == f"Isolate {scene.instances[iid].name}"
+    assert not window.document.modified  # isolating changes nothing that is saved
+    window.selection.select(None)
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not window.instances_panel.isolate_button.isChecked() and view.n_visible == n_all
+    assert not window.actions_["isolate"].isChecked()
+    window.actions_["redo"].trigger()  # isolates the same instance again, selecting it
+    assert window.selection.instance == iid and view.n_visible == n_iid

@@ -221,7 +221,10 @@ class InstanceListPanel(QDockWidget):
         self._syncing = False
 
     def set_scene(self, scene: Scene | None) -> None:
+        # a new scene is not an undoable "show all" (the 3D view drops its isolation with the old scene)
+        self.isolate_button.blockSignals(True)
         self.isolate_button.setChecked(False)
+        self.isolate_button.blockSignals(False)
         self.model.set_scene(scene)
 
     # selection sync ---------------------------------------------------------------------------------
