@@ -56,9 +56,19 @@ def test_contrastive_loss_zero_for_separated_features_positive_otherwise():
     gen = torch.Generator().manual_seed(0)
     feats = _one_hot_features(labels)
     assert contrastive_loss(feats, labels, n_samples=256, generator=gen).item() < 1e-4
-    # identical features for everything: pull is 0 but push = margin
+    # identical features for everything: pull is 0 and every different pair pays the margin; "groups"
+    # averages the push term over different pairs only, "pairs" over all pairs
     same = torch.ones_like(feats)
-    assert contrastive_loss(same, labels, n_samples=256, generator=gen).item() == pytest.approx(1.0, abs=1e-3)
+    grouped = contrastive_loss(same, labels, n_samples=256, generator=gen, reduction="groups")
+    assert grouped.item() == pytest.approx(1.0, abs=1e-3)
+    idx = sample_pixels(labels[0], 256, torch.Generator().manual_seed(5))
+    lab, view = labels[0].reshape(-1)[idx], idx // 256
+    cross = view[:, None] != view[None, :]
+    different = ((lab[:, None] != lab[None, :]) & cross).sum() / cross.sum()
+    paired = contrastive_loss(same, labels, n_samples=256, generator=torch.Generator().manual_seed(5))
+    assert 0.2 < different < 0.95 and paired.item() == pytest.approx(different.item(), abs=1e-4)
+    with pytest.raises(ValueError, match="reduction"):
+        contrastive_loss(same, labels, n_samples=16, reduction="mean")
     # noisy features of one instance: the pull term is positive and its gradient reduces it
     noisy = (feats + 0.5 * torch.randn(feats.shape, generator=gen)).requires_grad_()
     loss = contrastive_loss(noisy, labels, n_samples=256, generator=torch.Generator().manual_seed(1))
@@ -253,3 +263,35 @@ def test_resume_with_a_later_schedule_start_uses_the_new_schedule(tmp_path):
     train(dataclasses.replace(cfg, steps=5), tmp_path / "run", progress=lambda m: None)
     saved = _saved_config(tmp_path / "run")
     assert (saved.schedule_start, saved.lr, saved.warmup, saved.steps) == (2, 3e-4, 2, 5)
+
+
+def test_instance_stage_trains_only_the_instance_branch(tmp_path):
+    from model import IGGTConfig, build_iggt
+    from model.checkpoint import save_iggt
+
+    torch.manual_seed(2)
+    small = IGGTConfig.tiny(vit_depth=2, aa_depth=2, head_layers=(0, 1, 1, 1), name="smaller")
+    init_net = build_iggt(small)
+    init = save_iggt(init_net, tmp_path / "init.safetensors")
+    before = {k: v.clone() for k, v in init_net.state_dict().items()}
+    cfg = TrainConfig(
+        steps=2, warmup=1, sizes=((56, 56),), min_views=2, max_views=2, val_every=0, log_every=1,
+        init=str(init), stage="instance", reinit_instance=True,
+    )
+    train(cfg, tmp_path / "inst", progress=lambda m: None)
+    after = torch.load(tmp_path / "inst" / "last.pt", weights_only=False)["model"]
+    branch = [k for k in after if k.startswith(("part_adaptor.", "part_head."))]
+    trunk = [k for k in after if k not in branch and after[k].is_floating_point()]
+    assert branch and trunk
+    for k in trunk:  # frozen (BatchNorm statistics included: the trunk has none that move in eval)
+        torch.testing.assert_close(after[k], before[k], rtol=0, atol=0)
+    changed = [k for k in branch if after[k].is_floating_point() and not torch.equal(after[k], before[k])]
+    assert len(changed) > len(branch) // 2
+    rows = _read_log(tmp_path / "inst" / "train_log.csv")
+    assert len(rows) == 2 and all(float(r["mvc"]) > 0 and r["camera"] == "" for r in rows)
+
+
+def test_unknown_training_stage_is_rejected(tmp_path):
+    cfg = TrainConfig(steps=1, sizes=((56, 56),), min_views=2, max_views=2, val_every=0, stage="heads")
+    with pytest.raises(ValueError, match="unknown training stage"):
+        train(cfg, tmp_path / "bad", progress=lambda m: None)

@@ -26,7 +26,8 @@ import torch
 
 from model.synthetic import render_room
 
-from .losses import LossWeights, iggt_loss
+from .losses import LossWeights, iggt_loss, instance_loss
+from .stages import check_stage, instance_forward, reinit_instance_branch, set_trainable
 from .targets import make_batch
 
 TRAIN_SEED_OFFSET = 1_000_000  # training rooms use seeds >= this; evaluation uses smaller seeds
@@ -74,6 +75,8 @@ class TrainConfig:
     # step at which the (warm-up + cosine) schedule starts; a resume that asks for a later start than the
     # run's switches to a fresh schedule (its lr, warmup, min_lr_ratio) from that step on
     schedule_start: int = 0
+    stage: str = "all"  # "all" or "instance" (only the instance branch, trunk frozen; see stages.py)
+    reinit_instance: bool = False  # start the instance branch from fresh weights (new runs only)
     loss: LossWeights = dataclasses.field(default_factory=LossWeights)
 
     def to_dict(self) -> dict:
@@ -208,9 +211,12 @@ def train(
         net.load_state_dict(state["model"])
     else:
         net = build_model(cfg)
+        if cfg.reinit_instance:
+            reinit_instance_branch(net, cfg.seed)
     net.to(cfg.device).train()
-    decay = [p for n, p in net.named_parameters() if p.ndim >= 2 and p.requires_grad]
-    no_decay = [p for n, p in net.named_parameters() if p.ndim < 2 and p.requires_grad]
+    trainable = set_trainable(net, check_stage(cfg.stage))
+    decay = [p for p in trainable if p.ndim >= 2]
+    no_decay = [p for p in trainable if p.ndim < 2]
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=cfg.lr,
@@ -247,12 +253,15 @@ def train(
         lr = lr_at(cfg, step)
         for g in opt.param_groups:
             g["lr"] = lr
-        out = net(batch.images)
-        loss, parts = iggt_loss(out, batch, cfg.loss, torch.Generator().manual_seed(cfg.seed * 7_919 + step))
+        gen = torch.Generator().manual_seed(cfg.seed * 7_919 + step)
+        if cfg.stage == "instance":
+            loss, parts = instance_loss(instance_forward(net, batch.images), batch, cfg.loss, gen)
+        else:
+            loss, parts = iggt_loss(net(batch.images), batch, cfg.loss, gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
         opt.step()
         step += 1
         dt = time.perf_counter() - t0
@@ -270,9 +279,9 @@ def train(
             }
             _append_csv(out_dir / "train_log.csv", LOG_FIELDS, row)
             progress(
-                f"step {step}/{cfg.steps} loss {parts['total']:.4f} (cam {parts['camera']:.3f} "
-                f"depth {parts['depth']:.3f} pts {parts['point']:.3f} mvc {parts['mvc']:.3f}) "
-                f"{views}x{h}x{w} {dt:.2f}s/step lr {lr:.2e}"
+                f"step {step}/{cfg.steps} loss {parts['total']:.4f} ("
+                + " ".join(f"{k} {parts[k]:.3f}" for k in ("camera", "depth", "point", "mvc") if k in parts)
+                + f") {views}x{h}x{w} {dt:.2f}s/step lr {lr:.2e}"
             )
         if cfg.val_every and step % cfg.val_every == 0:
             val = validation_loss(net, cfg, cfg.sizes[-1])
