@@ -11,8 +11,9 @@
   of pairs, which keeps the formula's balance between the terms while making the scale independent
   of the sample count. ``"groups"`` (the first bundled model's) takes the mean of each term
   separately; that weights the pull term by (different pairs / same pairs), about 10x on our rooms,
-  and the features collapse towards one point (measured: the collapse accuracy of nearest GT
-  centroid stayed below 0.3). Floor/wall/ceiling pixels take part as their own groups (they are not
+  and the features collapse towards one point (measured on held-out rooms, instance stage: pixel
+  accuracy of the nearest GT-instance centroid stayed below 0.3, against 0.78 after 120 steps with
+  "pairs"). Floor/wall/ceiling pixels take part as their own groups (they are not
   instances, but their features must stay apart from the furniture's).
 """
 
