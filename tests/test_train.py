@@ -207,8 +207,12 @@ def test_train_command_runs_resumes_and_exports(tmp_path, capsys):
     ]
     assert main(args) == 0
     assert read_metadata(tmp_path / "w.safetensors")["step"] == "1"
-    assert main([*args[:4], "2", *args[5:]]) == 0  # two steps: resumes at step 1
-    assert "resuming" in capsys.readouterr().out
+    assert main([*args[:4], "2", *args[5:], "--input-width", "308", "--input-height", "224"]) == 0
+    assert "resuming" in capsys.readouterr().out  # two steps: resumed at step 1
+    meta = read_metadata(tmp_path / "w.safetensors")
+    assert (meta["step"], meta["iggt.input_width"], meta["iggt.input_height"]) == ("2", "308", "224")
+    assert main([*args[:-2], "--input-width", "308"]) == 1  # needs --export
+    assert main([*args, "--input-width", "10"]) == 1  # below the smallest input
     assert main(["train", "--out", str(tmp_path / "bad"), "--views", "9-2"]) == 1
     assert main(["train", "--out", str(tmp_path / "bad"), "--size", "100x100"]) == 1
 

@@ -36,7 +36,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0, help="checkpoint interval")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument(
+        "--stage",
+        default="all",
+        choices=["all", "instance"],
+        help="all: the whole network, every loss; instance: only the instance branch (trunk frozen, "
+        "contrastive loss, ~4x cheaper steps), e.g. on top of --init weights",
+    )
+    parser.add_argument(
+        "--reinit-instance", action="store_true", help="start the instance branch from fresh weights"
+    )
     parser.add_argument("--export", type=Path, help="after training, write the weights (safetensors) here")
+    parser.add_argument(
+        "--input-width",
+        type=int,
+        help="with --export: record the network input width the weights work best at (the app's default)",
+    )
+    parser.add_argument("--input-height", type=int, help="with --export and --input-width: the height")
 
 
 def _views(text: str) -> tuple[int, int]:
@@ -58,6 +74,18 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--init: no such file {args.init}")
     if args.steps < 1 or args.batch < 1 or args.lr <= 0:
         raise UserError("--steps and --batch must be positive and --lr > 0")
+    preferred: dict[str, str] = {}
+    if args.input_height is not None and args.input_width is None:
+        raise UserError("--input-height needs --input-width")
+    if args.input_width is not None:
+        if args.export is None:
+            raise UserError("--input-width/--input-height are recorded in the exported weights: add --export")
+        from model.checkpoint import preferred_metadata
+
+        try:
+            preferred = preferred_metadata(args.input_width, args.input_height)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
     from model.train import TrainConfig, train
 
     cfg = TrainConfig(
@@ -75,12 +103,14 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         device=args.device,
         init=str(args.init) if args.init else None,
+        stage=args.stage,
+        reinit_instance=args.reinit_instance,
     )
     step = train(cfg, args.out, progress=lambda m: print(m, flush=True))
     print(f"reached step {step}; checkpoint {args.out / 'last.pt'}")
     if args.export:
         from model.train.export import export_checkpoint
 
-        export_checkpoint(args.out / "last.pt", args.export)
+        export_checkpoint(args.out / "last.pt", args.export, **preferred)
         print(f"wrote {args.export}")
     return 0
