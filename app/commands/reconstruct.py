@@ -21,7 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: auto")
     parser.add_argument("--views", type=int, metavar="N", help="use N evenly spaced images")
-    parser.add_argument("--width", type=int, default=504, help="network input width, multiple of 28 (504)")
+    parser.add_argument(
+        "--width",
+        type=int,
+        help="network input width, multiple of 28 (default: the weights' preferred width, else 504)",
+    )
     parser.add_argument("--height", type=int, help="network input height (default: width x 2/3, as the demo)")
     parser.add_argument(
         "--conf-percentile", type=float, metavar="P", default=None,
