@@ -152,6 +152,14 @@ def contrastive_loss(
     return total / b
 
 
+def _mvc(out: dict, batch: Batch, weights: LossWeights, generator: torch.Generator | None) -> torch.Tensor:
+    w = weights
+    return contrastive_loss(
+        out["part_feat"], batch.labels, w.mvc_samples, w.lambda_pull, w.lambda_push, w.margin, generator,
+        w.mvc_reduction,
+    )
+
+
 def iggt_loss(
     out: dict, batch: Batch, weights: LossWeights = LossWeights(), generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -173,16 +181,7 @@ def iggt_loss(
         weights.conf_alpha,
         weights.grad_scales,
     )
-    mvc = contrastive_loss(
-        out["part_feat"],
-        batch.labels,
-        weights.mvc_samples,
-        weights.lambda_pull,
-        weights.lambda_push,
-        weights.margin,
-        generator,
-        weights.mvc_reduction,
-    )
+    mvc = _mvc(out, batch, weights, generator)
     total = weights.camera * cam + weights.depth * depth + weights.point * point + weights.mvc * mvc
     parts = {
         "camera": cam.item(),
@@ -198,15 +197,6 @@ def instance_loss(
     out: dict, batch: Batch, weights: LossWeights = LossWeights(), generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The contrastive loss alone (the ``instance`` training stage)."""
-    mvc = contrastive_loss(
-        out["part_feat"],
-        batch.labels,
-        weights.mvc_samples,
-        weights.lambda_pull,
-        weights.lambda_push,
-        weights.margin,
-        generator,
-        weights.mvc_reduction,
-    )
+    mvc = _mvc(out, batch, weights, generator)
     total = weights.mvc * mvc
     return total, {"mvc": mvc.item(), "total": total.item()}
