@@ -291,7 +291,8 @@ class ClusterCache:
     takes its label from. A cache is bound to one set of input arrays (by identity: pass the same,
     never modified, arrays, e.g. a Scene's read-only ones); other arrays clear it.
 
-    Entries are computed outside the lock, so two threads may compute one entry twice (harmless).
+    Clusterings that share a cache run one at a time (a second one waits for the first, then finds its
+    work done), so a background warm-up and a re-clustering never compute the same thing twice at once.
     """
 
     MAX_ENTRIES = 24  # oldest entries beyond this are dropped (each key is one parameter combination)
@@ -300,6 +301,7 @@ class ClusterCache:
         import threading
 
         self._lock = threading.Lock()
+        self._running = threading.Lock()  # one clustering at a time per cache (see iter_cluster_views)
         self._inputs: tuple[Any, ...] = ()
         self._entries: dict[tuple, Any] = {}
         self.hits = 0
@@ -334,6 +336,11 @@ class ClusterCache:
             value = make()
             self.put(key, value)
         return value
+
+    @property
+    def busy(self) -> bool:
+        """A clustering with this cache is running."""
+        return self._running.locked()
 
     def clear(self) -> None:
         with self._lock:
@@ -383,12 +390,24 @@ def iter_cluster_views(
     """Cluster (S, H, W, 3) points with (S, H, W, C) raw features; yields (message, fraction).
 
     ``valid`` marks pixels whose points take part (finite, confident); every pixel gets a label.
-    A ``cache`` (bound to these arrays) makes later runs with other HDBSCAN sizes/epsilon fast.
+    A ``cache`` (bound to these arrays) makes later runs with other HDBSCAN sizes/epsilon fast; it is
+    held for the whole run (also while suspended at a yield), so drive the generator to its end or close it.
     """
     config.validate()
+    cache = ClusterCache() if cache is None else cache
+    with cache._running:
+        return (yield from _iter_cluster_views(points, features, valid, config, cache))
+
+
+def _iter_cluster_views(
+    points: np.ndarray,
+    features: np.ndarray,
+    valid: np.ndarray | None,
+    config: ClusterConfig,
+    cache: ClusterCache,
+) -> Generator[tuple[str, float], None, ClusterResult]:
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
-    cache = ClusterCache() if cache is None else cache
     cache.bind(points, features, valid)
     prep = cache.get(("prepared",), lambda: _prepare(points, features, valid))
     s, h, w, _ = prep.pts.shape

@@ -1,8 +1,12 @@
-"""Benchmark: fast subsampled clustering vs the official full-resolution procedure on the same features.
+"""Benchmark: fast subsampled clustering vs the official full-resolution procedure on the same features,
+and re-clustering of stored features as the viewer's Clustering panel does it (cold and warm cache).
 
     .venv/bin/python bench/clustering.py                 # 10 synthetic views at 336x504 (the issue's goal)
     .venv/bin/python bench/clustering.py --views 4 --height 168 --width 252
     .venv/bin/python bench/clustering.py --scene room.iggt   # features and points of a reconstruction
+    # the bundled sample, reconstructed once with the bundled weights (10 views at 308x224):
+    .venv/bin/iggt reconstruct resources/sample/scene_000012/images -o /tmp/s.iggt --width 308 --height 224
+    .venv/bin/python bench/clustering.py --scene /tmp/s.iggt --preset medium
 
 Inputs: a synthetic room (model.synthetic.render_room: ground-truth depth, cameras and instance ids)
 with IGGT-like features made from the ground-truth ids (app.clustering.synthetic_features), or the
@@ -11,6 +15,12 @@ every pixel, noise -> nearest in feature space) is run once and cached in bench/
 Prints the fast clustering's time (median of --repeat runs, each stage) and its adjusted Rand index
 against the official result (and against the ground truth for synthetic inputs).
 Goal: under 3 s on 2 CPU cores with ARI >= 0.9.
+
+Re-clustering (app.reconstruct.compute_recluster: clustering + matching to the old ids + instance
+statistics, then building and applying the undoable edit) is timed for each preset twice: "cold" with an
+empty app.clustering.ClusterCache (a re-clustering right after opening a scene, before the viewer's
+background warm-up has run) and "warm" (the cache filled by an earlier run with other settings: every
+later preset or slider change). The 3D view's redraw is not included (see bench/viewer.py).
 """
 
 from __future__ import annotations
@@ -28,7 +38,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.clustering import ClusterConfig, adjusted_rand_index, cluster_views, synthetic_features  # noqa: E402
+from app.clustering import (  # noqa: E402
+    PRESETS,
+    ClusterCache,
+    ClusterConfig,
+    adjusted_rand_index,
+    cluster_views,
+    synthetic_features,
+)
+from app.reconstruct import ReclusterSource, compute_recluster  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 
@@ -45,16 +63,35 @@ def unproject(depth: np.ndarray, extrinsic: np.ndarray, intrinsic: np.ndarray) -
     return out
 
 
-def synthetic_inputs(args) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+def stand_in_scene(points, feats, valid, depth, extrinsic, intrinsic, labels):
+    """A Scene around synthetic inputs (what re-clustering reads; images are blank)."""
+    from app.scene import Instance, Scene, ViewInfo, ViewTransform
+
+    s, h, w = labels.shape
+    views = [ViewInfo(f"v{v}", "", "0" * 64, (h, w), ViewTransform.resize((h, w), (h, w))) for v in range(s)]
+    ones = np.ones((s, h, w), np.float32)
+    ids = [int(i) for i in np.unique(labels) if i > 0]
+    return Scene(views=views, images=np.zeros((s, h, w, 3), np.uint8), extrinsic=extrinsic,
+                 intrinsic=intrinsic, depth=depth, depth_conf=ones, point_map=points, point_conf=ones,
+                 point_mask=valid,
+                 features=feats, labels=labels, instances=[Instance.new(i) for i in ids])
+
+
+def synthetic_inputs(args):
+    """(points, features, valid, ground-truth ids, Scene) of a synthetic room."""
     from model.synthetic import render_room
 
     room = render_room(args.seed, args.views, args.height, args.width)
     points = unproject(room.depth, room.extrinsic, room.intrinsic)
     feats = synthetic_features(room.instance_ids, points, seed=args.seed, noise=args.noise)
-    return points, feats, np.ones(points.shape[:3], bool), room.instance_ids
+    valid = np.ones(points.shape[:3], bool)
+    scene = stand_in_scene(points, feats, valid, room.depth, room.extrinsic, room.intrinsic,
+                           room.instance_ids.astype(np.int32))
+    return points, feats, valid, room.instance_ids, scene
 
 
-def scene_inputs(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, None]:
+def scene_inputs(path: str):
+    """(points, features, valid, None, Scene) of a scene file."""
     from app.scene_io import load_scene
 
     scene = load_scene(path)
@@ -63,7 +100,34 @@ def scene_inputs(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, None]:
         np.asarray(scene.features, np.float32),
         np.asarray(scene.point_mask),
         None,
+        scene,
     )
+
+
+def recluster_figures(scene, repeat: int) -> None:
+    """Seconds to re-cluster the stored features for each preset, with an empty and a filled cache."""
+    print("\nre-clustering the stored features (compute in the worker + edit built and applied, no redraw):")
+    warm_cache = ClusterCache()
+    compute_recluster(scene, ClusterConfig(), cache=warm_cache)  # what the viewer's warm-up leaves
+    for name in PRESETS:
+        config = ClusterConfig.preset(name)
+        cold, warm, apply_s, result = [], [], [], None
+        for _ in range(repeat):
+            t = time.perf_counter()
+            compute_recluster(scene, config, cache=ClusterCache())
+            cold.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            result = compute_recluster(ReclusterSource.of(scene), config, cache=warm_cache)
+            warm.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            edit = result.edit(scene)
+            edit.apply(scene)
+            apply_s.append(time.perf_counter() - t)
+            edit.revert(scene)
+        stages = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
+        print(f"  {name:<6} cold {np.median(cold):5.2f} s   warm {np.median(warm):5.2f} s   "
+              f"edit+apply {np.median(apply_s) * 1e3:4.0f} ms   {result.n_instances} instances; "
+              f"warm stages: {stages}")
 
 
 def reference_labels(points, feats, valid, config: ClusterConfig) -> tuple[np.ndarray, float]:
@@ -96,16 +160,19 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--cores", type=int, default=2, help="pin to this many CPU cores (0: no pinning)")
     ap.add_argument("--no-reference", action="store_true", help="skip the official procedure")
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="large",
+                    help="clustering settings compared with the official procedure (default: large)")
+    ap.add_argument("--no-recluster", action="store_true", help="skip the re-clustering figures")
     args = ap.parse_args()
     if args.cores and hasattr(os, "sched_setaffinity"):
         cpus = sorted(os.sched_getaffinity(0))[: args.cores]
         os.sched_setaffinity(0, cpus)
         print(f"pinned to CPU cores {cpus}")
 
-    points, feats, valid, gt = scene_inputs(args.scene) if args.scene else synthetic_inputs(args)
+    points, feats, valid, gt, scene = scene_inputs(args.scene) if args.scene else synthetic_inputs(args)
     s, h, w = points.shape[:3]
     print(f"input: {s} views at {h}x{w} = {s * h * w} pixels, {int(valid.sum())} valid points")
-    config = ClusterConfig(sample_size=args.sample_size)
+    config = ClusterConfig.preset(args.preset, sample_size=args.sample_size)
     times, cpu, results = [], [], []
     for _ in range(args.repeat):
         t, c = time.perf_counter(), time.process_time()
@@ -132,6 +199,8 @@ def main() -> None:
         if gt is not None:
             print(f"  ARI official vs ground truth: {adjusted_rand_index(ref, gt):.4f}")
         print(f"ARI fast vs official: {adjusted_rand_index(fast.labels, ref):.4f}")
+    if not args.no_recluster:
+        recluster_figures(scene, args.repeat)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ confidence-filter latency, and pick latency.
 Run with a display (a real one, or Xvfb for software rendering):
 
     xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python bench/viewer.py --points 2000000
+    .venv/bin/python bench/viewer.py --points 2000000 --colours-only   # colour computation only, no display
 
 Frame times are wall-clock times of ``render()`` after a small camera turn (the same for both plots),
 averaged over ``--frames`` frames. "update" times exclude the render that follows.
@@ -51,14 +52,52 @@ def ms(values) -> str:
     return f"{statistics.median(values) * 1e3:8.1f} ms (max {max(values) * 1e3:.1f})"
 
 
+def colour_mode_times(points: int, repeat: int = 5) -> int:
+    """Time computing each colour mode's (N, 3) colours from the scene (what a first switch costs)."""
+    from app.colors import FeaturePca
+    from viewer.colouring import COLOUR_MODES, masked_rows, mode_colours
+
+    t0 = time.perf_counter()
+    scene = bench_scene(points)
+    print(f"scene: {scene} (built in {time.perf_counter() - t0:.1f} s)")
+    scene.point_pixels, scene.points  # noqa: B018 - cached scene arrays every mode shares
+    for mode in COLOUR_MODES:
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            mode_colours(scene, mode)
+            times.append(time.perf_counter() - t0)
+        print(f"  {mode:<11} {ms(times)}")
+    feats = masked_rows(scene.features, scene.point_mask)
+    gather = []
+    fit = []
+    apply = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        feats = masked_rows(scene.features, scene.point_mask)
+        t1 = time.perf_counter()
+        pca = FeaturePca.fit(feats)
+        t2 = time.perf_counter()
+        pca.colours(feats, np.uint8)
+        gather.append(t1 - t0)
+        fit.append(t2 - t1)
+        apply.append(time.perf_counter() - t2)
+    print(f"  pca = gather features {ms(gather)} + fit on a subsample {ms(fit)} + project all {ms(apply)}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=2_000_000)
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--picks", type=int, default=40)
     parser.add_argument("--size", default="1280x800", help="render window size WxH")
+    parser.add_argument("--colours-only", action="store_true",
+                        help="only time computing each colour mode (no window, no rendering)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
+    if args.colours_only:
+        return colour_mode_times(args.points)
 
     from PySide6.QtWidgets import QApplication
 

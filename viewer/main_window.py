@@ -89,6 +89,8 @@ class MainWindow(QMainWindow):
         from app.clustering import ClusterCache
 
         self.cluster_cache = ClusterCache()  # re-clustering work that the settings do not change
+        self._warmed_scene: object | None = None
+        self._settings_scene = None  # the scene whose settings events the clustering panel follows
         self.jobs_started = 0
         self.last_job_outcome = ""  # "succeeded" | "failed" | "cancelled" (tests, status)
         self._presentation_state: dict[str, Any] | None = None
@@ -180,6 +182,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.display_panel, self.clustering_panel)
         self.display_panel.raise_()
         self.clustering_panel.recluster_requested.connect(self.recluster)
+        self.clustering_panel.visibilityChanged.connect(lambda shown: shown and self.warm_up_clustering())
         self.instances_panel.isolate_requested.connect(self.view.set_isolated)
         self.instances_panel.isolate_requested.connect(lambda _ids: self.display_panel.refresh())
         self.instance_panel.view_activated.connect(self.open_view)
@@ -322,6 +325,15 @@ class MainWindow(QMainWindow):
     def _on_scene_changed(self, scene) -> None:
         self.selection.clear()
         self.cluster_cache.clear()
+        self._warmed_scene = None
+        if self._settings_scene is not None:
+            self._settings_scene.events.settings.disconnect(self._on_scene_settings)
+        self._settings_scene = scene
+        if scene is not None:
+            scene.events.settings.connect(self._on_scene_settings)
+            self._on_scene_settings()
+        if self.clustering_panel.isVisible():
+            self.warm_up_clustering()
         self.images = ViewImages(scene) if scene is not None else None
         self.view.set_scene(scene)
         self.instances_panel.set_scene(scene)
@@ -597,6 +609,41 @@ class MainWindow(QMainWindow):
                      ", ".join(f"{k} {v:.2f}" for k, v in result.timings.items()))
 
         return self.run_job(Job("recluster", factory, self), done, "Re-clustering", "Re-clustering failed")
+
+    def _on_scene_settings(self) -> None:
+        """The clustering panel shows what the scene is clustered with (also after undo/redo)."""
+        scene = self.document.scene
+        if scene is not None:
+            self.clustering_panel.show_scene_settings(scene.settings.get("cluster"), len(scene.instances))
+
+    def warm_up_clustering(self) -> None:
+        """While the Clustering panel is shown, do the re-clustering work that no setting changes (the
+        sample, its smoothing, HDBSCAN's tree for the current settings) in a background thread, so that the
+        first preset or slider change is as fast as the later ones. A re-clustering started meanwhile
+        waits for it and then reuses its work."""
+        import threading
+
+        from app.clustering import cluster_views
+        from viewer.pipeline import cluster_config
+
+        scene = self.document.scene
+        if scene is None or self._warmed_scene is scene:
+            return
+        self._warmed_scene = scene
+        try:
+            config = cluster_config(self.clustering_panel.current_settings())
+            config.validate()
+        except Exception:  # bad stored settings: the re-clustering itself reports them
+            return
+        arrays, cache = (scene.point_map, scene.features, scene.point_mask), self.cluster_cache
+
+        def work() -> None:
+            try:
+                cluster_views(*arrays, config=config, cache=cache)
+            except Exception:
+                log.debug("clustering warm-up failed", exc_info=True)
+
+        threading.Thread(target=work, name="clustering-warm-up", daemon=True).start()
 
     def _scene_summary(self, scene) -> str:
         return f"{scene.n_views} views · {scene.n_points:,} points · {len(scene.instances)} instances"

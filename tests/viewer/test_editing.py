@@ -538,11 +538,25 @@ def test_recluster_is_undone_with_ctrl_z_labels_table_and_selection(edit_window,
     window.edit_instance(pair, name="my pair")  # a user edit the re-clustering keeps and undo restores
     window.selection.select(pair)
     labels, table = np.array(scene.labels), dict(scene.instances)
+    window.clustering_panel.show()  # showing the panel prepares what no setting changes, in the background
+    window.clustering_panel.raise_()
+    cache = window.cluster_cache
+    qtbot.waitUntil(lambda: len(cache) >= 5 and not cache.busy, timeout=60_000)
+    misses = cache.misses
     qtbot.mouseClick(window.clustering_panel.preset_buttons["small"], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.job is None and scene.edit_log[-1]["op"] == "recluster", timeout=60_000)
+    assert cache.misses == misses  # nothing but the cluster selection was computed
     relabelled = np.array(scene.labels)
     assert not np.array_equal(relabelled, labels) and scene.settings["cluster"]["epsilon"] == 0.005
     assert ctl.stack.count() == 2 and ctl.history.entries()[-1].startswith("Re-cluster into")
+    # a second re-clustering (reusing the first one's work), undone: the panel shows the settings again
+    buttons = window.clustering_panel.preset_buttons
+    qtbot.mouseClick(buttons["large"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.job is None and ctl.stack.count() == 3, timeout=60_000)
+    assert scene.settings["cluster"]["epsilon"] == 0.06 and cache.misses == misses
+    window.actions_["undo"].trigger()
+    np.testing.assert_array_equal(scene.labels, relabelled)
+    assert buttons["small"].isChecked() and not buttons["large"].isChecked()
     window.selection.select(None)
 
     QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)

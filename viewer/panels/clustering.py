@@ -128,6 +128,32 @@ class ClusteringPanel(QDockWidget):
         self.status.setText("Re-clustering…")
         self.recluster_requested.emit(run)
 
+    def show_scene_settings(self, cluster: dict | None, n_instances: int) -> None:
+        """Show the settings the scene's instances were clustered with (after opening it, or after an
+        undo/redo of a re-clustering), without re-clustering; a slider change still waiting to be sent
+        is kept."""
+        if not cluster or self._debounce.isActive():
+            return
+        try:
+            from app.clustering import ClusterConfig
+
+            config = ClusterConfig.from_json(cluster)
+        except (TypeError, ValueError):
+            return
+        values = (config.epsilon, config.min_samples, config.min_cluster_size)
+        preset = next((name for name, p in self._presets().items()
+                       if (p["epsilon"], p["min_samples"], p["min_cluster_size"]) == values), "custom")
+        self._run.min_samples = int(config.min_samples)
+        self._run.cluster_preset = preset
+        self._set_values(config.min_cluster_size, config.epsilon, preset)
+        self.status.setText(f"{n_instances} instances")
+
+    @staticmethod
+    def _presets() -> dict[str, dict[str, float]]:
+        from app.clustering import PRESETS
+
+        return PRESETS
+
     def show_result(self, n_instances: int, seconds: float) -> None:
         self.status.setText(f"{n_instances} instances (re-clustered in {seconds:.1f} s)")
 
