@@ -5,6 +5,10 @@ the Scene. The CLI drives it with a plain loop, the GUI from a worker thread. To
 generator (``gen.close()``), or use `app.progress.run_generator` with a cancel callback; the network
 runs in a helper thread that notices the cancel between blocks, and nothing is written anywhere.
 Saving is the caller's job (`app.scene_io.save_scene`).
+
+Re-clustering stored features (no network): ``compute_recluster`` / ``iter_recluster`` read a
+`ReclusterSource` snapshot and never touch the Scene (so they can run in a worker thread);
+``result.edit(scene)`` gives the undoable edit that applies it (``recluster`` does both).
 """
 
 from __future__ import annotations
