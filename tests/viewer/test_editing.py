@@ -551,12 +551,16 @@ def test_recluster_is_undone_with_ctrl_z_labels_table_and_selection(edit_window,
     assert ctl.stack.count() == 2 and ctl.history.entries()[-1].startswith("Re-cluster into")
     # a second re-clustering (reusing the first one's work), undone: the panel shows the settings again
     buttons = window.clustering_panel.preset_buttons
+    biggest = _sizes(scene)[0]
+    window.selection.select(biggest)
     qtbot.mouseClick(buttons["large"], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.job is None and ctl.stack.count() == 3, timeout=60_000)
     assert scene.settings["cluster"]["epsilon"] == 0.06 and cache.misses == misses
     window.actions_["undo"].trigger()
     np.testing.assert_array_equal(scene.labels, relabelled)
     assert buttons["small"].isChecked() and not buttons["large"].isChecked()
+    rows = window.instances_panel.table.selectionModel().selectedRows()
+    assert window.selection.instance == biggest and [r.data(ID_ROLE) for r in rows] == [biggest]
     window.selection.select(None)
 
     QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)

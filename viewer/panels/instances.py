@@ -218,6 +218,8 @@ class InstanceListPanel(QDockWidget):
         layout.addWidget(self.table)
         self.setWidget(body)
         selection.changed.connect(self._on_selection)
+        # a reloaded table (e.g. re-clustering, undo) drops its row selection: select the row again
+        self.model.modelReset.connect(lambda: self._on_selection(self.selection.instance))
         self._syncing = False
 
     def set_scene(self, scene: Scene | None) -> None:
