@@ -63,8 +63,7 @@ def _view_pairs(extrinsic: np.ndarray, max_partners: int) -> list[tuple[int, int
     return pairs
 
 
-def correspondence_confusion(
-    labels: np.ndarray,
+def correspondences(
     depth: np.ndarray,
     extrinsic: np.ndarray,
     intrinsic: np.ndarray,
@@ -72,19 +71,19 @@ def correspondence_confusion(
     stride: int = 2,
     depth_tolerance: float = 0.08,
     max_partners: int = 8,
-) -> np.ndarray:
-    """(K+1, K+1) counts of (label in view a, label at the reprojected pixel in view b) over view pairs.
-
-    Only pixels valid in both views and passing the depth test (|z_b - depth_b| <= tol * depth_b) count.
-    """
-    s, h, w = labels.shape
-    k1 = int(labels.max(initial=0)) + 1
-    conf = np.zeros(k1 * k1, dtype=np.int64)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel correspondences between nearby views: flat (S*H*W) indices ``(a, b)`` such that pixel a,
+    reprojected with its depth, lands on pixel b of another view and passes the depth test there
+    (|z_b - depth_b| <= tol * depth_b); both valid. Depends on geometry only, not on labels, so one set
+    serves every labelling of a scene (re-clustering)."""
+    s, h, w = depth.shape
     if valid is None:
         valid = np.ones((s, h, w), bool)
     rows, cols = np.meshgrid(np.arange(0, h, stride), np.arange(0, w, stride), indexing="ij")
     rows, cols = rows.reshape(-1), cols.reshape(-1)
     world = {}
+    out_a: list[np.ndarray] = []
+    out_b: list[np.ndarray] = []
     for a, b in _view_pairs(np.asarray(extrinsic, np.float64), max_partners):
         if a not in world:
             keep = valid[a, rows, cols] & (depth[a, rows, cols] > 0)
@@ -111,10 +110,34 @@ def correspondence_confusion(
         vb = vb[inside].astype(np.int64)
         zb = depth[b, vb, ub]
         seen = valid[b, vb, ub] & (np.abs(z[inside] - zb) <= depth_tolerance * zb)
-        la = labels[a, ra[inside][seen], ca[inside][seen]].astype(np.int64)
-        lb = labels[b, vb[seen], ub[seen]].astype(np.int64)
-        conf += np.bincount(la * k1 + lb, minlength=k1 * k1)
-    return conf.reshape(k1, k1)
+        out_a.append((a * h + ra[inside][seen]) * w + ca[inside][seen])
+        out_b.append((b * h + vb[seen]) * w + ub[seen])
+    index = np.int32 if s * h * w < 2**31 else np.int64
+    if not out_a:
+        return np.zeros(0, index), np.zeros(0, index)
+    return np.concatenate(out_a).astype(index), np.concatenate(out_b).astype(index)
+
+
+def correspondence_confusion(
+    labels: np.ndarray,
+    depth: np.ndarray,
+    extrinsic: np.ndarray,
+    intrinsic: np.ndarray,
+    valid: np.ndarray | None = None,
+    stride: int = 2,
+    depth_tolerance: float = 0.08,
+    max_partners: int = 8,
+    pairs: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """(K+1, K+1) counts of (label in view a, label at the reprojected pixel in view b) over the
+    `correspondences` of nearby views (``pairs``: precomputed ones, e.g. kept between re-clusterings)."""
+    k1 = int(labels.max(initial=0)) + 1
+    a, b = pairs if pairs is not None else correspondences(
+        depth, extrinsic, intrinsic, valid, stride, depth_tolerance, max_partners
+    )
+    flat = np.asarray(labels).reshape(-1)
+    codes = flat[a].astype(np.int64) * k1 + flat[b]
+    return np.bincount(codes, minlength=k1 * k1).reshape(k1, k1)
 
 
 def consistency_from_confusion(confusion: np.ndarray) -> dict[int, tuple[float | None, int | None]]:
@@ -142,8 +165,10 @@ def instance_statistics(
     extrinsic: np.ndarray,
     intrinsic: np.ndarray,
     valid_for_consistency: np.ndarray | None = None,
+    pairs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[int, InstanceStats]:
-    """Statistics of every instance id >= 1 present in ``labels``."""
+    """Statistics of every instance id >= 1 present in ``labels`` (``pairs``: precomputed
+    `correspondences` for these depth maps, cameras and valid pixels)."""
     s = labels.shape[0]
     k1 = int(labels.max(initial=0)) + 1
     view_counts = np.stack([np.bincount(labels[v].reshape(-1), minlength=k1) for v in range(s)])  # (S, K+1)
@@ -157,6 +182,7 @@ def instance_statistics(
         extrinsic,
         intrinsic,
         point_mask if valid_for_consistency is None else valid_for_consistency,
+        pairs=pairs,
     )
     cons = consistency_from_confusion(confusion)
     stats: dict[int, InstanceStats] = {}

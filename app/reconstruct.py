@@ -372,11 +372,41 @@ def iter_recluster(
         keep = np.isin(source.labels, locked)
         labels = np.where(keep, source.labels, labels).astype(np.int32)
     stats = instance_statistics(
-        labels, source.point_map, source.point_mask, source.depth, source.extrinsic, source.intrinsic
+        labels,
+        source.point_map,
+        source.point_mask,
+        source.depth,
+        source.extrinsic,
+        source.intrinsic,
+        pairs=_correspondences(source, cache),
     )
     timings = {**clusters.timings, "instances": time.perf_counter() - t, "total": time.perf_counter() - t0}
     settings = {"cluster": config.to_json(), "cluster_params": clusters.params}
     return ReclusterResult(labels, stats, settings, source.labels, timings)
+
+
+def _correspondences(
+    source: ReclusterSource, cache: ClusterCache | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The scene's cross-view pixel correspondences (for consistency scores), kept in ``cache``: they
+    depend on depth, cameras and valid pixels only, never on the labels."""
+    if cache is None:
+        return None
+    from app.instances import correspondences
+
+    key = ("correspondences", id(source.depth), id(source.extrinsic), id(source.intrinsic))
+    return cache.get(
+        key, lambda: correspondences(source.depth, source.extrinsic, source.intrinsic, source.point_mask)
+    )
+
+
+def prepare_recluster(source: ReclusterSource, config: ClusterConfig, cache: ClusterCache) -> None:
+    """Fill ``cache`` with the work every re-clustering of ``source`` with ``config``'s sample and kNN
+    settings reuses (then other sizes/epsilon take milliseconds); e.g. in the background after opening."""
+    from app.clustering import cluster_views
+
+    cluster_views(source.point_map, source.features, source.point_mask, config, cache=cache)
+    _correspondences(source, cache)
 
 
 def compute_recluster(

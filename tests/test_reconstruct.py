@@ -172,6 +172,13 @@ def test_recluster_keeps_names_of_unchanged_instances(room_dir) -> None:
     assert scene.settings["cluster"]["sample_size"] == CONFIG.cluster.sample_size
 
 
+def scene_statistics_of(scene, labels):
+    from app.instances import instance_statistics
+
+    return instance_statistics(labels, scene.point_map, scene.point_mask, scene.depth, scene.extrinsic,
+                               scene.intrinsic)
+
+
 def test_compute_recluster_never_touches_the_scene(room_dir) -> None:
     from app.clustering import ClusterCache
     from app.reconstruct import ReclusterSource, compute_recluster
@@ -194,6 +201,8 @@ def test_compute_recluster_never_touches_the_scene(room_dir) -> None:
         assert result.based_on is labels
         np.testing.assert_array_equal(result.labels == big, labels == big)  # locked: same pixels
         assert set(np.unique(result.labels)) - {0} == set(result.stats)
+    # the statistics from the cached cross-view correspondences are those computed from scratch
+    assert fine.stats == scene_statistics_of(scene, fine.labels)
     edit = coarse.edit(scene)
     edit.apply(scene)
     assert len(scene.instances) == coarse.n_instances

@@ -618,12 +618,12 @@ class MainWindow(QMainWindow):
 
     def warm_up_clustering(self) -> None:
         """While the Clustering panel is shown, do the re-clustering work that no setting changes (the
-        sample, its smoothing, HDBSCAN's tree for the current settings) in a background thread, so that the
-        first preset or slider change is as fast as the later ones. A re-clustering started meanwhile
+        sample, its smoothing, HDBSCAN's tree, the cross-view correspondences) in a background thread, so
+        that the first preset or slider change is as fast as the later ones. A re-clustering started meanwhile
         waits for it and then reuses its work."""
         import threading
 
-        from app.clustering import cluster_views
+        from app.reconstruct import ReclusterSource, prepare_recluster
         from viewer.pipeline import cluster_config
 
         scene = self.document.scene
@@ -635,11 +635,11 @@ class MainWindow(QMainWindow):
             config.validate()
         except Exception:  # bad stored settings: the re-clustering itself reports them
             return
-        arrays, cache = (scene.point_map, scene.features, scene.point_mask), self.cluster_cache
+        source, cache = ReclusterSource.of(scene), self.cluster_cache
 
         def work() -> None:
             try:
-                cluster_views(*arrays, config=config, cache=cache)
+                prepare_recluster(source, config, cache)
             except Exception:
                 log.debug("clustering warm-up failed", exc_info=True)
 

@@ -541,7 +541,7 @@ def test_recluster_is_undone_with_ctrl_z_labels_table_and_selection(edit_window,
     window.clustering_panel.show()  # showing the panel prepares what no setting changes, in the background
     window.clustering_panel.raise_()
     cache = window.cluster_cache
-    qtbot.waitUntil(lambda: len(cache) >= 5 and not cache.busy, timeout=60_000)
+    qtbot.waitUntil(lambda: len(cache) >= 6 and not cache.busy, timeout=60_000)
     misses = cache.misses
     qtbot.mouseClick(window.clustering_panel.preset_buttons["small"], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.job is None and scene.edit_log[-1]["op"] == "recluster", timeout=60_000)
