@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
 
         self.cluster_cache = ClusterCache()  # re-clustering work that the settings do not change
         self._warmed_scene: object | None = None
+        self._clustering_shown = False  # the Clustering panel is on screen (not a hidden tab)
         self._settings_scene = None  # the scene whose settings events the clustering panel follows
         self.jobs_started = 0
         self.last_job_outcome = ""  # "succeeded" | "failed" | "cancelled" (tests, status)
@@ -182,7 +183,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.display_panel, self.clustering_panel)
         self.display_panel.raise_()
         self.clustering_panel.recluster_requested.connect(self.recluster)
-        self.clustering_panel.visibilityChanged.connect(lambda shown: shown and self.warm_up_clustering())
+        self.clustering_panel.visibilityChanged.connect(self._on_clustering_panel_shown)
         self.instances_panel.isolate_requested.connect(self.view.set_isolated)
         self.instances_panel.isolate_requested.connect(lambda _ids: self.display_panel.refresh())
         self.instance_panel.view_activated.connect(self.open_view)
@@ -332,7 +333,7 @@ class MainWindow(QMainWindow):
         if scene is not None:
             scene.events.settings.connect(self._on_scene_settings)
             self._on_scene_settings()
-        if self.clustering_panel.isVisible():
+        if self._clustering_shown:
             self.warm_up_clustering()
         self.images = ViewImages(scene) if scene is not None else None
         self.view.set_scene(scene)
@@ -615,6 +616,11 @@ class MainWindow(QMainWindow):
         scene = self.document.scene
         if scene is not None:
             self.clustering_panel.show_scene_settings(scene.settings.get("cluster"), len(scene.instances))
+
+    def _on_clustering_panel_shown(self, shown: bool) -> None:
+        self._clustering_shown = bool(shown)  # isVisible() is also True for a dock behind another tab
+        if shown:
+            self.warm_up_clustering()
 
     def warm_up_clustering(self) -> None:
         """While the Clustering panel is shown, do the re-clustering work that no setting changes (the
