@@ -335,6 +335,8 @@ class MainWindow(QMainWindow):
             self._on_scene_settings()
         if self._clustering_shown:
             self.warm_up_clustering()
+        elif scene is not None:
+            _preload_clustering_modules()
         self.images = ViewImages(scene) if scene is not None else None
         self.view.set_scene(scene)
         self.instances_panel.set_scene(scene)
@@ -943,3 +945,23 @@ class MainWindow(QMainWindow):
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.view.shutdown()
         super().closeEvent(event)
+
+
+_preloaded = False
+
+
+def _preload_clustering_modules() -> None:
+    """Import HDBSCAN (with scikit-learn, ~1 s) in the background once a scene is open, so that the
+    first re-clustering does not wait for it."""
+    global _preloaded
+    if _preloaded:
+        return
+    _preloaded = True
+    import contextlib
+    import threading
+
+    def work() -> None:
+        with contextlib.suppress(ImportError):  # reported by the re-clustering itself
+            import hdbscan  # noqa: F401
+
+    threading.Thread(target=work, name="preload-hdbscan", daemon=True).start()
