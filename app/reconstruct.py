@@ -35,7 +35,14 @@ from app.geometry import (
     sanitize_prediction,
 )
 from app.images import ImageSet, PreprocessConfig, iter_load_images
-from app.inference import InferenceConfig, Predictor, check_device, get_predictor, resolve_weights
+from app.inference import (
+    InferenceConfig,
+    Predictor,
+    check_device,
+    get_predictor,
+    resolve_preprocess,
+    resolve_weights,
+)
 from app.instances import build_instances, cluster_labels_to_ids, instance_statistics, match_to_previous
 from app.progress import Cancelled, Progress, StagePlan
 from app.scene import InstanceStats, Scene
@@ -159,15 +166,18 @@ def iter_reconstruct(
 ) -> Generator[Progress, None, Scene]:
     """Images -> Scene, yielding progress. Raises UserError (bad input), Cancelled (closed/cancelled)."""
     config.validate()
+    preprocess = config.preprocess
     if predictor is None:  # report a missing weights file or GPU before any work
         resolve_weights(config.inference.weights)
         check_device(config.inference.device)
+        # the weights' preferred input size wherever the user chose none
+        preprocess = resolve_preprocess(preprocess, config.inference.weights)
     plan = StagePlan(STAGES)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
     # ---- images
-    imageset: ImageSet = yield from iter_load_images(sources, config.preprocess, plan)
+    imageset: ImageSet = yield from iter_load_images(sources, preprocess, plan)
     timings["images"] = time.perf_counter() - t0
     h, w = imageset.images.shape[1:3]
     user_masks = None
@@ -243,7 +253,7 @@ def iter_reconstruct(
         "weights": config.inference.weights,
         "device": getattr(predictor, "device", config.inference.device),
         "inference": asdict(config.inference),
-        "preprocess": {**asdict(config.preprocess), "image_size": [int(h), int(w)]},
+        "preprocess": {**asdict(preprocess), "image_size": [int(h), int(w)]},
         "points_source": config.points_source,
         "conf_percentile": config.conf_percentile,
         "background_filter": config.background_filter,

@@ -150,3 +150,20 @@ def test_info_and_doctor_show_the_preferred_size(sized, plain, capsys, monkeypat
     (sized.parent / "iggt-tiny.safetensors").write_bytes(sized.read_bytes())
     check = doctor._weights_check()
     assert check.ok and "input 308x224 px, at most 3 views (from the weights' metadata)" in check.detail
+
+
+def test_reconstruct_runs_at_the_weights_preferred_size(sized, photos, tmp_path) -> None:
+    """`iggt reconstruct` without --width feeds the network the size the weights name; --width wins."""
+    from app.cli import main
+    from app.scene_io import load_scene
+
+    out = tmp_path / "a.iggt"
+    assert main(["reconstruct", str(photos), "-o", str(out), "--weights", str(sized), "--views", "2",
+                 "--device", "cpu", "-q", "--sample-size", "1000"]) == 0  # fmt: skip
+    scene = load_scene(out)
+    assert scene.image_size == (224, 308) and scene.n_views == 2
+    assert scene.settings["preprocess"]["width"] == 308
+    out2 = tmp_path / "b.iggt"
+    assert main(["reconstruct", str(photos), "-o", str(out2), "--weights", str(sized), "--views", "2",
+                 "--width", "140", "--device", "cpu", "-q", "--sample-size", "1000"]) == 0  # fmt: skip
+    assert load_scene(out2).image_size == (84, 140)

@@ -526,14 +526,13 @@ class MainWindow(QMainWindow):
 
     def _expected_run_seconds(self, folder: Path, run) -> float | None:
         """Time of the network pass from the last run's speed on this device (None before a first run)."""
-        from app.images import PreprocessConfig
-        from viewer.pipeline import check_image_folder, seconds_per_mpx
+        from viewer.pipeline import check_image_folder, run_input_size, seconds_per_mpx
 
         rate = seconds_per_mpx(self.settings, run.device)
         if not rate:
             return None
         n = min(check_image_folder(folder), int(run.max_views))
-        h, w = PreprocessConfig(width=int(run.image_width)).target_size()
+        h, w = run_input_size(run)
         return rate * n * h * w / 1e6
 
     def _remember_timing(self, scene) -> None:

@@ -6,6 +6,7 @@ return results, which the GUI thread applies.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -65,6 +66,18 @@ def reconstruct_config(run: RunSettings):
     )
     config.validate()
     return config
+
+
+def run_input_size(run: RunSettings) -> tuple[int, int]:
+    """(H, W) a run with these settings feeds the network: the user's width, else the weights' own."""
+    from app.images import PreprocessConfig
+    from app.inference import resolve_preprocess
+
+    preprocess = PreprocessConfig(width=int(run.image_width))
+    # unreadable weights are reported by the run itself; the estimate then uses the default size
+    with contextlib.suppress(Exception):
+        preprocess = resolve_preprocess(preprocess, run.weights_spec() or "bundled")
+    return preprocess.target_size()
 
 
 def reconstruction_factory(folder: Path, run: RunSettings):
@@ -154,7 +167,6 @@ def estimate_text(model_id: str, device: str, n_views: int, size: tuple[int, int
 
 def check_weights_factory(run: RunSettings, n_views: int | None, seconds_per_mpx: float | None = None):
     """Load the chosen weights with the real loader (its errors are the message) and estimate the run."""
-    from app.images import PreprocessConfig
     from app.inference import (
         InferenceConfig,
         bytes_per_view,
@@ -166,7 +178,7 @@ def check_weights_factory(run: RunSettings, n_views: int | None, seconds_per_mpx
 
     inference = InferenceConfig(weights=run.weights_spec() or "bundled", device=run.device)
     inference.validate()
-    size = PreprocessConfig(width=int(run.image_width)).target_size()
+    size = run_input_size(run)
     views = min(int(n_views or run.max_views), int(run.max_views))
 
     def factory(_cancelled):

@@ -17,7 +17,7 @@ class RunSettings:
     weights_file: str = ""
     weights_hub_id: str = ""
     device: str = "auto"
-    image_width: int = 504  # the official demo's size (504x336)
+    image_width: int = 0  # 0: the weights' preferred width (the official demo's 504 when they name none)
     max_views: int = 24
     confidence_percentile: float = 0.3  # drop this percentage of least confident points (the demo's value)
     cluster_preset: str = "large"
