@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_scene import make_scene
+from scenes import make_scene
 
 from app.instances import (
     build_instances,

@@ -158,3 +158,26 @@ def test_installs_into_the_main_window(window, gt, qtbot) -> None:
     assert window.findChild(QueryPanel, "query_panel") is panel
     window.document.set_scene(gt.scene)
     assert panel.scene is gt.scene and panel.edit.isEnabled()
+
+
+def test_a_model_change_during_the_features_job_discards_its_result(qtbot, panel, monkeypatch) -> None:
+    """Features computed for the previous CLIP model are not installed; the new model's are computed."""
+    import viewer.panels.query as query
+    from app.paths import WEIGHTS_DIR
+
+    specs = []
+    real_step = query._prepare_step
+
+    def recording_step(scene, spec, backend):
+        specs.append(spec)
+        return real_step(scene, spec, backend)
+
+    monkeypatch.setattr(query, "_prepare_step", recording_step)
+    panel.set_model(lambda: "bundled")
+    qtbot.keyClicks(panel.edit, "table")
+    qtbot.waitUntil(lambda: panel.job is not None, timeout=10_000)
+    new_spec = str(WEIGHTS_DIR / "clip-tiny.safetensors")
+    panel.set_model(lambda: new_spec)  # the setting changes while the first job runs
+    qtbot.waitUntil(lambda: len(specs) == 2 and panel.ready() and panel.job is None, timeout=120_000)
+    assert specs == ["bundled", new_spec]
+    qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=10_000)

@@ -219,13 +219,17 @@ class QueryPanel(QDockWidget):
             return False
         if self.ready():
             return True
-        scene = self.scene
-        job = Job("clip-features", _prepare_step(scene, self._model_spec(), self.backend), self)
+        scene, spec = self.scene, self._model_spec()
+        job = Job("clip-features", _prepare_step(scene, spec, self.backend), self)
         self.job = job
         self.status.setText("Computing CLIP features of the objects…")
 
         def done(result) -> None:
             backend, emb, digest, warning = result
+            if spec != self._model_spec():  # the model changed while this job ran: its result is stale
+                if self.edit.text().strip():
+                    self._timer.start()  # the next query prepares the new model's features
+                return
             self.backend = backend
             if scene is not self.scene:
                 return
