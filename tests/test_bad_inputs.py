@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import placeholder_weights
 from PIL import Image
 
 from app.cli import main
@@ -171,8 +172,7 @@ class _NoNetwork:
 
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    weights = tmp_path_factory.mktemp("weights") / "iggt-tiny.safetensors"
-    weights.write_bytes(b"placeholder: never loaded")
+    weights = placeholder_weights(tmp_path_factory.mktemp("weights") / "iggt-tiny.safetensors")
     monkeypatch.setattr("app.inference.BUNDLED_WEIGHTS", weights)
     monkeypatch.setattr("app.reconstruct.get_predictor", lambda config: _NoNetwork())
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SAMPLES
+from conftest import SAMPLES, placeholder_weights
 from PIL import Image
 from test_reconstruct import GroundTruthPredictor
 
@@ -42,8 +43,7 @@ def room(tmp_path_factory):
 
 @pytest.fixture
 def gt_network(room, monkeypatch: pytest.MonkeyPatch, tmp_path_factory):
-    weights = tmp_path_factory.mktemp("w") / "iggt-tiny.safetensors"
-    weights.write_bytes(b"placeholder")
+    weights = placeholder_weights(tmp_path_factory.mktemp("w") / "iggt-tiny.safetensors")
     monkeypatch.setattr("app.inference.BUNDLED_WEIGHTS", weights)
     pred = GroundTruthPredictor(room[0])
     monkeypatch.setattr("app.reconstruct.get_predictor", lambda config: pred)
@@ -147,16 +147,21 @@ def bundled_run(tmp_path_factory):
     from app.inference import BUNDLED_WEIGHTS
     from app.paths import SAMPLE_DIR
     from model.synthetic.storage import read_scene
+    from model.train.targets import structure_labels
 
     assert BUNDLED_WEIGHTS.is_file(), f"bundled weights missing: {BUNDLED_WEIGHTS}"
     room = SAMPLE_DIR / "scene_000012"
     gt = read_scene(room)
     out = tmp_path_factory.mktemp("e2e") / "sample.iggt"
     args = ["reconstruct", str(room / "images"), "-o", str(out), "--views", "4",
-            "--width", "308", "--height", "224", "--device", "cpu", "-q"]  # fmt: skip
+            "--device", "cpu", "-q"]  # fmt: skip  (no --width: the weights name 308x224)
     assert main(args) == 0
     keep = evenly_spaced(gt.depth.shape[0], 4)
-    return load_scene(out), gt.depth[keep], gt.instance_ids[keep]
+    # segments the model is trained to separate (model/train/targets.py): each furniture instance, and the
+    # floor, the walls and the ceiling as one segment each (the app shows and names them like instances)
+    views = dataclasses.replace(gt, instance_ids=gt.instance_ids[keep], category_ids=gt.category_ids[keep])
+    segments = structure_labels(views)
+    return load_scene(out), gt.depth[keep], segments
 
 
 def test_end_to_end_bundled_weights_geometry(bundled_run) -> None:
@@ -174,12 +179,13 @@ def test_end_to_end_bundled_weights_geometry(bundled_run) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known gap (issue #5): the bundled tiny model's instance features are too weak after ~2k CPU "
-    "training steps (ARI about -0.1, 2 instances vs 9 on the sample). strict: this flags as soon as "
-    "retrained weights reach the bound, so the mark is then removed.",
+    reason="known gap (issue #5): the bundled tiny model over-segments the sample (ARI 0.70 against the "
+    "segments, but 27 instances for 10 segments: small fragments of a few hundred points). strict: this "
+    "flags as soon as retrained weights reach the bound, so the mark is then removed.",
 )
 def test_end_to_end_bundled_weights_instances_match_ground_truth(bundled_run) -> None:
-    """Instances follow the ground truth: ARI >= 0.5 and an instance count within half/double of it."""
+    """Instances follow the ground-truth segments (furniture instances; floor, walls, ceiling one each):
+    ARI >= 0.5 and an instance count within half/double of it."""
     scene, _, ids = bundled_run
     ari = adjusted_rand_index(scene.labels, ids)
     n_gt = len(np.unique(ids))
