@@ -181,3 +181,12 @@ def test_a_model_change_during_the_features_job_discards_its_result(qtbot, panel
     qtbot.waitUntil(lambda: len(specs) == 2 and panel.ready() and panel.job is None, timeout=120_000)
     assert specs == ["bundled", new_spec]
     qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=10_000)
+
+
+def test_status_follows_the_scene(qtbot, gt) -> None:
+    p = QueryPanel(select=lambda i: None, push_edit=lambda e: None)
+    qtbot.addWidget(p)
+    p.set_scene(None)
+    assert p.status.text() == "Open a scene with instances to search it." and not p.edit.isEnabled()
+    p.set_scene(gt.scene)  # a scene with instances: no stale "open a scene" message
+    assert p.status.text() == "Type a phrase to find objects." and p.edit.isEnabled()

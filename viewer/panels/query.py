@@ -51,6 +51,9 @@ VOCABULARIES = (("ScanNet-20", "scannet20"), ("Synthetic rooms", "synthetic"), (
 RunJob = Callable[[Job, Callable[[Any], None], str, str], bool]
 
 
+_NO_SCENE_TEXTS = ("", "Open a scene with instances to search it.", "This scene has no instances to search.")
+
+
 def _prepare_step(scene: Scene, model_spec: str, backend):
     """Worker step: load the CLIP model (unless given) and compute the scene's instance embeddings."""
 
@@ -208,6 +211,8 @@ class QueryPanel(QDockWidget):
         if not has:
             self.status.setText("Open a scene with instances to search it." if self.scene is None else
                                 "This scene has no instances to search.")  # fmt: skip
+        elif self.job is None and self.status.text() in _NO_SCENE_TEXTS:
+            self.status.setText("Type a phrase to find objects.")
 
     # ------------------------------------------------------------------------------ embeddings
     def ready(self) -> bool:
