@@ -50,7 +50,16 @@ def apply_theme(app: QApplication, theme: str = "system") -> bool:
     app.setStyle("Fusion")
     dark = system_is_dark() if theme == "system" else theme == "dark"
     app.setPalette(_dark_palette() if dark else app.style().standardPalette())
+    _refresh_copied_palettes(app)
     return dark
+
+
+def _refresh_copied_palettes(app: QApplication) -> None:
+    """superqt's slider value labels keep a copy of the palette they were given, one theme behind (black
+    text on the dark theme, near-white on the light one after switching back); hand them the new one."""
+    for widget in app.allWidgets():
+        if type(widget).__name__ == "SliderLabel":
+            widget.setPalette(app.palette())
 
 
 def icon_color(dark: bool) -> str:

@@ -99,6 +99,23 @@ def test_dark_theme_changes_palette(window):
     assert window.settings.get("ui/theme", "") == "light"
 
 
+def test_slider_value_labels_follow_the_theme(window, qtbot):
+    """The clustering sliders' value labels stay readable across theme switches (text contrasts with the
+    window), not one theme behind."""
+    from PySide6.QtGui import QPalette
+    from superqt import QLabeledSlider
+
+    labels = [s._label for s in window.findChildren(QLabeledSlider)]
+    assert labels
+    for theme in ("dark", "light", "dark", "light"):
+        window.set_theme(theme)
+        qtbot.wait(10)
+        window_lightness = QApplication.palette().window().color().lightness()
+        for label in labels:
+            text = label.palette().color(QPalette.ColorGroup.Active, QPalette.ColorRole.Text).lightness()
+            assert abs(text - window_lightness) > 100, (theme, text, window_lightness)
+
+
 def test_main_entry_point_runs_and_exits(qapp, qtbot, tmp_path):
     from viewer.main import main
 
