@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from app.progress import Cancelled
+from app.progress import run_generator
 
 log = logging.getLogger(__name__)
 
@@ -585,15 +585,7 @@ def cluster_views(
 ) -> ClusterResult:
     """`iter_cluster_views` without progress (``cancel`` is polled between steps)."""
     gen = iter_cluster_views(points, features, valid, config, cache)
-    try:
-        while True:
-            next(gen)
-            if cancel is not None and cancel():
-                raise Cancelled("clustering cancelled")
-    except StopIteration as stop:
-        return stop.value
-    finally:
-        gen.close()
+    return run_generator(gen, cancel=cancel, what="clustering")
 
 
 def with_sample_size(config: ClusterConfig, sample_size: int) -> ClusterConfig:

@@ -108,6 +108,7 @@ def run_generator(
     gen: Generator[Progress, None, T],
     on_progress: Callable[[Progress], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    what: str = "",
 ) -> T:
     """Drive a progress generator to completion and return its result.
 
@@ -123,6 +124,6 @@ def run_generator(
             if on_progress is not None:
                 on_progress(event)
             if cancel is not None and cancel():
-                raise Cancelled("cancelled")
+                raise Cancelled(f"{what} cancelled" if what else "cancelled")
     finally:
         gen.close()

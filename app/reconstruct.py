@@ -44,7 +44,7 @@ from app.inference import (
     resolve_weights,
 )
 from app.instances import build_instances, cluster_labels_to_ids, instance_statistics, match_to_previous
-from app.progress import Cancelled, Progress, StagePlan
+from app.progress import Progress, StagePlan, run_generator
 from app.scene import InstanceStats, Scene
 
 if TYPE_CHECKING:
@@ -294,7 +294,6 @@ def reconstruct(
     cancel: Callable[[], bool] | None = None,
 ) -> Scene:
     """Blocking `iter_reconstruct` (raises `Cancelled` when ``cancel()`` turns True)."""
-    from app.progress import run_generator
 
     return run_generator(iter_reconstruct(sources, config, predictor), on_progress, cancel)
 
@@ -428,16 +427,7 @@ def compute_recluster(
     """Blocking `iter_recluster`; never changes the scene. Raises `Cancelled` when ``cancel()`` is True."""
     if isinstance(source, Scene):
         source = ReclusterSource.of(source)
-    gen = iter_recluster(source, config, cache)
-    try:
-        while True:
-            next(gen)
-            if cancel is not None and cancel():
-                raise Cancelled("re-clustering cancelled")
-    except StopIteration as stop:
-        return stop.value
-    finally:
-        gen.close()
+    return run_generator(iter_recluster(source, config, cache), cancel=cancel, what="re-clustering")
 
 
 def recluster(
