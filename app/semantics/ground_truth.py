@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.scene import Instance, Scene, ViewInfo, ViewTransform
+from model.geometry import unproject_depth_map_to_point_map
 
 
 @dataclass
@@ -16,20 +17,6 @@ class GroundTruthScene:
     categories: dict[int, str]  # instance id -> true category
     colours: dict[int, str]  # instance id -> true colour name
     category_ids: np.ndarray  # (S, H, W) per-pixel category ids (model.synthetic.CATEGORIES)
-
-
-def _unproject(depth: np.ndarray, extrinsic: np.ndarray, intrinsic: np.ndarray) -> np.ndarray:
-    s, h, w = depth.shape
-    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
-    out = np.empty((s, h, w, 3), np.float32)
-    for v in range(s):
-        k = intrinsic[v]
-        cam = np.stack(
-            [(cols - k[0, 2]) / k[0, 0] * depth[v], (rows - k[1, 2]) / k[1, 1] * depth[v], depth[v]], -1
-        )
-        rot, t = extrinsic[v, :, :3], extrinsic[v, :, 3]
-        out[v] = (cam - t) @ rot  # camera -> world: R^T (x - t)
-    return out
 
 
 def scene_from_synthetic(room) -> GroundTruthScene:
@@ -48,7 +35,7 @@ def scene_from_synthetic(room) -> GroundTruthScene:
         intrinsic=room.intrinsic,
         depth=room.depth,
         depth_conf=np.ones_like(room.depth),
-        point_map=_unproject(room.depth, room.extrinsic, room.intrinsic),
+        point_map=unproject_depth_map_to_point_map(room.depth, room.extrinsic, room.intrinsic),
         point_conf=np.ones_like(room.depth),
         point_mask=np.ones_like(room.depth, dtype=bool),
         features=np.zeros((s, h, w, 8), np.float16),

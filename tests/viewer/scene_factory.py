@@ -9,20 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from app.scene import Instance, InstanceStats, Scene, ViewInfo, ViewTransform
-
-
-def _unproject(depth: np.ndarray, extrinsic: np.ndarray, intrinsic: np.ndarray) -> np.ndarray:
-    s, h, w = depth.shape
-    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
-    out = np.empty((s, h, w, 3), np.float32)
-    for v in range(s):
-        k = intrinsic[v]
-        x = (cols - k[0, 2]) / k[0, 0] * depth[v]
-        y = (rows - k[1, 2]) / k[1, 1] * depth[v]
-        cam = np.stack([x, y, depth[v]], axis=-1)
-        r, t = extrinsic[v, :, :3], extrinsic[v, :, 3]
-        out[v] = (cam - t) @ r  # R^T (x - t), row-vector form
-    return out
+from model.geometry import unproject_depth_map_to_point_map
 
 
 def _stats(labels: np.ndarray, mask: np.ndarray, points: np.ndarray, ids) -> dict[int, InstanceStats]:
@@ -48,7 +35,7 @@ def synthetic_scene(seed: int = 0, views: int = 4, height: int = 112, width: int
 
     room = render_room(seed=seed, views=views, height=height, width=width)
     depth, ext, intr = room.depth, room.extrinsic, room.intrinsic
-    point_map = _unproject(depth, ext, intr)
+    point_map = unproject_depth_map_to_point_map(depth, ext, intr)
     labels = room.instance_ids.astype(np.int32)
     rng = np.random.default_rng(seed)
     codes = rng.normal(size=(labels.max() + 1, 8)).astype(np.float32)
