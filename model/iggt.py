@@ -72,8 +72,20 @@ class IGGT(nn.Module):
             for token in (vit.cls_token, vit.register_tokens, self.aggregator.camera_token,
                           self.aggregator.register_token):
                 nn.init.normal_(token, std=1e-6)
-            table = self.part_head.window_cross_attention.atten_block.relative_position_bias_table
+        self._init_part_table()
+
+    def _init_part_table(self) -> None:
+        table = self.part_head.window_cross_attention.atten_block.relative_position_bias_table
+        with torch.no_grad():
             nn.init.trunc_normal_(table, std=0.02)
+
+    def reset_instance_branch(self) -> None:
+        """Fresh part adaptor and part head, initialised as a new network's (e.g. to retrain them)."""
+        device = next(self.part_head.parameters()).device
+        cfg = self.config
+        self.part_adaptor = PartAdaptor(cfg.token_dim, cfg.adaptor_channels).to(device)
+        self.part_head = PartHead(cfg).to(device)
+        self._init_part_table()
 
     # ------------------------------------------------------------------ forward
     def forward(

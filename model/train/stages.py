@@ -31,12 +31,8 @@ def set_trainable(net: nn.Module, stage: str) -> list[nn.Parameter]:
 
 def reinit_instance_branch(net: nn.Module, seed: int) -> None:
     """Fresh instance-branch weights (as a new network of the same configuration would have)."""
-    from model import build_iggt
-
     torch.manual_seed(seed)
-    fresh = build_iggt(net.config)
-    state = {k: v for k, v in fresh.state_dict().items() if k.split(".", 1)[0] in INSTANCE_MODULES}
-    net.load_state_dict(state, strict=False)
+    net.reset_instance_branch()
 
 
 def instance_forward(net: nn.Module, images: torch.Tensor) -> dict[str, torch.Tensor]:
