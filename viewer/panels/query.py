@@ -51,9 +51,6 @@ VOCABULARIES = (("ScanNet-20", "scannet20"), ("Synthetic rooms", "synthetic"), (
 RunJob = Callable[[Job, Callable[[Any], None], str, str], bool]
 
 
-_NO_SCENE_TEXTS = ("", "Open a scene with instances to search it.", "This scene has no instances to search.")
-
-
 def _prepare_step(scene: Scene, model_spec: str, backend):
     """Worker step: load the CLIP model (unless given) and compute the scene's instance embeddings."""
 
@@ -189,6 +186,8 @@ class QueryPanel(QDockWidget):
         self._show_rows([])
         self.highlight_changed.emit({})
         self._update_enabled()
+        if self.edit.isEnabled() and self.job is None:  # a new scene to search: no earlier scene's message
+            self.status.setText("Type a phrase to find objects.")
         if scene is not None and self.edit.text().strip():
             self.run_now()
 
@@ -211,8 +210,6 @@ class QueryPanel(QDockWidget):
         if not has:
             self.status.setText("Open a scene with instances to search it." if self.scene is None else
                                 "This scene has no instances to search.")  # fmt: skip
-        elif self.job is None and self.status.text() in _NO_SCENE_TEXTS:
-            self.status.setText("Type a phrase to find objects.")
 
     # ------------------------------------------------------------------------------ embeddings
     def ready(self) -> bool:
