@@ -133,6 +133,18 @@ def preferred_input(weights: str) -> PreferredInput:
         raise UserError(f"cannot read the weights {source.location}: {exc.strerror or exc}") from None
 
 
+def preferred_cluster_preset(weights: str) -> str:
+    """The clustering preset for these weights: the one their metadata names (the bundled tiny model's
+    features need "spatial"), else the official demo's default. Never raises: weights that cannot be read
+    are reported by the run that loads them."""
+    from app.clustering import DEFAULT_PRESET, known_preset
+
+    try:
+        return known_preset(preferred_input(weights).cluster_preset)
+    except UserError:
+        return DEFAULT_PRESET
+
+
 def resolve_preprocess(preprocess: PreprocessConfig, weights: str) -> PreprocessConfig:
     """``preprocess`` with the weights' preferred input size wherever the user chose none (an explicit
     width, height or views cap always wins; weights without the metadata keep the demo's 504x336)."""

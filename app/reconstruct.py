@@ -40,6 +40,7 @@ from app.inference import (
     Predictor,
     check_device,
     get_predictor,
+    preferred_cluster_preset,
     resolve_preprocess,
     resolve_weights,
 )
@@ -60,7 +61,7 @@ POINT_SOURCES = ("depth", "pointmap")
 class ReconstructConfig:
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
-    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    cluster: ClusterConfig | None = None  # None: the preset the weights name (`preferred_cluster_preset`)
     points_source: str = "depth"  # "depth": depth head unprojected with the cameras; "pointmap": point head
     conf_percentile: float = DEMO_CONF_PERCENTILE  # drop this percentage of least confident points
     background_filter: str = "none"  # "none" | "black" | "white" (the demo's background filters)
@@ -70,7 +71,8 @@ class ReconstructConfig:
     def validate(self) -> None:
         self.preprocess.validate()
         self.inference.validate()
-        self.cluster.validate()
+        if self.cluster is not None:
+            self.cluster.validate()
         if self.points_source not in POINT_SOURCES:
             raise UserError(f"points source must be 'depth' or 'pointmap', not {self.points_source!r}")
         if not 0.0 <= self.conf_percentile < 100.0:
@@ -228,7 +230,9 @@ def iter_reconstruct(
     # ---- clustering
     t = time.perf_counter()
     features = pred["features"]
-    gen = iter_cluster_views(point_map, features, mask, config.cluster)
+    weights_preset = preferred_cluster_preset(config.inference.weights)
+    cluster_config = config.cluster or ClusterConfig.preset(weights_preset)
+    gen = iter_cluster_views(point_map, features, mask, cluster_config)
     try:
         while True:
             message, fraction = next(gen)
@@ -258,7 +262,7 @@ def iter_reconstruct(
         "conf_percentile": config.conf_percentile,
         "background_filter": config.background_filter,
         "mask_dir": config.mask_dir,
-        "cluster": config.cluster.to_json(),
+        "cluster": cluster_config.to_json(),
         "cluster_params": clusters.params,
         "skipped_files": [{"file": str(s.path), "reason": s.reason, "bad": s.bad} for s in imageset.skipped],
         "notes": notes,

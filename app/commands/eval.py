@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", default="224x224", help="image size HxW, multiples of 28 (default 224x224)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--no-baselines", action="store_true", help="skip the baselines")
+    parser.add_argument("--preset", choices=("small", "medium", "large", "spatial"),
+                        help="clustering preset (default: the one the weights name, as the app uses them)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
 
@@ -68,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         width=width,
         baselines=not args.no_baselines,
         device=args.device,
+        cluster_preset=args.preset,
     )
 
     def progress(message: str, fraction: float) -> None:

@@ -33,10 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--points", choices=("depth", "pointmap"), default="depth",
                         help="points from depth + cameras (default) or from the point head")  # fmt: skip
-    parser.add_argument("--preset", choices=("small", "medium", "large"), default="large",
-                        help="clustering preset of the official demo (default: large)")  # fmt: skip
+    parser.add_argument("--preset", choices=("small", "medium", "large", "spatial"),
+                        help="clustering preset: the official demo's small/medium/large, or spatial "
+                             "(features + 3D position); default: the one the weights name, else large")
     parser.add_argument("--min-cluster-size", type=int, metavar="M",
-                        help="smallest instance, in pixels at 336x504 (default 500)")  # fmt: skip
+                        help="smallest instance, in pixels at 336x504 (preset default)")  # fmt: skip
+    parser.add_argument("--position-weight", type=float, metavar="W",
+                        help="weight of 3D position beside the features, 0 = features only (preset default)")
     parser.add_argument("--min-samples", type=int, help="HDBSCAN min_samples at 336x504 (preset default)")
     parser.add_argument("--epsilon", type=float, help="HDBSCAN cluster_selection_epsilon (preset default)")
     parser.add_argument("--sample-size", type=int, help="points clustered by HDBSCAN (0: all, slow)")
@@ -55,7 +58,7 @@ def build_config(args: argparse.Namespace):
     from app.errors import UserError
     from app.geometry import DEMO_CONF_PERCENTILE
     from app.images import PreprocessConfig
-    from app.inference import InferenceConfig
+    from app.inference import InferenceConfig, preferred_cluster_preset
     from app.reconstruct import ReconstructConfig
 
     overrides = {
@@ -65,6 +68,7 @@ def build_config(args: argparse.Namespace):
             ("min_samples", args.min_samples),
             ("epsilon", args.epsilon),
             ("sample_size", args.sample_size),
+            ("position_weight", args.position_weight),
         )
         if v is not None
     }
@@ -75,7 +79,7 @@ def build_config(args: argparse.Namespace):
             width=args.width, height=args.height, background=args.alpha_background, max_views=args.views
         ),
         inference=InferenceConfig(weights=args.weights, device=args.device),
-        cluster=ClusterConfig.preset(args.preset, **overrides),
+        cluster=ClusterConfig.preset(args.preset or preferred_cluster_preset(args.weights), **overrides),
         points_source=args.points,
         conf_percentile=DEMO_CONF_PERCENTILE if args.conf_percentile is None else args.conf_percentile,
         background_filter=args.filter_background,

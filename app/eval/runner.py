@@ -3,8 +3,9 @@
 Rooms are rendered on the fly from seeds ``seed .. seed + scenes - 1`` (training uses seeds from
 ``model.train.loop.TRAIN_SEED_OFFSET`` on, its validation rooms ``VAL_SEED_OFFSET..``, so small seeds
 are held out). Per scene the model predicts cameras, depth, points and features; instances come from
-the app's own clustering (``app.clustering.cluster_views``, default settings) of the features over
-the depth-unprojected points. Metric definitions: ``depth.py``, ``cameras.py``, ``instances.py``.
+the app's own clustering (``app.clustering.cluster_views`` with the preset the weights name, as the
+app runs them; ``EvalConfig.cluster_preset`` to choose another) of the features over the
+depth-unprojected points. Metric definitions: ``depth.py``, ``cameras.py``, ``instances.py``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class EvalConfig:
     width: int = 224
     baselines: bool = True
     device: str = "auto"
+    cluster_preset: str | None = None  # None: the preset the weights name (else the app's default)
 
 
 @dataclass
@@ -48,16 +50,29 @@ def _mean(rows: list[dict[str, float]], key: str) -> float:
     return float(np.mean(vals)) if vals else float("nan")
 
 
-def evaluate_scene(net, scene, device: str, baselines: bool) -> dict[str, Any]:
-    """All metrics' raw ingredients for one rendered scene."""
+def cluster_preset_for(net, cfg: EvalConfig) -> str:
+    """The clustering preset an evaluation uses: the chosen one, else the one the weights name."""
+    from app.clustering import known_preset
+
+    if cfg.cluster_preset is not None:
+        if cfg.cluster_preset != known_preset(cfg.cluster_preset):
+            raise ValueError(f"unknown clustering preset {cfg.cluster_preset!r}")
+        return cfg.cluster_preset
+    info = getattr(net, "weights_info", None)
+    return known_preset(info.preferred.cluster_preset if info is not None else None)
+
+
+def evaluate_scene(net, scene, device: str, baselines: bool, cluster=None) -> dict[str, Any]:
+    """All metrics' raw ingredients for one rendered scene (``cluster``: a ClusterConfig, default "large")."""
     import torch
 
     from app.clustering import ClusterConfig, cluster_views
     from model.predict import PredictOptions, predict
 
+    cluster = cluster or ClusterConfig()
     images = torch.from_numpy(scene.images).permute(0, 3, 1, 2).float() / 255.0
     pred = predict(net, images, PredictOptions(device=device))
-    labels = cluster_views(pred.points_from_depth, pred.features, None, ClusterConfig()).labels
+    labels = cluster_views(pred.points_from_depth, pred.features, None, cluster).labels
     rot, trans = pair_errors(pred.extrinsic, scene.extrinsic)
     out = {
         "depth": depth_metrics(pred.depth, scene.depth),
@@ -73,12 +88,15 @@ def evaluate_scene(net, scene, device: str, baselines: bool) -> dict[str, Any]:
 
 def iter_evaluate(net, cfg: EvalConfig) -> Iterator[tuple[str, float, dict[str, Any] | None]]:
     """Yields (message, fraction, None) per scene and finally ("done", 1.0, results)."""
+    from app.clustering import ClusterConfig
     from model.synthetic import render_room
 
+    preset = cluster_preset_for(net, cfg)
+    cluster = ClusterConfig.preset(preset)
     t = _Totals([], [], [], InstanceScores(), [], InstanceScores())
     for i in range(cfg.scenes):
         scene = render_room(cfg.seed + i, cfg.views, cfg.height, cfg.width)
-        r = evaluate_scene(net, scene, cfg.device, cfg.baselines)
+        r = evaluate_scene(net, scene, cfg.device, cfg.baselines, cluster)
         t.depth.append(r["depth"])
         t.rot.append(r["rot"])
         t.trans.append(r["trans"])
@@ -109,6 +127,7 @@ def iter_evaluate(net, cfg: EvalConfig) -> Iterator[tuple[str, float, dict[str, 
         "views": cfg.views,
         "size": [cfg.height, cfg.width],
         "seed": cfg.seed,
+        "cluster_preset": preset,
         "gt_instances": len(t.inst.ious),
         "instance_view_pairs": t.inst.pairs,
     }
@@ -152,7 +171,8 @@ def format_table(results: dict[str, Any]) -> str:
     h, w = results["size"]
     lines = [
         f"{results['scenes']} scenes (seeds {results['seed']}..{results['seed'] + results['scenes'] - 1}), "
-        f"{results['views']} views, {h}x{w}; {results['gt_instances']} GT instances",
+        f"{results['views']} views, {h}x{w}; {results['gt_instances']} GT instances; "
+        f"clustering preset {results.get('cluster_preset', 'large')}",
         f"{'metric':<26}{'model':>8}{'baseline':>10}  baseline kind",
     ]
     lines += [f"{name:<26}{f(a):>8}{f(bv):>10}  {kind}" for name, a, bv, kind in rows]

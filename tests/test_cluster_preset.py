@@ -1,0 +1,175 @@
+"""The "spatial" clustering preset (features + 3D position) and weights that name their own preset:
+metadata, the app's default per weights, the CLI and the evaluation using it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from app.cli import main
+from app.clustering import (
+    DEFAULT_PRESET,
+    OFFICIAL_PRESETS,
+    PRESETS,
+    ClusterCache,
+    ClusterConfig,
+    adjusted_rand_index,
+    cluster_views,
+    known_preset,
+)
+from app.errors import UserError
+from app.inference import preferred_cluster_preset
+from model import CheckpointError, IGGTConfig, build_iggt, load_iggt, save_iggt
+from model.checkpoint import PreferredInput, preferred_metadata, read_preferred_input, with_preferred_input
+from tests.conftest import placeholder_weights
+
+
+def look_alike_boxes(views: int = 2, h: int = 56, w: int = 84, seed: int = 0):
+    """Two boxes with the *same* feature, 4 units apart, and a floor with another feature: what a model
+    whose features do not tell instances apart gives for two identical chairs. Returns points, features
+    and the true segment of every pixel (0 floor, 1 left box, 2 right box)."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.meshgrid(np.arange(h) / h, np.arange(w) / w, indexing="ij")
+    truth = np.where(cols < 1 / 3, 1, np.where(cols >= 2 / 3, 2, 0))
+    x = np.where(truth == 1, -3 + cols * 3, np.where(truth == 2, 1 + cols * 3, cols * 6 - 3))
+    z = np.where(truth == 0, 2.0, 0.0)
+    pts = np.stack([x, rows, z], axis=-1)
+    points = np.stack([pts + rng.normal(0, 0.002, pts.shape) for _ in range(views)]).astype(np.float32)
+    feats = np.zeros((views, h, w, 8), np.float32)
+    feats[..., 0] = truth == 0
+    feats[..., 1] = truth > 0
+    feats += rng.normal(0, 0.02, feats.shape).astype(np.float32)
+    return points, feats, np.broadcast_to(truth, (views, h, w))
+
+
+def test_spatial_preset_values_and_the_official_ones_untouched() -> None:
+    assert OFFICIAL_PRESETS == ("small", "medium", "large") and DEFAULT_PRESET == "large"
+    assert all("position_weight" not in PRESETS[name] for name in OFFICIAL_PRESETS)
+    spatial = ClusterConfig.preset("spatial")
+    assert spatial.position_weight == 0.35 and isinstance(spatial.position_weight, float)
+    assert (spatial.epsilon, spatial.min_samples, spatial.min_cluster_size) == (0.06, 100, 1500)
+    assert ClusterConfig.preset("large").position_weight == 0.0
+    assert ClusterConfig.from_json(spatial.to_json()) == spatial
+    # scene files written before the field existed: features only
+    old = {k: v for k, v in ClusterConfig().to_json().items() if k != "position_weight"}
+    assert ClusterConfig.from_json(old).position_weight == 0.0
+    for bad in (-0.1, 10.5):
+        with pytest.raises(UserError, match="position weight"):
+            ClusterConfig(position_weight=bad).validate()
+
+
+@pytest.mark.parametrize("sample_size", [0, 2000])
+def test_position_keeps_look_alike_objects_apart(sample_size) -> None:
+    points, feats, truth = look_alike_boxes()
+    large = cluster_views(points, feats, None, ClusterConfig.preset("large", sample_size=sample_size))
+    spatial = cluster_views(points, feats, None, ClusterConfig.preset("spatial", sample_size=sample_size))
+    assert int(large.labels.max()) + 1 == 2  # features only: the two boxes are one instance
+    assert adjusted_rand_index(large.labels, truth) < 0.7
+    assert int(spatial.labels.max()) + 1 == 3
+    assert adjusted_rand_index(spatial.labels, truth) > 0.98
+    assert spatial.params["position_weight"] == 0.35 and large.params["position_weight"] == 0.0
+
+
+def test_position_is_measured_in_the_scene_own_units() -> None:
+    """Scaling the whole reconstruction (its scale is arbitrary) does not change the result."""
+    points, feats, _ = look_alike_boxes()
+    cfg = ClusterConfig.preset("spatial", sample_size=2000)
+    a = cluster_views(points, feats, None, cfg).labels
+    b = cluster_views(points * 37.0 + 5.0, feats, None, cfg).labels
+    assert adjusted_rand_index(a, b) == pytest.approx(1.0)
+
+
+def test_cache_keeps_position_and_feature_only_results_apart() -> None:
+    points, feats, _ = look_alike_boxes()
+    cache = ClusterCache()
+    large = ClusterConfig.preset("large", sample_size=2000)
+    spatial = ClusterConfig.preset("spatial", sample_size=2000)
+    first = cluster_views(points, feats, None, large, cache=cache).labels
+    cluster_views(points, feats, None, spatial, cache=cache)
+    again = cluster_views(points, feats, None, large, cache=cache).labels
+    np.testing.assert_array_equal(first, again)
+    assert int(cluster_views(points, feats, None, spatial, cache=cache).labels.max()) + 1 == 3
+
+
+def test_weights_name_their_preset_in_metadata(tmp_path) -> None:
+    assert preferred_metadata(308, 224, cluster_preset="spatial") == {
+        "iggt.input_width": "308", "iggt.input_height": "224", "iggt.cluster_preset": "spatial"}  # fmt: skip
+    assert preferred_metadata(None, cluster_preset="spatial") == {"iggt.cluster_preset": "spatial"}
+    torch.manual_seed(0)
+    net = build_iggt(IGGTConfig.tiny())
+    path = save_iggt(net, tmp_path / "w.safetensors", metadata=preferred_metadata(308, 224))
+    with_preferred_input(path, path, 308, 224, cluster_preset="spatial")
+    pref = read_preferred_input(path)
+    assert pref == PreferredInput(308, 224, None, "spatial")
+    assert "clustering preset 'spatial'" in pref.describe()
+    assert load_iggt(path).weights_info.preferred.cluster_preset == "spatial"
+    with_preferred_input(path, path, 308, 224)  # re-stamping without a preset drops it
+    assert read_preferred_input(path).cluster_preset is None
+    bad = save_iggt(net, tmp_path / "bad.safetensors", metadata={"iggt.cluster_preset": "Spatial Preset!"})
+    message = "invalid iggt.cluster_preset metadata 'Spatial Preset!'"
+    with pytest.raises(CheckpointError, match=re.escape(message)):
+        load_iggt(bad)
+
+
+def test_app_default_preset_follows_the_weights(tmp_path, caplog) -> None:
+    assert preferred_cluster_preset("bundled") == "spatial"  # the bundled tiny model's metadata
+    assert preferred_cluster_preset(str(placeholder_weights(tmp_path / "plain.safetensors"))) == "large"
+    assert preferred_cluster_preset("/nonexistent/w.safetensors") == "large"  # the run reports that one
+    from safetensors.numpy import save_file
+
+    future = tmp_path / "future.safetensors"
+    save_file({"unused": np.zeros(1, np.float32)}, str(future), metadata={"iggt.cluster_preset": "hyper"})
+    with caplog.at_level(logging.WARNING):
+        assert preferred_cluster_preset(str(future)) == "large"
+    assert "unknown clustering preset 'hyper'" in caplog.text
+    assert known_preset(None) == "large" and known_preset("medium") == "medium"
+
+
+def test_cli_position_weight_overrides_the_preset() -> None:
+    import argparse
+
+    from app.commands.reconstruct import add_arguments, build_config
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    cfg = build_config(parser.parse_args(["imgs", "-o", "x.iggt"]))
+    assert cfg.cluster == ClusterConfig.preset("spatial")  # the bundled weights' preset
+    cfg = build_config(parser.parse_args(["imgs", "-o", "x.iggt", "--preset", "large"]))
+    assert cfg.cluster == ClusterConfig.preset("large")
+    cfg = build_config(parser.parse_args(["imgs", "-o", "x.iggt", "--position-weight", "0.8"]))
+    assert cfg.cluster.position_weight == 0.8 and cfg.cluster.min_cluster_size == 1500
+    with pytest.raises(UserError, match="position weight"):
+        build_config(parser.parse_args(["imgs", "-o", "x.iggt", "--position-weight", "-1"]))
+
+
+def test_cli_bad_position_weight_is_a_one_line_error(tmp_path, capsys) -> None:
+    out = tmp_path / "x.iggt"
+    assert main(["reconstruct", str(tmp_path), "-o", str(out), "--position-weight", "99"]) == 1
+    err = capsys.readouterr().err
+    assert "position weight must be between 0 and 10" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_evaluation_uses_the_weights_preset(tmp_path) -> None:
+    from app.eval.runner import EvalConfig, cluster_preset_for, evaluate
+
+    torch.manual_seed(0)
+    net = build_iggt(IGGTConfig.tiny())
+    plain = load_iggt(save_iggt(net, tmp_path / "plain.safetensors"))
+    named = load_iggt(save_iggt(net, tmp_path / "named.safetensors",
+                                metadata=preferred_metadata(None, cluster_preset="spatial")))  # fmt: skip
+    assert cluster_preset_for(plain, EvalConfig()) == "large"
+    assert cluster_preset_for(named, EvalConfig()) == "spatial"
+    assert cluster_preset_for(named, EvalConfig(cluster_preset="medium")) == "medium"
+    with pytest.raises(ValueError, match="unknown clustering preset"):
+        cluster_preset_for(named, EvalConfig(cluster_preset="huge"))
+    cfg = EvalConfig(scenes=1, seed=3, views=2, height=56, width=56, baselines=False, device="cpu")
+    results = evaluate(named, cfg)
+    assert results["cluster_preset"] == "spatial"
+    assert json.loads(json.dumps(results))["cluster_preset"] == "spatial"
+
