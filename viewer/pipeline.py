@@ -14,7 +14,7 @@ from app.errors import UserError
 from app.paths import SAMPLE_DIR
 from app.progress import Cancelled, Progress
 from app.scene import Scene
-from viewer.run_settings import RunSettings
+from viewer.run_settings import MODEL_PRESET, RunSettings
 
 
 def sample_images_folder() -> Path:
@@ -46,11 +46,28 @@ def check_image_folder(folder: Path) -> int:
     return len(candidates)
 
 
+def model_cluster_preset(run: RunSettings) -> str:
+    """The clustering preset the run's weights name in their metadata (the official "large" when they
+    name none or cannot be read: the run itself reports unreadable weights)."""
+    from app.inference import preferred_cluster_preset
+
+    return preferred_cluster_preset(run.weights_spec() or "bundled")
+
+
+def resolved_cluster_preset(run: RunSettings) -> str:
+    """``run.cluster_preset`` with "model" replaced by the preset the weights name."""
+    return model_cluster_preset(run) if run.cluster_preset == MODEL_PRESET else run.cluster_preset
+
+
 def cluster_config(run: RunSettings):
+    """The clustering of a run: the weights' own preset for "model", else the fields (which a named preset
+    filled, so that they give exactly that preset's config)."""
     from app.clustering import ClusterConfig
 
+    if run.cluster_preset == MODEL_PRESET:
+        return ClusterConfig.preset(model_cluster_preset(run))
     return ClusterConfig(min_cluster_size=int(run.min_cluster_size), min_samples=int(run.min_samples),
-                         epsilon=float(run.epsilon))
+                         epsilon=float(run.epsilon), position_weight=float(run.position_weight))
 
 
 def reconstruct_config(run: RunSettings):

@@ -8,7 +8,15 @@ from viewer.settings import AppSettings
 
 WEIGHT_SOURCES = ("bundled", "file", "hub")
 DEVICES = ("auto", "cpu", "cuda")
-CLUSTER_PRESETS = ("small", "medium", "large")
+CLUSTER_PRESETS = ("small", "medium", "large", "spatial")  # app.clustering.PRESETS, in the order shown
+MODEL_PRESET = "model"  # cluster_preset: the preset the chosen weights name (see viewer.pipeline)
+
+
+def preset_values(name: str) -> dict[str, float]:
+    """A clustering preset's values, with its position weight (0 for the official three, which name none)."""
+    from app.clustering import PRESETS
+
+    return {"position_weight": 0.0, **PRESETS[name]}
 
 
 @dataclass
@@ -20,10 +28,12 @@ class RunSettings:
     image_width: int = 0  # 0: the weights' preferred width (the official demo's 504 when they name none)
     max_views: int = 24
     confidence_percentile: float = 0.3  # drop this percentage of least confident points (the demo's value)
-    cluster_preset: str = "large"
+    # "model": the weights' own preset (the fields below are then ignored); a preset name, or "custom"
+    cluster_preset: str = MODEL_PRESET
     min_cluster_size: int = 500
     min_samples: int = 100
     epsilon: float = 0.06
+    position_weight: float = 0.0  # 3D position appended to the features (the "spatial" preset); 0 = official
 
     @classmethod
     def load(cls, settings: AppSettings) -> RunSettings:
