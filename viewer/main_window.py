@@ -566,8 +566,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _on_settings_applied(self, run) -> None:
-        self.clustering_panel._run = run
-        self.clustering_panel._set_values(run.min_cluster_size, run.epsilon, run.cluster_preset)
+        self.clustering_panel.show_run_settings(run)
 
     def recluster(self, run) -> bool:
         """Re-cluster the shown scene's stored features with ``run``'s clustering settings.

@@ -1,8 +1,12 @@
 """Clustering panel: how finely the features are split into instances. Presets are the official demo's
-three settings; the sliders fine-tune them. Changes re-cluster the stored features in the background
-(no network run) and recolour the cloud."""
+three settings and "Spatial" (features plus 3D position, for weights whose features alone merge look-alike
+objects); the sliders fine-tune them. Changes re-cluster the stored features in the background (no network
+run) and recolour the cloud."""
 
 from __future__ import annotations
+
+import math
+from dataclasses import replace
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -16,16 +20,43 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
-from viewer.run_settings import CLUSTER_PRESETS, RunSettings
+from viewer.run_settings import CLUSTER_PRESETS, RunSettings, preset_values
 from viewer.settings import AppSettings
 
 DEBOUNCE_MS = 350
+POSITION_MAX = 1.0  # the slider's range (the settings dialog allows up to 10; a larger value widens it)
+_TIPS = {
+    "small": "many small parts",
+    "medium": "objects and large parts",
+    "large": "whole objects",
+    "spatial": "whole objects, kept apart by their position as well",
+}
 
 
-def preset_values(name: str) -> dict[str, float]:
+def preset_tooltip(name: str) -> str:
+    from app.clustering import OFFICIAL_PRESETS
+
+    v = preset_values(name)
+    text = (f"{_TIPS[name].capitalize()}: epsilon {v['epsilon']}, min samples {int(v['min_samples'])}, "
+            f"min. size {int(v['min_cluster_size'])}")
+    if name in OFFICIAL_PRESETS:
+        return f"{text} (the official demo's {name} setting)"
+    return (f"{text}, position {v['position_weight']}. For weights whose features alone merge look-alike "
+            f"objects; the bundled model's default")
+
+
+def matching_preset(epsilon: float, min_samples: int, min_cluster_size: int, position_weight: float) -> str:
+    """The preset with exactly these values, else "custom"."""
     from app.clustering import PRESETS
 
-    return dict(PRESETS[name])
+    for name in PRESETS:
+        p = preset_values(name)
+        sizes_match = (int(p["min_samples"]), int(p["min_cluster_size"])) == (min_samples, min_cluster_size)
+        floats_match = all(math.isclose(a, b, abs_tol=1e-9) for a, b in
+                           ((p["epsilon"], epsilon), (p["position_weight"], position_weight)))
+        if sizes_match and floats_match:
+            return name
+    return "custom"
 
 
 class ClusteringPanel(QDockWidget):
@@ -35,7 +66,6 @@ class ClusteringPanel(QDockWidget):
         super().__init__("Clustering", parent)
         self.setObjectName("clustering_panel")
         self.settings = settings
-        run = RunSettings.load(settings)
         body = QWidget(self)
         form = QFormLayout(body)
 
@@ -43,14 +73,11 @@ class ClusteringPanel(QDockWidget):
         self.preset_group = QButtonGroup(self)
         self.preset_group.setExclusive(True)
         self.preset_buttons: dict[str, QPushButton] = {}
-        tips = {"small": "many small parts", "medium": "objects and large parts", "large": "whole objects"}
         for name in CLUSTER_PRESETS:
             b = QPushButton(name.capitalize(), body)
             b.setObjectName(f"preset_{name}")
             b.setCheckable(True)
-            values = preset_values(name)
-            b.setToolTip(f"{tips[name].capitalize()}: epsilon {values['epsilon']}, "
-                         f"min samples {int(values['min_samples'])} (the official demo's {name} setting)")
+            b.setToolTip(preset_tooltip(name))
             self.preset_group.addButton(b)
             self.preset_buttons[name] = b
             presets.addWidget(b)
@@ -70,28 +97,42 @@ class ClusteringPanel(QDockWidget):
         self.epsilon.setSingleStep(0.005)
         self.epsilon.setToolTip("HDBSCAN epsilon: clusters closer than this in feature space are merged")
         form.addRow("Epsilon", self.epsilon)
+        self.position = QLabeledDoubleSlider(Qt.Orientation.Horizontal, body)
+        self.position.setObjectName("position_weight")
+        self.position.setRange(0.0, POSITION_MAX)
+        self.position.setDecimals(2)
+        self.position.setSingleStep(0.05)
+        self.position.setToolTip("Weight of the 3D position next to the features: look-alike objects in "
+                                 "different places are kept apart. 0 = features only (the official demo)")
+        form.addRow("Position", self.position)
         self.status = QLabel("", body)
         self.status.setObjectName("clustering_status")
         self.status.setWordWrap(True)
         form.addRow(self.status)
         self.setWidget(body)
 
-        self._run = run
-        self._set_values(run.min_cluster_size, run.epsilon, run.cluster_preset)
+        self._run = RunSettings.load(settings)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
         self._debounce.timeout.connect(self.request)
-        self.min_size.valueChanged.connect(self._on_slider)
-        self.epsilon.valueChanged.connect(self._on_slider)
+        self.show_run_settings(self._run)
+        for slider in self._sliders():
+            slider.valueChanged.connect(self._on_slider)
         self.setEnabled(False)
 
-    def _set_values(self, min_size: float, epsilon: float, preset: str | None) -> None:
-        for w in (self.min_size, self.epsilon):
+    def _sliders(self) -> tuple[QWidget, ...]:
+        return self.min_size, self.epsilon, self.position
+
+    def _set_values(self, min_size: float, epsilon: float, position: float, preset: str | None) -> None:
+        for w in self._sliders():
             w.blockSignals(True)
+        if position > self.position.maximum():  # a larger weight chosen in the settings dialog
+            self.position.setMaximum(float(position))
         self.min_size.setValue(int(min_size))
         self.epsilon.setValue(float(epsilon))
-        for w in (self.min_size, self.epsilon):
+        self.position.setValue(float(position))
+        for w in self._sliders():
             w.blockSignals(False)
         for name, b in self.preset_buttons.items():
             b.setChecked(name == preset)
@@ -101,23 +142,37 @@ class ClusteringPanel(QDockWidget):
                 b.setChecked(False)
             self.preset_group.setExclusive(True)
 
+    def show_run_settings(self, run: RunSettings) -> None:
+        """Show the clustering of reconstruction settings (at start, after the settings dialog applied);
+        "model" is shown as the preset the weights name."""
+        from viewer.pipeline import cluster_config, resolved_cluster_preset
+
+        run = replace(run)
+        config = cluster_config(run)
+        run.cluster_preset = resolved_cluster_preset(run)
+        run.min_cluster_size, run.min_samples = config.min_cluster_size, config.min_samples
+        run.epsilon, run.position_weight = config.epsilon, config.position_weight
+        self._run = run
+        self._set_values(config.min_cluster_size, config.epsilon, config.position_weight, run.cluster_preset)
+
     def apply_preset(self, name: str) -> None:
         values = preset_values(name)
         self._run.min_samples = int(values["min_samples"])
-        self._set_values(values["min_cluster_size"], values["epsilon"], name)
+        self._set_values(values["min_cluster_size"], values["epsilon"], values["position_weight"], name)
         self._run.cluster_preset = name
         self.request()
 
     def _on_slider(self, _value) -> None:
         self._run.cluster_preset = "custom"
-        self._set_values(self.min_size.value(), self.epsilon.value(), None)
+        self._set_values(self.min_size.value(), self.epsilon.value(), self.position.value(), None)
         self._debounce.start()
 
     def current_settings(self) -> RunSettings:
         run = RunSettings.load(self.settings)
         run.cluster_preset = self._run.cluster_preset
         run.min_cluster_size = int(self.min_size.value())
-        run.epsilon = float(self.epsilon.value())
+        run.epsilon = round(float(self.epsilon.value()), 6)
+        run.position_weight = round(float(self.position.value()), 6)
         run.min_samples = int(self._run.min_samples)
         return run
 
@@ -131,28 +186,21 @@ class ClusteringPanel(QDockWidget):
     def show_scene_settings(self, cluster: dict | None, n_instances: int) -> None:
         """Show the settings the scene's instances were clustered with (after opening it, or after an
         undo/redo of a re-clustering), without re-clustering; a slider change still waiting to be sent
-        is kept."""
+        is kept. A scene from a version without the position weight was clustered without it (0)."""
         if not cluster or self._debounce.isActive():
             return
         try:
             from app.clustering import ClusterConfig
 
             config = ClusterConfig.from_json(cluster)
+            preset = matching_preset(float(config.epsilon), int(config.min_samples),
+                                     int(config.min_cluster_size), float(config.position_weight))
         except (TypeError, ValueError):
             return
-        values = (config.epsilon, config.min_samples, config.min_cluster_size)
-        preset = next((name for name, p in self._presets().items()
-                       if (p["epsilon"], p["min_samples"], p["min_cluster_size"]) == values), "custom")
         self._run.min_samples = int(config.min_samples)
         self._run.cluster_preset = preset
-        self._set_values(config.min_cluster_size, config.epsilon, preset)
+        self._set_values(config.min_cluster_size, config.epsilon, config.position_weight, preset)
         self.status.setText(f"{n_instances} instances")
-
-    @staticmethod
-    def _presets() -> dict[str, dict[str, float]]:
-        from app.clustering import PRESETS
-
-        return PRESETS
 
     def show_result(self, n_instances: int, seconds: float) -> None:
         self.status.setText(f"{n_instances} instances (re-clustered in {seconds:.1f} s)")
