@@ -7,7 +7,8 @@ check; once saved, the Find panel switches to it (its instance features are reco
 or taken from the scene's cache for that model id).
 
 Image width: the lowest value of the field means "the model's default" (stored as 0): the width the
-weights name in their metadata, else the official demo's 504.
+weights name in their metadata, else the official demo's 504. Likewise the clustering preset "Model default"
+(stored as "model") is the preset the weights name (the bundled model's "spatial"), else the official "large".
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from PySide6.QtWidgets import (
 
 from app.semantics.backends import BUNDLED, ModelChoice
 from viewer.dialogs import user_message
-from viewer.run_settings import CLUSTER_PRESETS, RunSettings
+from viewer.run_settings import CLUSTER_PRESETS, MODEL_PRESET, RunSettings, preset_values
 from viewer.settings import AppSettings
 from viewer.workers import Job
 
@@ -216,6 +217,7 @@ class SettingsDialog(QDialog):
         cform = QFormLayout(cluster_box)
         self.preset = QComboBox(cluster_box)
         self.preset.setObjectName("cluster_preset")
+        self.preset.addItem("Model default", MODEL_PRESET)  # its text names the preset: _update_model_default
         for name in CLUSTER_PRESETS:
             self.preset.addItem(name.capitalize(), name)
         self.preset.addItem("Custom", "custom")
@@ -238,7 +240,20 @@ class SettingsDialog(QDialog):
         self.epsilon.setSingleStep(0.005)
         self.epsilon.setValue(run.epsilon)
         cform.addRow("Epsilon", self.epsilon)
+        self.position_weight = QDoubleSpinBox(cluster_box)
+        self.position_weight.setObjectName("position_weight")
+        self.position_weight.setRange(0.0, 10.0)
+        self.position_weight.setDecimals(2)
+        self.position_weight.setSingleStep(0.05)
+        self.position_weight.setValue(run.position_weight)
+        self.position_weight.setToolTip("Weight of the 3D position next to the features: look-alike objects "
+                                        "in different places are kept apart. 0 = features only (official)")
+        cform.addRow("Position weight", self.position_weight)
+        if run.cluster_preset != MODEL_PRESET:  # stored with other values (older versions allowed it): custom
+            self._on_cluster_field()
         self.preset.currentIndexChanged.connect(self._on_preset)
+        for field in self._cluster_fields():
+            field.valueChanged.connect(self._on_cluster_field)
 
         # open-vocabulary model (Find panel)
         clip = load_clip_choice(settings)
@@ -321,15 +336,41 @@ class SettingsDialog(QDialog):
             self.clip_file.setText(path)
             self.clip_file_radio.setChecked(True)
 
-    def _on_preset(self) -> None:
-        name = self.preset.currentData()
-        if name in CLUSTER_PRESETS:
-            from app.clustering import PRESETS
+    def _cluster_fields(self) -> tuple[QSpinBox | QDoubleSpinBox, ...]:
+        return self.min_size, self.min_samples, self.epsilon, self.position_weight
 
-            values = PRESETS[name]
-            self.min_size.setValue(int(values["min_cluster_size"]))
-            self.min_samples.setValue(int(values["min_samples"]))
-            self.epsilon.setValue(float(values["epsilon"]))
+    def _chosen_preset(self) -> str | None:
+        """The preset the combo stands for ("model": the chosen weights' own), None for "custom"."""
+        from app.clustering import known_preset
+
+        name = self.preset.currentData()
+        if name == MODEL_PRESET:
+            return known_preset(self.preferred.cluster_preset if self.preferred is not None else None)
+        return name if name in CLUSTER_PRESETS else None
+
+    def _preset_field_values(self, name: str) -> tuple[int, int, float, float]:
+        v = preset_values(name)
+        return (int(v["min_cluster_size"]), int(v["min_samples"]), float(v["epsilon"]),
+                float(v["position_weight"]))
+
+    def _on_preset(self) -> None:
+        """A preset fills the fields (what it will run with)."""
+        name = self._chosen_preset()
+        if name is None:
+            return
+        for field, value in zip(self._cluster_fields(), self._preset_field_values(name), strict=True):
+            field.blockSignals(True)
+            field.setValue(value)
+            field.blockSignals(False)
+
+    def _on_cluster_field(self) -> None:
+        """Fields edited away from the chosen preset's values make it "Custom" (they are what runs)."""
+        name = self._chosen_preset()
+        values = tuple(field.value() for field in self._cluster_fields())
+        if name is not None and values != self._preset_field_values(name):
+            self.preset.blockSignals(True)
+            self.preset.setCurrentIndex(self.preset.findData("custom"))
+            self.preset.blockSignals(False)
 
     def _weights_setting(self) -> str:
         if self.weights_file_radio.isChecked():
@@ -344,6 +385,11 @@ class SettingsDialog(QDialog):
         w = image_size_for_width(0, self.preferred)[1]
         self.width.setSpecialValueText(f"model default ({w} px)")
         self._update_size()
+        from app.clustering import known_preset
+
+        name = known_preset(self.preferred.cluster_preset)
+        self.preset.setItemText(self.preset.findData(MODEL_PRESET), f"Model default ({name.capitalize()})")
+        self._on_preset()  # "Model default" shows the new weights' preset
 
     def _update_size(self) -> None:
         width = 0 if self.width.value() == WIDTH_MODEL_DEFAULT else self.width.value()
@@ -370,6 +416,7 @@ class SettingsDialog(QDialog):
         run.min_cluster_size = self.min_size.value()
         run.min_samples = self.min_samples.value()
         run.epsilon = self.epsilon.value()
+        run.position_weight = self.position_weight.value()
         return run
 
     # -------------------------------------------------------------------------------------- apply
