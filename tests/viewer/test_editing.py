@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from app.scene import Instance, Scene
 from app.scene_io import load_scene, save_scene
 from viewer import editing, export_dialog
 from viewer.panels.instances import ID_ROLE
+from viewer.run_settings import RunSettings
 
 OPEN_TIMEOUT_MS = 30_000
 EXPORT_TARGETS = {"ply": "cloud.ply", "glb": "scene.glb", "colmap": "colmap", "masks": "masks",
@@ -538,10 +540,17 @@ def test_recluster_is_undone_with_ctrl_z_labels_table_and_selection(edit_window,
     window.edit_instance(pair, name="my pair")  # a user edit the re-clustering keeps and undo restores
     window.selection.select(pair)
     labels, table = np.array(scene.labels), dict(scene.instances)
+    # this scene names no clustering, so the panel shows the settings' preset: the official features-only
+    # one here (the bundled weights' "spatial" default adds the 3D position: another space to prepare)
+    window.clustering_panel.show_run_settings(RunSettings(cluster_preset="large"))
     window.clustering_panel.show()  # showing the panel prepares what no setting changes, in the background
     window.clustering_panel.raise_()
     cache = window.cluster_cache
-    qtbot.waitUntil(lambda: len(cache) >= 6 and not cache.busy, timeout=60_000)
+
+    def warmed() -> bool:  # the warm-up thread has ended (the cache may hold 6 or 7 entries meanwhile)
+        return len(cache) >= 6 and not any(t.name == "clustering-warm-up" for t in threading.enumerate())
+
+    qtbot.waitUntil(warmed, timeout=60_000)
     misses = cache.misses
     qtbot.mouseClick(window.clustering_panel.preset_buttons["small"], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.job is None and scene.edit_log[-1]["op"] == "recluster", timeout=60_000)
