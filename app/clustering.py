@@ -583,16 +583,17 @@ def _sources_from_grid(
     config: ClusterConfig,
     scale: float = 1.0,
 ) -> np.ndarray:
-    """For every pixel the best of the 2x2 surrounding grid samples of its own view (feature distance of
+    """For every pixel the best of the nearby grid samples of its own view (feature distance of
     its box-smoothed feature plus weighted 3D distance, which includes the clustering's own position term
     when ``config.position_weight`` is set); pixels with no such sample: nearest in features."""
     from scipy.spatial import cKDTree
 
     s, h, w, _ = feats.shape
-    # with a position term, 4x4 surrounding samples instead of 2x2: pixels at an object's border then
-    # find a sample of their own object (synthetic rooms, tiny model: T-mIoU 0.37 -> 0.39, assignment
-    # 0.1 -> 0.3 s for 8 views at 224x224); without one, labels follow the features and 2x2 is enough
-    reach = 2 if config.position_weight > 0 else 1
+    # with a position term, the 3x3 grid samples around the nearest one instead of the 2x2 surrounding
+    # ones: pixels at an object's border then find a sample of their own object (synthetic rooms, tiny
+    # model: T-mIoU 0.37 -> 0.39); without one, labels follow the features and 2x2 is enough
+    wide = config.position_weight > 0
+    reach = 2 if wide else 1
     n_gr, n_gc = h // g + 1 + reach, w // g + 1 + reach  # beyond the last cell: -1 borders
     cell_sample = np.full((s, n_gr + 1, n_gc + 1), -1, dtype=np.int64)  # last row/col stay -1
     sv, sr, sc = np.unravel_index(sample, (s, h, w))
@@ -612,9 +613,10 @@ def _sources_from_grid(
         no_near = ~np.isfinite(pix_f[..., 0])
         if no_near.any():
             pix_f[no_near] = feats[v][no_near]
-        gr = (np.arange(h) - offsets[v, 0]) // g  # -1 above the first grid row
-        gc = (np.arange(w) - offsets[v, 1]) // g
-        steps = range(1 - reach, reach + 1)
+        half = g // 2 if wide else 0  # wide: the nearest grid row/col, else the one above/left
+        gr = (np.arange(h) - offsets[v, 0] + half) // g  # -1 above the first grid row
+        gc = (np.arange(w) - offsets[v, 1] + half) // g
+        steps = (-1, 0, 1) if wide else (0, 1)
         near = [(dr, dc) for dr in steps for dc in steps]
         costs = np.empty((len(near), h, w), dtype=np.float32)
         cands = np.empty((len(near), h, w), dtype=np.int64)
