@@ -22,7 +22,7 @@ Not in the demo: ``ClusterConfig.position_weight`` (the "spatial" preset) append
 position, in units of the scene's own size, to its smoothed features for steps 3 and 4. Features that
 do not tell look-alike objects apart (three identical chairs) then still split them by where they are.
 Measured with the bundled tiny model on 8 held-out synthetic rooms (seeds 900000-900007, 8 views
-224x224): T-mIoU 0.22 -> 0.39, T-SR 0.17 -> 0.50 against the "large" preset. Weights name the preset
+224x224): T-mIoU 0.22 -> 0.39, T-SR 0.17 -> 0.49 against the "large" preset. Weights name the preset
 that suits them in their metadata (`model.checkpoint.PreferredInput.cluster_preset`).
 Labels are 0-based cluster indices, -1 = no cluster (only when nothing could be clustered).
 
