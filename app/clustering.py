@@ -21,8 +21,11 @@ noise pixels the label of their nearest non-noise pixel in feature space. That t
 Not in the demo: ``ClusterConfig.position_weight`` (the "spatial" preset) appends each sample's 3D
 position, in units of the scene's own size, to its smoothed features for steps 3 and 4. Features that
 do not tell look-alike objects apart (three identical chairs) then still split them by where they are.
+``ClusterConfig.merge_distance`` (also "spatial") then joins clusters that touch and look alike
+(`merge_touching`): the fragments such features split one object into.
 Measured with the bundled tiny model on 8 held-out synthetic rooms (seeds 900000-900007, 8 views
-224x224): T-mIoU 0.22 -> 0.39, T-SR 0.17 -> 0.49 against the "large" preset. Weights name the preset
+224x224): T-mIoU 0.22 -> 0.39, T-SR 0.17 -> 0.49 against the "large" preset; with the merge step 0.40
+and 0.56, with about a quarter fewer instances. Weights name the preset
 that suits them in their metadata (`model.checkpoint.PreferredInput.cluster_preset`).
 Labels are 0-based cluster indices, -1 = no cluster (only when nothing could be clustered).
 
@@ -57,6 +60,7 @@ PRESETS: dict[str, dict[str, float]] = {
     # apart (the bundled tiny model's; see ClusterConfig.position_weight)
     "spatial": {
         "epsilon": 0.06, "min_samples": 100, "min_cluster_size": 1500, "knn_k": 20, "position_weight": 0.35,
+        "merge_distance": 0.3,
     },
 }
 OFFICIAL_PRESETS = ("small", "medium", "large")
@@ -65,7 +69,7 @@ SAMPLE_MIN_CLUSTER_SIZE = 5  # floors of the scaled HDBSCAN sizes on a subsample
 SAMPLE_MIN_SAMPLES = 3
 
 
-_FLOAT_FIELDS = ("epsilon", "position_weight")
+_FLOAT_FIELDS = ("epsilon", "position_weight", "merge_distance")
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,9 @@ class ClusterConfig:
     # appended to the smoothed features for HDBSCAN and every later assignment; 0 = features only, as
     # the official demo. Keeps apart look-alike objects in different places when the features do not.
     position_weight: float = 0.0
+    # after HDBSCAN, clusters that touch in 3D and whose mean smoothed features are closer than this are
+    # merged (`merge_touching`); 0 = off, as the demo. Joins the fragments weak features split objects into.
+    merge_distance: float = 0.0
     seed: int = 0
 
     @classmethod
@@ -103,6 +110,8 @@ class ClusterConfig:
             raise UserError(f"cluster epsilon must be in [0, 2), not {self.epsilon}")
         if not 1 <= self.knn_k <= 200:
             raise UserError(f"kNN k must be between 1 and 200, not {self.knn_k}")
+        if not 0 <= self.merge_distance < 2:
+            raise UserError(f"merge distance must be in [0, 2), not {self.merge_distance}")
         if not 0 <= self.position_weight <= 10:
             raise UserError(f"position weight must be between 0 and 10, not {self.position_weight}")
         if self.sample_size < 0 or 0 < self.sample_size < 500:
@@ -285,6 +294,69 @@ def assign_noise(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
         _, nn = cKDTree(features[~noise]).query(features[noise], k=1, workers=cpu_workers())
         labels[noise] = labels[~noise][nn]
     return labels
+
+
+MERGE_NEIGHBOURS = 8  # 3D neighbours per sample point that define which clusters touch
+MERGE_MIN_CONTACT = 0.1  # touching: this share of the smaller cluster's neighbour links go to the other
+
+
+def _sample_graph(prep: _Prepared, sample: np.ndarray) -> np.ndarray:
+    """(M, MERGE_NEIGHBOURS) indices of each sample point's nearest other sample points in 3D."""
+    from scipy.spatial import cKDTree
+
+    pts = prep.pts.reshape(-1, 3)[sample]
+    k = min(MERGE_NEIGHBOURS + 1, pts.shape[0])
+    _, nn = cKDTree(pts).query(pts, k=k, workers=cpu_workers())
+    return np.asarray(nn).reshape(pts.shape[0], k)[:, 1:]
+
+
+def merge_touching(
+    graph: np.ndarray, features: np.ndarray, labels: np.ndarray, max_distance: float,
+    min_contact: float = MERGE_MIN_CONTACT,
+) -> np.ndarray:
+    """Merge clusters that touch in 3D and look alike: a pair whose neighbour links (``graph``: each
+    point's 3D neighbours) make up at least ``min_contact`` of the smaller cluster's links, and whose mean
+    features are closer than ``max_distance``, becomes one cluster; closest pairs first, transitively.
+    Returns labels renumbered 0.. in order of first appearance.
+
+    Why: weak features split one object into fragments that lie side by side; HDBSCAN alone cannot join
+    them without also joining separate objects (synthetic rooms, bundled tiny model, tuning rooms: T-SR
+    0.49 -> 0.55, about a quarter fewer instances, T-mIoU unchanged or better).
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    n = int(labels.max()) + 1 if labels.size else 0
+    if n < 2 or graph.size == 0:
+        return labels
+    src = np.repeat(labels, graph.shape[1])
+    dst = labels[graph.ravel()]
+    links = np.bincount(src * n + dst, minlength=n * n).reshape(n, n)
+    links = links + links.T
+    degree = np.bincount(labels, minlength=n) * graph.shape[1]
+    sums = np.zeros((n, features.shape[1]))
+    np.add.at(sums, labels, features)
+    centres = sums / np.maximum(np.bincount(labels, minlength=n), 1)[:, None]
+    i, j = np.triu_indices(n, 1)
+    contact = links[i, j] / np.maximum(np.minimum(degree[i], degree[j]), 1)
+    dist = np.linalg.norm(centres[i] - centres[j], axis=1)
+    ok = (contact >= min_contact) & (dist < max_distance)
+    parent = np.arange(n)
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for k in np.flatnonzero(ok)[np.argsort(dist[ok], kind="stable")]:
+        a, b = root(int(i[k])), root(int(j[k]))
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    roots = np.array([root(x) for x in range(n)])
+    _, first = np.unique(roots[labels], return_index=True)
+    order = np.argsort(first)
+    renumber = np.empty(n, dtype=np.int64)
+    renumber[np.unique(roots[labels])[order]] = np.arange(order.size)
+    return renumber[roots[labels]]
 
 
 def _box_mean(values: np.ndarray, weight: np.ndarray, radius: int) -> np.ndarray:
@@ -476,6 +548,11 @@ def _iter_cluster_views(
     # as the demo: when everything is noise, everything gets one label
     sample_labels = assign_noise(space, raw) if (raw >= 0).any() else np.zeros_like(raw)
     timings["noise"] = time.perf_counter() - t
+    if config.merge_distance > 0:
+        t = time.perf_counter()
+        graph = cache.get(("sample_graph", *sample_key), lambda: _sample_graph(prep, sample))
+        sample_labels = merge_touching(graph, smoothed, sample_labels, config.merge_distance)
+        timings["merge"] = time.perf_counter() - t
 
     yield "assigning every pixel", 0.8
     t = time.perf_counter()
@@ -494,6 +571,7 @@ def _iter_cluster_views(
         "epsilon": config.epsilon,
         "knn_k": config.knn_k,
         "position_weight": config.position_weight,
+        "merge_distance": config.merge_distance,
     }
     yield "clustering done", 1.0
     log.info(

@@ -173,3 +173,65 @@ def test_evaluation_uses_the_weights_preset(tmp_path) -> None:
     assert results["cluster_preset"] == "spatial"
     assert json.loads(json.dumps(results))["cluster_preset"] == "spatial"
 
+
+
+def test_touching_look_alike_fragments_are_merged() -> None:
+    """Fragments of one object (touching, close features) merge; touching objects with different features
+    and look-alike objects far apart stay separate; closest pairs first; labels renumbered from 0."""
+    from app.clustering import merge_touching
+
+    rng = np.random.default_rng(0)
+    # five clusters of points on a line: 0,1 = one object split in two; 2 touches 1 but looks different;
+    # 3 looks like 0/1 but lies far away; 4 touches 3 and looks close to it (a second split object)
+    centres_x = [0.0, 0.25, 0.5, 10.0, 10.25]  # strips 0.25 wide: neighbours share a long border
+    feats_by_cluster = [[1, 0], [0.9, 0.1], [0, 1], [1, 0], [0.8, 0.2]]
+    pts, feats, labels = [], [], []
+    for c, (x, f) in enumerate(zip(centres_x, feats_by_cluster, strict=True)):
+        pts.append(np.column_stack([x + rng.uniform(0, 0.25, 200), rng.uniform(0, 1, 200), np.zeros(200)]))
+        feats.append(np.asarray(f) + rng.normal(0, 0.01, (200, 2)))
+        labels.append(np.full(200, c))
+    pts, feats, labels = np.concatenate(pts), np.concatenate(feats), np.concatenate(labels)
+    from scipy.spatial import cKDTree
+
+    graph = cKDTree(pts).query(pts, k=9)[1][:, 1:]
+    merged = merge_touching(graph, feats, labels, max_distance=0.3)
+    groups = [set(np.unique(merged[labels == c]).tolist()) for c in range(5)]
+    assert all(len(g) == 1 for g in groups)
+    ids = [g.pop() for g in groups]
+    assert ids[0] == ids[1] and ids[3] == ids[4]  # fragments joined
+    assert len({ids[0], ids[2], ids[3]}) == 3  # different looks, or far apart: kept apart
+    assert sorted(set(ids)) == [0, 1, 2]
+    np.testing.assert_array_equal(merge_touching(graph, feats, labels, max_distance=0.05), labels)
+    # nothing to merge with a single cluster or no neighbours
+    np.testing.assert_array_equal(merge_touching(graph, feats, np.zeros_like(labels), 0.3), 0)
+
+
+def test_spatial_preset_merges_split_objects_and_keeps_look_alikes_apart() -> None:
+    points, feats, truth = look_alike_boxes()
+    # split the left box's features in two halves (what weak features do to one object)
+    feats = feats.copy()
+    top = (truth[0] == 1) & (np.arange(truth.shape[1])[:, None] < truth.shape[1] // 2)
+    feats[:, top, 2] += 0.25
+    cfg = ClusterConfig.preset("spatial", sample_size=2000)
+    merged = cluster_views(points, feats, None, cfg)
+    split = cluster_views(points, feats, None, ClusterConfig.preset("spatial", sample_size=2000,
+                                                                   merge_distance=0.0))  # fmt: skip
+    assert int(split.labels.max()) + 1 > 3  # the left box in pieces
+    assert int(merged.labels.max()) + 1 == 3
+    assert adjusted_rand_index(merged.labels, truth) > 0.98
+    assert "merge" in merged.timings and merged.params["merge_distance"] == 0.3
+    with pytest.raises(UserError, match="merge distance"):
+        ClusterConfig(merge_distance=2.5).validate()
+
+
+def test_cli_merge_distance_override() -> None:
+    import argparse
+
+    from app.commands.reconstruct import add_arguments, build_config
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    cfg = build_config(parser.parse_args(["imgs", "-o", "x.iggt", "--merge-distance", "0"]))
+    assert cfg.cluster == ClusterConfig.preset("spatial", merge_distance=0.0)
+    with pytest.raises(UserError, match="merge distance"):
+        build_config(parser.parse_args(["imgs", "-o", "x.iggt", "--merge-distance", "3"]))

@@ -67,7 +67,8 @@ def cluster_config(run: RunSettings):
     if run.cluster_preset == MODEL_PRESET:
         return ClusterConfig.preset(model_cluster_preset(run))
     return ClusterConfig(min_cluster_size=int(run.min_cluster_size), min_samples=int(run.min_samples),
-                         epsilon=float(run.epsilon), position_weight=float(run.position_weight))
+                         epsilon=float(run.epsilon), position_weight=float(run.position_weight),
+                         merge_distance=float(run.merge_distance))
 
 
 def reconstruct_config(run: RunSettings):

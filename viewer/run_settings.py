@@ -13,10 +13,11 @@ MODEL_PRESET = "model"  # cluster_preset: the preset the chosen weights name (se
 
 
 def preset_values(name: str) -> dict[str, float]:
-    """A clustering preset's values, with its position weight (0 for the official three, which name none)."""
+    """A clustering preset's values, with its position weight and merge distance (0 for the official three,
+    which name none)."""
     from app.clustering import PRESETS
 
-    return {"position_weight": 0.0, **PRESETS[name]}
+    return {"position_weight": 0.0, "merge_distance": 0.0, **PRESETS[name]}
 
 
 @dataclass
@@ -34,6 +35,7 @@ class RunSettings:
     min_samples: int = 100
     epsilon: float = 0.06
     position_weight: float = 0.0  # 3D position appended to the features (the "spatial" preset); 0 = official
+    merge_distance: float = 0.0  # touching look-alike clusters merged (the "spatial" preset); 0 = official
 
     @classmethod
     def load(cls, settings: AppSettings) -> RunSettings:

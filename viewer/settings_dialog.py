@@ -249,6 +249,15 @@ class SettingsDialog(QDialog):
         self.position_weight.setToolTip("Weight of the 3D position next to the features: look-alike objects "
                                         "in different places are kept apart. 0 = features only (official)")
         cform.addRow("Position weight", self.position_weight)
+        self.merge_distance = QDoubleSpinBox(cluster_box)
+        self.merge_distance.setObjectName("merge_distance")
+        self.merge_distance.setRange(0.0, 1.99)
+        self.merge_distance.setDecimals(2)
+        self.merge_distance.setSingleStep(0.05)
+        self.merge_distance.setValue(run.merge_distance)
+        self.merge_distance.setToolTip("Clusters that touch in 3D and whose mean features are closer than "
+                                       "this are merged (joins fragments of one object). 0 = off (official)")
+        cform.addRow("Merge distance", self.merge_distance)
         if run.cluster_preset != MODEL_PRESET:  # stored with other values (older versions allowed it): custom
             self._on_cluster_field()
         self.preset.currentIndexChanged.connect(self._on_preset)
@@ -337,7 +346,7 @@ class SettingsDialog(QDialog):
             self.clip_file_radio.setChecked(True)
 
     def _cluster_fields(self) -> tuple[QSpinBox | QDoubleSpinBox, ...]:
-        return self.min_size, self.min_samples, self.epsilon, self.position_weight
+        return self.min_size, self.min_samples, self.epsilon, self.position_weight, self.merge_distance
 
     def _chosen_preset(self) -> str | None:
         """The preset the combo stands for ("model": the chosen weights' own), None for "custom"."""
@@ -348,10 +357,10 @@ class SettingsDialog(QDialog):
             return known_preset(self.preferred.cluster_preset if self.preferred is not None else None)
         return name if name in CLUSTER_PRESETS else None
 
-    def _preset_field_values(self, name: str) -> tuple[int, int, float, float]:
+    def _preset_field_values(self, name: str) -> tuple[int, int, float, float, float]:
         v = preset_values(name)
         return (int(v["min_cluster_size"]), int(v["min_samples"]), float(v["epsilon"]),
-                float(v["position_weight"]))
+                float(v["position_weight"]), float(v["merge_distance"]))
 
     def _on_preset(self) -> None:
         """A preset fills the fields (what it will run with)."""
@@ -417,6 +426,7 @@ class SettingsDialog(QDialog):
         run.min_samples = self.min_samples.value()
         run.epsilon = self.epsilon.value()
         run.position_weight = self.position_weight.value()
+        run.merge_distance = self.merge_distance.value()
         return run
 
     # -------------------------------------------------------------------------------------- apply

@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="smallest instance, in pixels at 336x504 (preset default)")  # fmt: skip
     parser.add_argument("--position-weight", type=float, metavar="W",
                         help="weight of 3D position beside the features, 0 = features only (preset default)")
+    parser.add_argument("--merge-distance", type=float, metavar="D",
+                        help="merge touching clusters whose mean features are closer than D, 0 = off "
+                             "(preset default)")  # fmt: skip
     parser.add_argument("--min-samples", type=int, help="HDBSCAN min_samples at 336x504 (preset default)")
     parser.add_argument("--epsilon", type=float, help="HDBSCAN cluster_selection_epsilon (preset default)")
     parser.add_argument("--sample-size", type=int, help="points clustered by HDBSCAN (0: all, slow)")
@@ -69,6 +72,7 @@ def build_config(args: argparse.Namespace):
             ("epsilon", args.epsilon),
             ("sample_size", args.sample_size),
             ("position_weight", args.position_weight),
+            ("merge_distance", args.merge_distance),
         )
         if v is not None
     }

@@ -62,7 +62,8 @@ def test_a_named_preset_with_its_values_gives_exactly_that_preset():
         v = preset_values(name)
         run = RunSettings(cluster_preset=name, min_cluster_size=int(v["min_cluster_size"]),
                           min_samples=int(v["min_samples"]), epsilon=v["epsilon"],
-                          position_weight=v["position_weight"])  # fmt: skip
+                          position_weight=v["position_weight"],
+                          merge_distance=v["merge_distance"])  # fmt: skip
         assert cluster_config(run) == ClusterConfig.preset(name), name
     # the fields are what runs for a named or custom preset (settings stored by older versions)
     custom = cluster_config(RunSettings(cluster_preset="custom", min_cluster_size=800, position_weight=0.2))
@@ -137,6 +138,12 @@ def test_scene_settings_are_recognised_with_their_position_weight(panel):
     panel.show_scene_settings(ClusterConfig.preset("large", position_weight=2.0).to_json(), 5)
     assert _checked(panel) == [] and panel.position.value() == pytest.approx(2.0)
     assert cluster_config(panel.current_settings()).position_weight == 2.0
+    # spatial without its merge step is not "spatial"; the scene's merge distance is what re-clusters
+    panel.show_scene_settings(ClusterConfig.preset("spatial", merge_distance=0.0).to_json(), 5)
+    assert _checked(panel) == []
+    assert cluster_config(panel.current_settings()) == ClusterConfig.preset("spatial", merge_distance=0.0)
+    panel.show_scene_settings(ClusterConfig.preset("spatial").to_json(), 5)
+    assert cluster_config(panel.current_settings()).merge_distance == 0.3
 
 
 def test_settings_applied_elsewhere_are_shown(panel, plain_weights):
@@ -160,7 +167,7 @@ def _dialog(qtbot, settings) -> SettingsDialog:
 
 def _fields(dialog) -> tuple:
     return (dialog.min_size.value(), dialog.min_samples.value(), dialog.epsilon.value(),
-            dialog.position_weight.value())  # fmt: skip
+            dialog.position_weight.value(), dialog.merge_distance.value())  # fmt: skip
 
 
 def test_dialog_model_default_follows_the_chosen_weights(qtbot, settings, plain_weights):
@@ -169,18 +176,19 @@ def test_dialog_model_default_follows_the_chosen_weights(qtbot, settings, plain_
     assert [dialog.preset.itemData(i) for i in range(dialog.preset.count())] == [
         "model", "small", "medium", "large", "spatial", "custom"]
     assert dialog.preset.currentText() == "Model default (Spatial)"
-    assert _fields(dialog) == (1500, 100, 0.06, 0.35)
+    assert _fields(dialog) == (1500, 100, 0.06, 0.35, 0.3)
     run = dialog.current()
     assert run.cluster_preset == "model" and cluster_config(run) == ClusterConfig.preset("spatial")
 
     dialog.weights_file_radio.setChecked(True)
     dialog.weights_file.setText(str(plain_weights))
     dialog.weights_file.editingFinished.emit()
-    assert dialog.preset.currentText() == "Model default (Large)" and _fields(dialog) == (500, 100, 0.06, 0.0)
+    assert dialog.preset.currentText() == "Model default (Large)"
+    assert _fields(dialog) == (500, 100, 0.06, 0.0, 0.0)
     assert cluster_config(dialog.current()) == ClusterConfig.preset("large")
     dialog.weights_bundled.setChecked(True)
     assert dialog.preset.currentText() == "Model default (Spatial)"
-    assert _fields(dialog) == (1500, 100, 0.06, 0.35)
+    assert _fields(dialog) == (1500, 100, 0.06, 0.35, 0.3)
     dialog.reject()
 
 
@@ -189,12 +197,12 @@ def test_dialog_presets_fill_the_fields_and_apply_stores_the_position_weight(qtb
     dialog = _dialog(qtbot, settings)
     assert dialog.preset.currentText() == "Model default (Large)"  # random tiny weights name no preset
     dialog.preset.setCurrentIndex(dialog.preset.findData("spatial"))
-    assert _fields(dialog) == (1500, 100, 0.06, 0.35)
+    assert _fields(dialog) == (1500, 100, 0.06, 0.35, 0.3)
     assert cluster_config(dialog.current()) == ClusterConfig.preset("spatial")
     dialog.preset.setCurrentIndex(dialog.preset.findData("small"))
-    assert _fields(dialog) == (500, 50, 0.005, 0.0)
+    assert _fields(dialog) == (500, 50, 0.005, 0.0, 0.0)
     dialog.position_weight.setValue(0.7)  # a field edited away from the preset: custom
-    assert dialog.preset.currentData() == "custom" and _fields(dialog) == (500, 50, 0.005, 0.7)
+    assert dialog.preset.currentData() == "custom" and _fields(dialog) == (500, 50, 0.005, 0.7, 0.0)
     dialog.apply()
     qtbot.waitUntil(lambda: dialog.check_job is None, timeout=60_000)
     assert "saved" in dialog.status.text(), dialog.status.text()
@@ -208,7 +216,7 @@ def test_dialog_presets_fill_the_fields_and_apply_stores_the_position_weight(qtb
 def test_dialog_keeps_what_older_versions_stored(qtbot, settings):
     RunSettings(cluster_preset="large").save(settings)  # an older version's default, stored
     dialog = _dialog(qtbot, settings)
-    assert dialog.preset.currentData() == "large" and _fields(dialog) == (500, 100, 0.06, 0.0)
+    assert dialog.preset.currentData() == "large" and _fields(dialog) == (500, 100, 0.06, 0.0, 0.0)
     assert cluster_config(dialog.current()) == ClusterConfig.preset("large")
     dialog.reject()
     # older versions let the fields differ from the named preset: they ran with the fields, so does this

@@ -41,20 +41,21 @@ def preset_tooltip(name: str) -> str:
             f"min. size {int(v['min_cluster_size'])}")
     if name in OFFICIAL_PRESETS:
         return f"{text} (the official demo's {name} setting)"
-    return (f"{text}, position {v['position_weight']}. For weights whose features alone merge look-alike "
-            f"objects; the bundled model's default")
+    return (f"{text}, position {v['position_weight']}, touching look-alike clusters merged below "
+            f"{v['merge_distance']}. For weights whose features alone merge look-alike objects; the bundled "
+            f"model's default")
 
 
-def matching_preset(epsilon: float, min_samples: int, min_cluster_size: int, position_weight: float) -> str:
-    """The preset with exactly these values, else "custom"."""
+_MATCHED = ("epsilon", "min_samples", "min_cluster_size", "position_weight", "merge_distance")
+
+
+def matching_preset(config) -> str:
+    """The preset a ClusterConfig's settings are exactly, else "custom"."""
     from app.clustering import PRESETS
 
     for name in PRESETS:
         p = preset_values(name)
-        sizes_match = (int(p["min_samples"]), int(p["min_cluster_size"])) == (min_samples, min_cluster_size)
-        floats_match = all(math.isclose(a, b, abs_tol=1e-9) for a, b in
-                           ((p["epsilon"], epsilon), (p["position_weight"], position_weight)))
-        if sizes_match and floats_match:
+        if all(math.isclose(float(p[k]), float(getattr(config, k)), abs_tol=1e-9) for k in _MATCHED):
             return name
     return "custom"
 
@@ -152,12 +153,14 @@ class ClusteringPanel(QDockWidget):
         run.cluster_preset = resolved_cluster_preset(run)
         run.min_cluster_size, run.min_samples = config.min_cluster_size, config.min_samples
         run.epsilon, run.position_weight = config.epsilon, config.position_weight
+        run.merge_distance = config.merge_distance
         self._run = run
         self._set_values(config.min_cluster_size, config.epsilon, config.position_weight, run.cluster_preset)
 
     def apply_preset(self, name: str) -> None:
         values = preset_values(name)
         self._run.min_samples = int(values["min_samples"])
+        self._run.merge_distance = float(values["merge_distance"])
         self._set_values(values["min_cluster_size"], values["epsilon"], values["position_weight"], name)
         self._run.cluster_preset = name
         self.request()
@@ -174,6 +177,7 @@ class ClusteringPanel(QDockWidget):
         run.epsilon = round(float(self.epsilon.value()), 6)
         run.position_weight = round(float(self.position.value()), 6)
         run.min_samples = int(self._run.min_samples)
+        run.merge_distance = float(self._run.merge_distance)  # no slider: kept from the preset or scene
         return run
 
     def request(self) -> None:
@@ -193,11 +197,11 @@ class ClusteringPanel(QDockWidget):
             from app.clustering import ClusterConfig
 
             config = ClusterConfig.from_json(cluster)
-            preset = matching_preset(float(config.epsilon), int(config.min_samples),
-                                     int(config.min_cluster_size), float(config.position_weight))
+            preset = matching_preset(config)
         except (TypeError, ValueError):
             return
         self._run.min_samples = int(config.min_samples)
+        self._run.merge_distance = float(config.merge_distance)
         self._run.cluster_preset = preset
         self._set_values(config.min_cluster_size, config.epsilon, config.position_weight, preset)
         self.status.setText(f"{n_instances} instances")
