@@ -1,8 +1,8 @@
 """The `iggt` command line: a thin dispatcher over subcommand modules in `app/commands/`.
 
 Each module in `app/commands/` defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
-Exit codes: 0 ok, 1 user error (one-line message), 2 internal error (traceback with ``--debug``),
-130 interrupted.
+Exit codes: 0 ok, 1 user error (one-line message; a bad command line too), 2 internal error (traceback
+with ``--debug``), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -40,8 +40,24 @@ def _command_modules() -> list[ModuleType]:
     return modules
 
 
+class _UsageError(Exception):
+    """A bad command line (unknown command or option, bad option value): a user error."""
+
+    def __init__(self, message: str, prog: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as user errors (exit 1, one line) instead of its own exit 2, which this
+    CLI keeps for internal errors."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise _UsageError(message, self.prog)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="iggt",
         description="IGGT Viewer command line: semantic 3D reconstruction of rooms from photos.",
     )
@@ -57,7 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        prog = exc.prog
+        if prog == parser.prog:  # e.g. unrecognized arguments: point at the command's own help
+            names = {m.NAME for m in _command_modules()}
+            command = next((a for a in (sys.argv[1:] if argv is None else argv) if a in names), None)
+            prog = f"{parser.prog} {command}" if command else prog
+        print(f"error: {exc} (see: {prog} --help)", file=sys.stderr)
+        return EXIT_USER_ERROR
     from app.logging_setup import configure_logging
 
     configure_logging(debug=args.debug, console=True)

@@ -37,8 +37,27 @@ def test_no_command_prints_help_and_fails(capsys: pytest.CaptureFixture[str]) ->
 
 def test_unknown_command_is_a_usage_error() -> None:
     out = _iggt("frobnicate")
-    assert out.returncode == 2  # argparse's own usage error
-    assert "invalid choice" in out.stderr
+    assert out.returncode == EXIT_USER_ERROR  # a user error, not argparse's own exit 2 (internal errors)
+    assert "invalid choice" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["reconstruct", "imgs", "-o", "x.iggt", "--preset", "bogus"], "argument --preset: invalid choice"),
+        (["reconstruct", "imgs", "-o", "x.iggt", "--views", "many"], "argument --views: invalid int value"),
+        (["reconstruct", "imgs"], "the following arguments are required: -o/--output"),
+        (["info"], "the following arguments are required"),
+        (["query", "scene.iggt", "chair", "--nonsense"], "unrecognized arguments: --nonsense"),
+    ],
+)
+def test_bad_command_lines_are_one_line_user_errors(argv, message, capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == EXIT_USER_ERROR
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and err.startswith("error: ")
+    assert f"(see: iggt {argv[0]} --help)" in err
+    assert not list(tmp_path.iterdir())  # nothing written
 
 
 def test_doctor_reports_the_environment_and_loads_the_bundled_models() -> None:
