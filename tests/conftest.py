@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from fake_weights import placeholder_weights  # noqa: F401  (re-exported: tests import it from here)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -26,13 +27,3 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> None:
         path = home / sub
         path.mkdir()
         os.environ[var] = str(path)
-
-
-def placeholder_weights(path: Path) -> Path:
-    """A valid safetensors file that names no preferred input size, standing in for weights a test's fake
-    predictor never loads (the pipeline still reads the header for the default input size)."""
-    import numpy as np
-    from safetensors.numpy import save_file
-
-    save_file({"unused": np.zeros(1, np.float32)}, str(path))
-    return path

@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from fake_weights import placeholder_weights
 
 from app.cli import main
 from app.clustering import (
@@ -26,7 +27,6 @@ from app.errors import UserError
 from app.inference import preferred_cluster_preset
 from model import CheckpointError, IGGTConfig, build_iggt, load_iggt, save_iggt
 from model.checkpoint import PreferredInput, preferred_metadata, read_preferred_input, with_preferred_input
-from tests.conftest import placeholder_weights
 
 
 def look_alike_boxes(views: int = 2, h: int = 56, w: int = 84, seed: int = 0):

@@ -4,11 +4,10 @@ viewer.pipeline.cluster_config."""
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
+from fake_weights import placeholder_weights
 from PySide6.QtCore import Qt
 
 from app.clustering import PRESETS, ClusterConfig
@@ -18,19 +17,9 @@ from viewer.run_settings import CLUSTER_PRESETS, RunSettings, preset_values
 from viewer.settings_dialog import SettingsDialog
 
 
-def _placeholder_weights(path: Path) -> Path:
-    """tests/conftest.py's header-only safetensors (weights that name no preset); loaded by path because
-    the name ``conftest`` is this folder's conftest here."""
-    spec = importlib.util.spec_from_file_location("iggt_tests_root_conftest",
-                                                  Path(__file__).resolve().parents[1] / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.placeholder_weights(path)
-
-
 @pytest.fixture
 def plain_weights(tmp_path):
-    return _placeholder_weights(tmp_path / "plain.safetensors")
+    return placeholder_weights(tmp_path / "plain.safetensors")
 
 
 @pytest.fixture
