@@ -21,12 +21,14 @@ noise pixels the label of their nearest non-noise pixel in feature space. That t
 Not in the demo: ``ClusterConfig.position_weight`` (the "spatial" preset) appends each sample's 3D
 position, in units of the scene's own size, to its smoothed features for steps 3 and 4. Features that
 do not tell look-alike objects apart (three identical chairs) then still split them by where they are.
-``ClusterConfig.merge_distance`` (also "spatial") then joins clusters that touch and look alike
+``ClusterConfig.merge_distance`` (opt-in, no preset uses it) joins clusters that touch and look alike
 (`merge_touching`): the fragments such features split one object into.
 Measured with the bundled tiny model on 8 held-out synthetic rooms (seeds 900000-900007, 8 views
-224x224): T-mIoU 0.22 -> 0.39, T-SR 0.17 -> 0.49 against the "large" preset; with the merge step 0.40
-and 0.56, with a fifth fewer instances (on the 50 held-out rooms the merge leaves the scores as they are,
-0.35 / 0.35, with 18% fewer instances). Weights name the preset
+224x224): T-mIoU 0.22 -> 0.39, T-SR 0.17 -> 0.50 against the "large" preset. The merge step (0.3) gave
+0.40 / 0.56 there with a fifth fewer instances, but on the 50 held-out rooms it left the scores as they
+were (0.348 / 0.353 against 0.356 / 0.357; 18% fewer instances) and on the bundled 10-view sample it
+lowered the ARI against the ground truth (0.79 -> 0.74: some merges join different objects), so it stays
+off by default. Weights name the preset
 that suits them in their metadata (`model.checkpoint.PreferredInput.cluster_preset`).
 Labels are 0-based cluster indices, -1 = no cluster (only when nothing could be clustered).
 
@@ -61,7 +63,6 @@ PRESETS: dict[str, dict[str, float]] = {
     # apart (the bundled tiny model's; see ClusterConfig.position_weight)
     "spatial": {
         "epsilon": 0.06, "min_samples": 100, "min_cluster_size": 1500, "knn_k": 20, "position_weight": 0.35,
-        "merge_distance": 0.3,
     },
 }
 OFFICIAL_PRESETS = ("small", "medium", "large")
@@ -321,8 +322,7 @@ def merge_touching(
     Returns labels renumbered 0.. in order of first appearance.
 
     Why: weak features split one object into fragments that lie side by side; HDBSCAN alone cannot join
-    them without also joining separate objects (synthetic rooms, bundled tiny model, tuning rooms: T-SR
-    0.49 -> 0.55, about a quarter fewer instances, T-mIoU unchanged or better).
+    them without also joining separate objects (measured in the module docstring).
     """
     labels = np.asarray(labels, dtype=np.int64)
     n = int(labels.max()) + 1 if labels.size else 0
@@ -668,9 +668,10 @@ def _sources_from_grid(
     from scipy.spatial import cKDTree
 
     s, h, w, _ = feats.shape
-    # with a position term, the 3x3 grid samples around the nearest one instead of the 2x2 surrounding
-    # ones: pixels at an object's border then find a sample of their own object (synthetic rooms, tiny
-    # model: T-mIoU 0.37 -> 0.39); without one, labels follow the features and 2x2 is enough
+    # with a position term, the 4x4 surrounding grid samples instead of 2x2: pixels at an object's border
+    # then find a sample of their own object (synthetic rooms, tiny model, tuning rooms: T-mIoU 0.37 ->
+    # 0.39; 50 held-out rooms 0.356 against 0.351 with the 3x3 around the nearest sample, which assigns
+    # in 0.74 instead of ~1.3 s at 10 views 336x504); without one, labels follow the features: 2x2
     wide = config.position_weight > 0
     reach = 2 if wide else 1
     n_gr, n_gc = h // g + 1 + reach, w // g + 1 + reach  # beyond the last cell: -1 borders
@@ -692,10 +693,9 @@ def _sources_from_grid(
         no_near = ~np.isfinite(pix_f[..., 0])
         if no_near.any():
             pix_f[no_near] = feats[v][no_near]
-        half = g // 2 if wide else 0  # wide: the nearest grid row/col, else the one above/left
-        gr = (np.arange(h) - offsets[v, 0] + half) // g  # -1 above the first grid row
-        gc = (np.arange(w) - offsets[v, 1] + half) // g
-        steps = (-1, 0, 1) if wide else (0, 1)
+        gr = (np.arange(h) - offsets[v, 0]) // g  # -1 above the first grid row
+        gc = (np.arange(w) - offsets[v, 1]) // g
+        steps = range(1 - reach, reach + 1)
         near = [(dr, dc) for dr in steps for dc in steps]
         costs = np.empty((len(near), h, w), dtype=np.float32)
         cands = np.empty((len(near), h, w), dtype=np.int64)

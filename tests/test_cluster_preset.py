@@ -206,16 +206,15 @@ def test_touching_look_alike_fragments_are_merged() -> None:
     np.testing.assert_array_equal(merge_touching(graph, feats, np.zeros_like(labels), 0.3), 0)
 
 
-def test_spatial_preset_merges_split_objects_and_keeps_look_alikes_apart() -> None:
+def test_merge_step_joins_a_split_object_and_keeps_look_alikes_apart() -> None:
     points, feats, truth = look_alike_boxes()
     # split the left box's features in two halves (what weak features do to one object)
     feats = feats.copy()
     top = (truth[0] == 1) & (np.arange(truth.shape[1])[:, None] < truth.shape[1] // 2)
     feats[:, top, 2] += 0.25
-    cfg = ClusterConfig.preset("spatial", sample_size=2000)
+    cfg = ClusterConfig.preset("spatial", sample_size=2000, merge_distance=0.3)
     merged = cluster_views(points, feats, None, cfg)
-    split = cluster_views(points, feats, None, ClusterConfig.preset("spatial", sample_size=2000,
-                                                                   merge_distance=0.0))  # fmt: skip
+    split = cluster_views(points, feats, None, ClusterConfig.preset("spatial", sample_size=2000))
     assert int(split.labels.max()) + 1 > 3  # the left box in pieces
     assert int(merged.labels.max()) + 1 == 3
     assert adjusted_rand_index(merged.labels, truth) > 0.98
@@ -231,7 +230,8 @@ def test_cli_merge_distance_override() -> None:
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    cfg = build_config(parser.parse_args(["imgs", "-o", "x.iggt", "--merge-distance", "0"]))
-    assert cfg.cluster == ClusterConfig.preset("spatial", merge_distance=0.0)
+    assert ClusterConfig.preset("spatial").merge_distance == 0.0  # opt-in (see app/clustering.py)
+    cfg = build_config(parser.parse_args(["imgs", "-o", "x.iggt", "--merge-distance", "0.3"]))
+    assert cfg.cluster == ClusterConfig.preset("spatial", merge_distance=0.3)
     with pytest.raises(UserError, match="merge distance"):
         build_config(parser.parse_args(["imgs", "-o", "x.iggt", "--merge-distance", "3"]))

@@ -127,12 +127,12 @@ def test_scene_settings_are_recognised_with_their_position_weight(panel):
     panel.show_scene_settings(ClusterConfig.preset("large", position_weight=2.0).to_json(), 5)
     assert _checked(panel) == [] and panel.position.value() == pytest.approx(2.0)
     assert cluster_config(panel.current_settings()).position_weight == 2.0
-    # spatial without its merge step is not "spatial"; the scene's merge distance is what re-clusters
-    panel.show_scene_settings(ClusterConfig.preset("spatial", merge_distance=0.0).to_json(), 5)
+    # spatial with the (opt-in) merge step is not "spatial"; the scene's merge distance is what re-clusters
+    panel.show_scene_settings(ClusterConfig.preset("spatial", merge_distance=0.3).to_json(), 5)
     assert _checked(panel) == []
-    assert cluster_config(panel.current_settings()) == ClusterConfig.preset("spatial", merge_distance=0.0)
+    assert cluster_config(panel.current_settings()) == ClusterConfig.preset("spatial", merge_distance=0.3)
     panel.show_scene_settings(ClusterConfig.preset("spatial").to_json(), 5)
-    assert cluster_config(panel.current_settings()).merge_distance == 0.3
+    assert cluster_config(panel.current_settings()).merge_distance == 0.0
 
 
 def test_settings_applied_elsewhere_are_shown(panel, plain_weights):
@@ -165,7 +165,7 @@ def test_dialog_model_default_follows_the_chosen_weights(qtbot, settings, plain_
     assert [dialog.preset.itemData(i) for i in range(dialog.preset.count())] == [
         "model", "small", "medium", "large", "spatial", "custom"]
     assert dialog.preset.currentText() == "Model default (Spatial)"
-    assert _fields(dialog) == (1500, 100, 0.06, 0.35, 0.3)
+    assert _fields(dialog) == (1500, 100, 0.06, 0.35, 0.0)
     run = dialog.current()
     assert run.cluster_preset == "model" and cluster_config(run) == ClusterConfig.preset("spatial")
 
@@ -177,7 +177,7 @@ def test_dialog_model_default_follows_the_chosen_weights(qtbot, settings, plain_
     assert cluster_config(dialog.current()) == ClusterConfig.preset("large")
     dialog.weights_bundled.setChecked(True)
     assert dialog.preset.currentText() == "Model default (Spatial)"
-    assert _fields(dialog) == (1500, 100, 0.06, 0.35, 0.3)
+    assert _fields(dialog) == (1500, 100, 0.06, 0.35, 0.0)
     dialog.reject()
 
 
@@ -186,7 +186,7 @@ def test_dialog_presets_fill_the_fields_and_apply_stores_the_position_weight(qtb
     dialog = _dialog(qtbot, settings)
     assert dialog.preset.currentText() == "Model default (Large)"  # random tiny weights name no preset
     dialog.preset.setCurrentIndex(dialog.preset.findData("spatial"))
-    assert _fields(dialog) == (1500, 100, 0.06, 0.35, 0.3)
+    assert _fields(dialog) == (1500, 100, 0.06, 0.35, 0.0)
     assert cluster_config(dialog.current()) == ClusterConfig.preset("spatial")
     dialog.preset.setCurrentIndex(dialog.preset.findData("small"))
     assert _fields(dialog) == (500, 50, 0.005, 0.0, 0.0)

@@ -41,9 +41,8 @@ def preset_tooltip(name: str) -> str:
             f"min. size {int(v['min_cluster_size'])}")
     if name in OFFICIAL_PRESETS:
         return f"{text} (the official demo's {name} setting)"
-    return (f"{text}, position {v['position_weight']}, touching look-alike clusters merged below "
-            f"{v['merge_distance']}. For weights whose features alone merge look-alike objects; the bundled "
-            f"model's default")
+    return (f"{text}, position {v['position_weight']}. For weights whose features alone merge look-alike "
+            f"objects; the bundled model's default")
 
 
 _MATCHED = ("epsilon", "min_samples", "min_cluster_size", "position_weight", "merge_distance")
