@@ -235,3 +235,12 @@ def test_cli_merge_distance_override() -> None:
     assert cfg.cluster == ClusterConfig.preset("spatial", merge_distance=0.3)
     with pytest.raises(UserError, match="merge distance"):
         build_config(parser.parse_args(["imgs", "-o", "x.iggt", "--merge-distance", "3"]))
+
+
+def test_info_names_the_weights_clustering_preset(tmp_path, capsys) -> None:
+    assert main(["info", "bundled", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["cluster_preset"], summary["cluster_preset_from"]) == ("spatial", "metadata")
+    plain = placeholder_weights(tmp_path / "plain.safetensors")
+    assert main(["info", str(plain)]) == 0
+    assert "clustering   preset large (the default)" in capsys.readouterr().out

@@ -29,7 +29,9 @@ def is_weights(target: str | Path) -> bool:
 
 
 def weights_summary(setting: str) -> dict[str, Any]:
-    """The `iggt info WEIGHTS --json` document: architecture, size and the preferred input size."""
+    """The `iggt info WEIGHTS --json` document: architecture, size, the preferred input size and clustering
+    preset."""
+    from app.clustering import known_preset
     from app.errors import UserError
     from app.images import PreprocessConfig
     from app.inference import input_size_text, resolve_weights
@@ -56,6 +58,8 @@ def weights_summary(setting: str) -> dict[str, Any]:
         "input_size_from": "metadata" if pref.width is not None else "default",
         "max_views": pref.max_views,
         "input_size_text": input_size_text(pref),
+        "cluster_preset": known_preset(pref.cluster_preset),
+        "cluster_preset_from": "metadata" if pref.cluster_preset else "default",
     }
 
 
@@ -69,6 +73,8 @@ def _weights_text(summary: dict[str, Any]) -> str:
         f"{summary['tensors']} tensors, {summary['parameters'] / 1e6:.1f} M values",
         f"name         {name}",
         f"input size   {summary['input_size_text']}",
+        f"clustering   preset {summary['cluster_preset']} ("
+        + ("from the weights' metadata)" if summary["cluster_preset_from"] == "metadata" else "the default)"),
     ])  # fmt: skip
 
 
