@@ -352,12 +352,11 @@ def merge_touching(
         a, b = root(int(i[k])), root(int(j[k]))
         if a != b:
             parent[max(a, b)] = min(a, b)
-    roots = np.array([root(x) for x in range(n)])
-    _, first = np.unique(roots[labels], return_index=True)
-    order = np.argsort(first)
+    merged = np.array([root(x) for x in range(n)])[labels]
+    kept, first = np.unique(merged, return_index=True)
     renumber = np.empty(n, dtype=np.int64)
-    renumber[np.unique(roots[labels])[order]] = np.arange(order.size)
-    return renumber[roots[labels]]
+    renumber[kept[np.argsort(first)]] = np.arange(kept.size)
+    return renumber[merged]
 
 
 def _box_mean(values: np.ndarray, weight: np.ndarray, radius: int) -> np.ndarray:
@@ -530,10 +529,10 @@ def _iter_cluster_views(
     smoothed = cache.get(("smoothed", *smooth_key), lambda: _smooth_sample(prep, sample, config.knn_k))
     timings["smooth"] = time.perf_counter() - t
 
-    frame = cache.get(("frame", *sample_key), lambda: _position_frame(prep, sample))
-    space = smoothed
-    space_key = smooth_key
+    space, space_key, scale = smoothed, smooth_key, 1.0
     if config.position_weight > 0:
+        frame = cache.get(("frame", *sample_key), lambda: _position_frame(prep, sample))
+        scale = frame[1]
         space_key = (*smooth_key, "position", config.position_weight)
         space = cache.get(
             ("space", *space_key), lambda: _with_position(prep, sample, smoothed, frame, config)
@@ -559,7 +558,7 @@ def _iter_cluster_views(
     t = time.perf_counter()
     source = cache.get(
         ("pixel_source", *space_key, config.spatial_weight),
-        lambda: _pixel_sources(prep, sample, smoothed, g, offsets, config, official, frame[1]),
+        lambda: _pixel_sources(prep, sample, smoothed, g, offsets, config, official, scale),
     )
     labels = sample_labels[source]
     timings["assign"] = time.perf_counter() - t

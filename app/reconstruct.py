@@ -230,8 +230,9 @@ def iter_reconstruct(
     # ---- clustering
     t = time.perf_counter()
     features = pred["features"]
-    weights_preset = preferred_cluster_preset(config.inference.weights)
-    cluster_config = config.cluster or ClusterConfig.preset(weights_preset)
+    cluster_config = config.cluster
+    if cluster_config is None:  # the preset the weights name (a header read)
+        cluster_config = ClusterConfig.preset(preferred_cluster_preset(config.inference.weights))
     gen = iter_cluster_views(point_map, features, mask, cluster_config)
     try:
         while True:

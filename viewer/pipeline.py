@@ -54,11 +54,6 @@ def model_cluster_preset(run: RunSettings) -> str:
     return preferred_cluster_preset(run.weights_spec() or "bundled")
 
 
-def resolved_cluster_preset(run: RunSettings) -> str:
-    """``run.cluster_preset`` with "model" replaced by the preset the weights name."""
-    return model_cluster_preset(run) if run.cluster_preset == MODEL_PRESET else run.cluster_preset
-
-
 def cluster_config(run: RunSettings):
     """The clustering of a run: the weights' own preset for "model", else the fields (which a named preset
     filled, so that they give exactly that preset's config)."""

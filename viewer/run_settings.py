@@ -13,11 +13,11 @@ MODEL_PRESET = "model"  # cluster_preset: the preset the chosen weights name (se
 
 
 def preset_values(name: str) -> dict[str, float]:
-    """A clustering preset's values, with its position weight and merge distance (0 for the official three,
-    which name none)."""
-    from app.clustering import PRESETS
+    """Every clustering setting of a preset (those it does not name at their defaults, e.g. position weight
+    0 for the official three)."""
+    from app.clustering import ClusterConfig
 
-    return {"position_weight": 0.0, "merge_distance": 0.0, **PRESETS[name]}
+    return ClusterConfig.preset(name).to_json()
 
 
 @dataclass

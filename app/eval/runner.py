@@ -52,10 +52,10 @@ def _mean(rows: list[dict[str, float]], key: str) -> float:
 
 def cluster_preset_for(net, cfg: EvalConfig) -> str:
     """The clustering preset an evaluation uses: the chosen one, else the one the weights name."""
-    from app.clustering import known_preset
+    from app.clustering import PRESETS, known_preset
 
     if cfg.cluster_preset is not None:
-        if cfg.cluster_preset != known_preset(cfg.cluster_preset):
+        if cfg.cluster_preset not in PRESETS:
             raise ValueError(f"unknown clustering preset {cfg.cluster_preset!r}")
         return cfg.cluster_preset
     info = getattr(net, "weights_info", None)

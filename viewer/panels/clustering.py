@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
-from viewer.run_settings import CLUSTER_PRESETS, RunSettings, preset_values
+from viewer.run_settings import CLUSTER_PRESETS, MODEL_PRESET, RunSettings, preset_values
 from viewer.settings import AppSettings
 
 DEBOUNCE_MS = 350
@@ -145,11 +145,12 @@ class ClusteringPanel(QDockWidget):
     def show_run_settings(self, run: RunSettings) -> None:
         """Show the clustering of reconstruction settings (at start, after the settings dialog applied);
         "model" is shown as the preset the weights name."""
-        from viewer.pipeline import cluster_config, resolved_cluster_preset
+        from viewer.pipeline import cluster_config
 
         run = replace(run)
         config = cluster_config(run)
-        run.cluster_preset = resolved_cluster_preset(run)
+        if run.cluster_preset == MODEL_PRESET:  # the weights' preset: named by its values
+            run.cluster_preset = matching_preset(config)
         run.min_cluster_size, run.min_samples = config.min_cluster_size, config.min_samples
         run.epsilon, run.position_weight = config.epsilon, config.position_weight
         run.merge_distance = config.merge_distance
