@@ -6,7 +6,7 @@ Usage:  .venv/bin/python bench/forward.py [--cases two_views,three_views,4x168x2
 For each case: wall time of ``net(images)`` under ``torch.inference_mode``, the resident memory just
 before it, and the peak during it (``VmHWM`` after resetting it through ``/proc/self/clear_refs``, as
 the reference measurement did). "increment" = peak - before, i.e. activation memory. The official
-figures are those of shared/reference/README.md (same 2-core CPU machine, 2 threads, fp32).
+figures are those of tests/reference/README.md (same 2-core CPU machine, 2 threads, fp32).
 ``--isolate`` runs every case in a fresh process (as the official figures were measured); otherwise
 all cases share one process and one build. Timings are only meaningful on an otherwise idle machine:
 the load average is printed first.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-REFERENCE = ROOT.parent / "shared" / "reference"
+REFERENCE = ROOT / "tests" / "reference"
 
 # case -> (views, height, width, official forward s, official increment MiB); reference README table
 CASES = {

@@ -1,4 +1,4 @@
-"""Deterministic weights (recipe v1 of shared/reference/DETERMINISTIC_WEIGHTS.md).
+"""Deterministic weights (recipe v1 of tests/reference/DETERMINISTIC_WEIGHTS.md).
 
 Every floating-point state-dict entry gets values that depend only on its key and shape, so any
 implementation with the official key names can rebuild the exact weights the parity references were

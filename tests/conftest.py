@@ -9,9 +9,8 @@ import pytest
 from fake_weights import placeholder_weights  # noqa: F401  (re-exported: tests import it from here)
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-REFERENCE = SHARED / "reference"
-SAMPLES = SHARED / "samples"
+REFERENCE = ROOT / "tests" / "reference"  # official-IGGT parity data (see its README)
+SAMPLES = ROOT / "resources" / "photos"  # real indoor photos, MIT (see its README)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,8 +1,8 @@
-"""Numerical parity with the official IGGT (shared/reference, recipe weights), every output and checkpoint.
+"""Numerical parity with the official IGGT (tests/reference, recipe weights), every output and checkpoint.
 
 The full-size network (lean variant: the keys the forward reads) is built once per session with the
 deterministic recipe weights; each reference case is run through it and compared with the
-tolerances stated in shared/reference/README.md (numpy.allclose: |a - b| <= atol + rtol * |b|).
+tolerances stated in tests/reference/README.md (numpy.allclose: |a - b| <= atol + rtol * |b|).
 """
 
 from __future__ import annotations
