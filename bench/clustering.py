@@ -8,7 +8,7 @@ and re-clustering of stored features as the viewer's Clustering panel does it (c
     .venv/bin/iggt reconstruct resources/sample/scene_000012/images -o /tmp/s.iggt --width 308 --height 224
     .venv/bin/python bench/clustering.py --scene /tmp/s.iggt --preset medium
 
-Inputs: a synthetic room (model.synthetic.render_room: ground-truth depth, cameras and instance ids)
+Inputs: a synthetic room (training.synthetic.render_room: ground-truth depth, cameras and instance ids)
 with IGGT-like features made from the ground-truth ids (app.clustering.synthetic_features), or the
 stored features of a scene file. The official procedure (3D kNN k=20 over every pixel, HDBSCAN over
 every pixel, noise -> nearest in feature space) is run once and cached in bench/out/.
@@ -79,7 +79,7 @@ def stand_in_scene(points, feats, valid, depth, extrinsic, intrinsic, labels):
 
 def synthetic_inputs(args):
     """(points, features, valid, ground-truth ids, Scene) of a synthetic room."""
-    from model.synthetic import render_room
+    from training.synthetic import render_room
 
     room = render_room(args.seed, args.views, args.height, args.width)
     points = unproject(room.depth, room.extrinsic, room.intrinsic)

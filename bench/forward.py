@@ -24,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 REFERENCE = ROOT / "tests" / "reference"
 
 # case -> (views, height, width, official forward s, official increment MiB); reference README table
@@ -104,8 +105,7 @@ def run_case(net, name: str, repeats: int) -> dict:
 
 def build(threads: int):
     import torch
-
-    from model.recipe import build_recipe_iggt
+    from recipe import build_recipe_iggt
 
     torch.set_num_threads(threads)
     start = time.perf_counter()

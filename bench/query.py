@@ -57,7 +57,7 @@ def main() -> None:
 
     from app.semantics.embed import EmbedConfig, iter_embed_instances
     from app.semantics.ground_truth import scene_from_synthetic
-    from model.synthetic import render_room
+    from training.synthetic import render_room
 
     gt = scene_from_synthetic(render_room(950_000, 8, 224, 308))
     scene = gt.scene

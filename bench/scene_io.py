@@ -26,7 +26,7 @@ from app.scene_io import load_scene, save_scene  # noqa: E402
 
 def make_scene(views: int, height: int, width: int) -> Scene:
     from model.geometry import unproject_depth_map_to_point_map
-    from model.synthetic import render_room
+    from training.synthetic import render_room
 
     room = render_room(0, views, height, width)
     points = unproject_depth_map_to_point_map(room.depth, room.extrinsic, room.intrinsic).astype(np.float32)

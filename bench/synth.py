@@ -21,7 +21,7 @@ def main() -> None:
     args = parser.parse_args()
     import numpy as np
 
-    from model.synthetic import RoomConfig, render_room
+    from training.synthetic import RoomConfig, render_room
 
     h, w = (int(x) for x in args.size.split("x"))
     cfg = RoomConfig(shadows=args.shadows)

@@ -32,7 +32,7 @@ def _fresh_cli_logging():
 
 @pytest.fixture(scope="module")
 def room(tmp_path_factory):
-    from model.synthetic import render_room
+    from training.synthetic import render_room
 
     r = render_room(4, 3, 112, 168)
     folder = tmp_path_factory.mktemp("room")
@@ -146,8 +146,8 @@ def bundled_run(tmp_path_factory):
     from app.images import evenly_spaced
     from app.inference import BUNDLED_WEIGHTS
     from app.paths import SAMPLE_DIR
-    from model.synthetic.storage import read_scene
-    from model.train.targets import structure_labels
+    from training.iggt.targets import structure_labels
+    from training.synthetic.storage import read_scene
 
     assert BUNDLED_WEIGHTS.is_file(), f"bundled weights missing: {BUNDLED_WEIGHTS}"
     room = SAMPLE_DIR / "scene_000012"
@@ -157,7 +157,7 @@ def bundled_run(tmp_path_factory):
             "--device", "cpu", "-q"]  # fmt: skip  (no --width: the weights name 308x224)
     assert main(args) == 0
     keep = evenly_spaced(gt.depth.shape[0], 4)
-    # segments the model is trained to separate (model/train/targets.py): each furniture instance, and the
+    # segments the model is trained to separate (training/iggt/targets.py): each furniture instance, and the
     # floor, the walls and the ceiling as one segment each (the app shows and names them like instances)
     views = dataclasses.replace(gt, instance_ids=gt.instance_ids[keep], category_ids=gt.category_ids[keep])
     segments = structure_labels(views)

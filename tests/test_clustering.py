@@ -23,7 +23,7 @@ from app.progress import Cancelled
 @pytest.fixture(scope="module")
 def room():
     from model.geometry import unproject_depth_map_to_point_map
-    from model.synthetic import render_room
+    from training.synthetic import render_room
 
     r = render_room(7, 3, 84, 112)
     points = unproject_depth_map_to_point_map(r.depth, r.extrinsic, r.intrinsic).astype(np.float32)

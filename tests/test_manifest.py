@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 from conftest import REFERENCE
+from recipe import deterministic_tensor
 
 from model import IGGTConfig, build_iggt
-from model.recipe import deterministic_tensor
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def test_recipe_self_check_values() -> None:
 
 
 def test_recipe_applies_to_a_meta_built_network() -> None:
-    from model.recipe import build_recipe_iggt
+    from recipe import build_recipe_iggt
 
     net = build_recipe_iggt(IGGTConfig.tiny())
     state = net.state_dict()

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 from conftest import REFERENCE
+from recipe import build_recipe_iggt
 
 from model.geometry import pose_encoding_to_extri_intri, unproject_depth_map_to_point_map
-from model.recipe import build_recipe_iggt
 
 pytestmark = pytest.mark.slow
 

@@ -68,7 +68,7 @@ class GroundTruthPredictor:
 
 @pytest.fixture(scope="module")
 def room_dir(tmp_path_factory):
-    from model.synthetic import render_room
+    from training.synthetic import render_room
 
     room = render_room(3, VIEWS, H, W)
     folder = tmp_path_factory.mktemp("room")

@@ -42,7 +42,7 @@ def backend():
 
 @pytest.fixture(scope="module")
 def sample(backend):
-    from model.synthetic.storage import read_scene
+    from training.synthetic.storage import read_scene
 
     gt = scene_from_synthetic(read_scene(SAMPLE_ROOM))
     emb, computed = ensure_embeddings(gt.scene, backend)
@@ -251,7 +251,7 @@ def test_cli_eval_vocab_prints_metrics_and_baseline(capsys: pytest.CaptureFixtur
 
 def test_majority_categories_name_predicted_instances_by_their_pixels() -> None:
     from app.semantics.evaluate import majority_categories
-    from model.synthetic import CATEGORY_ID
+    from training.synthetic import CATEGORY_ID
 
     labels = np.array([[[1, 1, 2, 0]]])
     cats = np.array(
@@ -283,7 +283,7 @@ def test_queries_on_the_sample_reconstructed_by_the_bundled_models(tmp_path: Pat
     found: the top-ranked instance is mostly made of pixels of the named category."""
     from app.images import evenly_spaced
     from app.semantics.evaluate import majority_categories
-    from model.synthetic.storage import read_scene
+    from training.synthetic.storage import read_scene
 
     out = tmp_path / "sample.iggt"
     assert main(["reconstruct", str(SAMPLE_ROOM / "images"), "-o", str(out), "--views", "4", "--device",

@@ -10,7 +10,7 @@ import pytest
 from app.errors import UserError
 from app.semantics.backends import BackendUnavailable, load_backend, load_backend_or_bundled
 from app.semantics.vocab import SCANNET20, load_vocabulary, parse_vocabulary
-from model.clip_train.crops import GREY, CropConfig, mask_crops
+from model.clip.crops import GREY, CropConfig, mask_crops
 
 
 def test_an_uncached_open_clip_model_is_reported_not_downloaded(tmp_path: Path) -> None:
@@ -84,7 +84,7 @@ def test_an_open_clip_model_loads_from_a_local_checkpoint_file(tmp_path: Path) -
     import open_clip
     import torch
 
-    from model.clip_train import TinyClipConfig, build_tiny_clip
+    from model.clip import TinyClipConfig, build_tiny_clip
 
     cfg = TinyClipConfig(embed_dim=16, image_size=32, vision_width=32, vision_layers=1, text_width=32,
                          text_heads=2, text_layers=1, text_context=77)  # fmt: skip

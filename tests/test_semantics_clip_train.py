@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.clip_train import TinyClipConfig, build_tiny_clip, load_tiny_clip, save_tiny_clip, tiny_tokenizer
-from model.clip_train.captions import query_prompts, sample_caption
-from model.clip_train.data import CLASSES, CropSet, RenderConfig, build_crop_set
-from model.clip_train.evaluate import zero_shot
-from model.clip_train.train import BatchSampler, TrainConfig, train
+from model.clip import TinyClipConfig, build_tiny_clip, load_tiny_clip, save_tiny_clip, tiny_tokenizer
+from model.clip.prompts import query_prompts
+from training.clip.captions import sample_caption
+from training.clip.data import CLASSES, CropSet, RenderConfig, build_crop_set
+from training.clip.evaluate import zero_shot
+from training.clip.train import BatchSampler, TrainConfig, train
 
 SMALL = TinyClipConfig(
     embed_dim=16,
@@ -28,7 +29,7 @@ RENDER = RenderConfig(views=2, height=112, width=140, min_mask_pixels=40)
 
 
 def _crops(tmp_path: Path) -> CropSet:
-    from model.clip_train.crops import CropConfig
+    from model.clip.crops import CropConfig
 
     data = build_crop_set([1_000_000, 1_000_001], RENDER, CropConfig(size=32))
     data.save(tmp_path / "crops.npz")

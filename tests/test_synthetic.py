@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from model.synthetic import CATEGORIES, FURNITURE, RoomConfig, render_room
-from model.synthetic.storage import read_scene, write_scene
+from training.synthetic import CATEGORIES, FURNITURE, RoomConfig, render_room
+from training.synthetic.storage import read_scene, write_scene
 
 H, W = 56, 84
 

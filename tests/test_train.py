@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from model.synthetic import render_room
-from model.train import TrainConfig, camera_loss, contrastive_loss, make_batch, regression_loss, train
-from model.train.losses import sample_pixels
-from model.train.targets import STUFF_LABEL_OFFSET, pose_encoding, rotation_to_quaternion
+from training.iggt import TrainConfig, camera_loss, contrastive_loss, make_batch, regression_loss, train
+from training.iggt.losses import sample_pixels
+from training.iggt.targets import STUFF_LABEL_OFFSET, pose_encoding, rotation_to_quaternion
+from training.synthetic import render_room
 
 
 def test_camera_loss_zero_for_exact_poses_and_grows_with_error():
@@ -149,7 +149,7 @@ def test_train_config_round_trips():
 def test_targets_agree_with_model_geometry():
     """The training targets use the same pose encoding and unprojection as the network's decoders."""
     from model.geometry import extri_intri_to_pose_encoding, unproject_depth_map_to_point_map
-    from model.train.targets import unproject
+    from training.iggt.targets import unproject
 
     scene = render_room(4, 3, 56, 84)
     ours = pose_encoding(scene.extrinsic, scene.intrinsic, 56, 84)
@@ -173,7 +173,7 @@ def test_targets_agree_with_model_geometry():
 
 def test_export_round_trip(tmp_path):
     from model.checkpoint import load_iggt
-    from model.train.export import export_checkpoint, read_metadata
+    from training.iggt.export import export_checkpoint, read_metadata
 
     cfg = TrainConfig(steps=1, warmup=1, sizes=((56, 56),), min_views=2, max_views=2, val_every=0)
     train(cfg, tmp_path / "run", progress=lambda m: None)
@@ -188,7 +188,7 @@ def test_export_round_trip(tmp_path):
 
 def test_train_command_runs_resumes_and_exports(tmp_path, capsys):
     from app.cli import main
-    from model.train.export import read_metadata
+    from training.iggt.export import read_metadata
 
     args = [
         "train",
@@ -235,7 +235,7 @@ def test_fine_tuning_starts_from_given_weights_and_resumes_its_architecture(tmp_
 
 
 def test_lr_schedule_restarts_at_schedule_start():
-    from model.train.loop import lr_at
+    from training.iggt.loop import lr_at
 
     old = TrainConfig(steps=20, lr=1e-3, warmup=4, min_lr_ratio=0.1)
     assert lr_at(old, 0) == pytest.approx(2.5e-4) and lr_at(old, 3) == pytest.approx(1e-3)

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--views must be between 2 and 12 (camera metrics need pairs)")
     if not args.weights.is_file():
         raise UserError(f"no such weights file: {args.weights}")
-    from model.train.loop import TRAIN_SEED_OFFSET, VAL_SEED_OFFSET
+    from training.synthetic.config import TRAIN_SEED_OFFSET, VAL_SEED_OFFSET
 
     last = args.seed + args.scenes - 1
     if args.seed < 0 or last >= VAL_SEED_OFFSET:

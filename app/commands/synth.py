@@ -43,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--seed must be non-negative")
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"{args.out} exists and is not a folder")
-    from model.synthetic import RoomConfig, render_room
-    from model.synthetic.storage import scene_dir_name, write_index, write_scene
+    from training.synthetic import RoomConfig, render_room
+    from training.synthetic.storage import scene_dir_name, write_index, write_scene
 
     args.out.mkdir(parents=True, exist_ok=True)
     cfg = RoomConfig(shadows=args.shadows)

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             preferred = preferred_metadata(args.input_width, args.input_height)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-    from model.train import TrainConfig, train
+    from training.iggt import TrainConfig, train
 
     cfg = TrainConfig(
         model=args.config,
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     step = train(cfg, args.out, progress=lambda m: print(m, flush=True))
     print(f"reached step {step}; checkpoint {args.out / 'last.pt'}")
     if args.export:
-        from model.train.export import export_checkpoint
+        from training.iggt.export import export_checkpoint
 
         export_checkpoint(args.out / "last.pt", args.export, **preferred)
         print(f"wrote {args.export}")

@@ -1,7 +1,7 @@
 """`iggt eval`: the model and the baselines on held-out synthetic rooms.
 
 Rooms are rendered on the fly from seeds ``seed .. seed + scenes - 1`` (training uses seeds from
-``model.train.loop.TRAIN_SEED_OFFSET`` on, its validation rooms ``VAL_SEED_OFFSET..``, so small seeds
+``training.synthetic.config.TRAIN_SEED_OFFSET`` on, its validation rooms ``VAL_SEED_OFFSET..``, so small seeds
 are held out). Per scene the model predicts cameras, depth, points and features; instances come from
 the app's own clustering (``app.clustering.cluster_views`` with the preset the weights name, as the
 app runs them; ``EvalConfig.cluster_preset`` to choose another) of the features over the
@@ -89,7 +89,7 @@ def evaluate_scene(net, scene, device: str, baselines: bool, cluster=None) -> di
 def iter_evaluate(net, cfg: EvalConfig) -> Iterator[tuple[str, float, dict[str, Any] | None]]:
     """Yields (message, fraction, None) per scene and finally ("done", 1.0, results)."""
     from app.clustering import ClusterConfig
-    from model.synthetic import render_room
+    from training.synthetic import render_room
 
     preset = cluster_preset_for(net, cfg)
     cluster = ClusterConfig.preset(preset)

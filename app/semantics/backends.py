@@ -145,7 +145,7 @@ def _file_digest(path: Path) -> str:
 
 
 def load_tiny_file(path: Path, device: str = "auto") -> OpenClipBackend:
-    from model.clip_train import load_tiny_clip, tiny_tokenizer
+    from model.clip import load_tiny_clip, tiny_tokenizer
 
     path = Path(path)
     if not path.is_file():

@@ -10,7 +10,7 @@ import numpy as np
 
 from app.progress import Progress
 from app.scene import InstanceEmbeddings
-from model.clip_train.crops import CropConfig, mask_crops
+from model.clip.crops import CropConfig, mask_crops
 
 from .backends import ClipBackend
 

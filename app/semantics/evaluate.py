@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.progress import Progress
-from model.clip_train.crops import CropConfig, mask_crops
-from model.synthetic import CATEGORIES
+from model.clip.crops import CropConfig, mask_crops
+from model.clip.vocabulary import CATEGORIES
 
 from .backends import ClipBackend
 from .embed import EmbedConfig
@@ -26,7 +26,7 @@ from .relevancy import QueryConfig, phrase_embedding, relevancy, run_query
 from .scene_embeddings import iter_compute
 from .vocab import SYNTHETIC
 
-# Held out from the tiny CLIP's training rooms (model.clip_train.data.TRAIN_SEED_BASE = 1_000_000).
+# Held out from the tiny CLIP's training rooms (training.clip.data.TRAIN_SEED_BASE = 1_000_000).
 EVAL_SEED_BASE = 950_000
 STRUCTURE = ("floor", "wall", "ceiling")
 STAGE = "eval"
@@ -117,7 +117,7 @@ def _upsample_nearest(grid: np.ndarray, h: int, w: int, stride: int) -> np.ndarr
 
 
 def iter_evaluate(backend: ClipBackend, cfg: EvalConfig | None = None) -> Generator[Progress, None, dict]:
-    from model.synthetic import render_room
+    from training.synthetic import render_room
 
     cfg = cfg or EvalConfig()
     ours, base = _Tally(), _Tally()

@@ -16,11 +16,11 @@ class GroundTruthScene:
     scene: Scene  # instances are unnamed ("instance N", no category): nothing leaks to the semantics
     categories: dict[int, str]  # instance id -> true category
     colours: dict[int, str]  # instance id -> true colour name
-    category_ids: np.ndarray  # (S, H, W) per-pixel category ids (model.synthetic.CATEGORIES)
+    category_ids: np.ndarray  # (S, H, W) per-pixel category ids (model.clip.vocabulary.CATEGORIES)
 
 
 def scene_from_synthetic(room) -> GroundTruthScene:
-    """A Scene whose label maps are the room's GT instance ids (``room``: model.synthetic.SyntheticScene)."""
+    """A Scene whose label maps are the room's GT instance ids (``room``: a SyntheticScene)."""
     s, h, w = room.depth.shape
     views = [
         ViewInfo(f"view_{v:03d}.png", "", "", (h, w), ViewTransform.resize((h, w), (h, w))) for v in range(s)

@@ -9,7 +9,7 @@ import numpy as np
 
 from app.errors import UserError
 from app.scene import InstanceEmbeddings
-from model.clip_train.captions import QUERY_TEMPLATES, _fix_article
+from model.clip.prompts import QUERY_TEMPLATES, fix_article
 
 from .backends import ClipBackend
 
@@ -90,7 +90,7 @@ def phrase_embedding(
     backend: ClipBackend, phrase: str, templates: tuple[str, ...] = QUERY_TEMPLATES
 ) -> np.ndarray:
     """Mean of the normalised embeddings of the phrase in every template, renormalised."""
-    prompts = [_fix_article(t.format(phrase)) for t in templates] if templates else [phrase]
+    prompts = [fix_article(t.format(phrase)) for t in templates] if templates else [phrase]
     vec = backend.encode_texts(prompts).mean(axis=0)
     return (vec / max(float(np.linalg.norm(vec)), 1e-12)).astype(np.float32)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.errors import UserError
-from model.synthetic.palette import FURNITURE
+from model.clip.vocabulary import FURNITURE
 
 SCANNET20: tuple[str, ...] = (
     "wall",

@@ -31,7 +31,7 @@ def _stats(labels: np.ndarray, mask: np.ndarray, points: np.ndarray, ids) -> dic
 def synthetic_scene(seed: int = 0, views: int = 4, height: int = 112, width: int = 140,
                     repeat: int = 1) -> Scene:
     """A Scene of a synthetic room; ``repeat`` > 1 tiles each view's pixels into more points (for benches)."""
-    from model.synthetic import render_room
+    from training.synthetic import render_room
 
     room = render_room(seed=seed, views=views, height=height, width=width)
     depth, ext, intr = room.depth, room.extrinsic, room.intrinsic

@@ -14,7 +14,7 @@ from viewer.panels.query import QueryPanel, apply_overlay, install_query_panel
 def gt():
     import torch
 
-    from model.synthetic import render_room
+    from training.synthetic import render_room
 
     torch.set_num_threads(1)
     return scene_from_synthetic(render_room(950_003, 3, 112, 140))

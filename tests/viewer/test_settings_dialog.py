@@ -79,7 +79,7 @@ def test_a_bad_clip_model_is_reported_and_the_dialog_stays(qtbot, settings, host
 
 def test_a_good_clip_model_is_applied_and_the_find_panel_switches(qtbot, settings, host, other_clip):
     from app.semantics.ground_truth import scene_from_synthetic
-    from model.synthetic import render_room
+    from training.synthetic import render_room
 
     window, panel = host
     scene = scene_from_synthetic(render_room(950_003, 2, 56, 84)).scene

@@ -155,7 +155,13 @@ def contrastive_loss(
 def _mvc(out: dict, batch: Batch, weights: LossWeights, generator: torch.Generator | None) -> torch.Tensor:
     w = weights
     return contrastive_loss(
-        out["part_feat"], batch.labels, w.mvc_samples, w.lambda_pull, w.lambda_push, w.margin, generator,
+        out["part_feat"],
+        batch.labels,
+        w.mvc_samples,
+        w.lambda_pull,
+        w.lambda_push,
+        w.margin,
+        generator,
         w.mvc_reduction,
     )
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .palette import PALETTE
+from model.clip.vocabulary import PALETTE
+
 from .primitives import BOX, CYLINDER, FABRIC, FOLIAGE, METAL, PLAIN, SCREEN, SPHERE, WOOD, Part
 
 Colour = tuple[float, float, float]

@@ -1,8 +1,11 @@
-"""Template captions for the synthetic categories and colours, and the prompt templates used at query time."""
+"""Template captions for the synthetic categories and colours (training only; the query prompts are
+``model.clip.prompts``)."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from model.clip.prompts import fix_article
 
 # Other words people use for the synthetic rooms' categories (also what ScanNet-style vocabularies say).
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -46,21 +49,6 @@ ABSENT_THINGS: tuple[str, ...] = (
     "microwave",
 )  # fmt: skip
 
-# Prompt ensemble for queries (averaged, normalised text embeddings): the phrase goes in the braces.
-QUERY_TEMPLATES: tuple[str, ...] = ("a {}", "a photo of a {}", "the {}", "a {} in a room")
-
-
-def article(noun_phrase: str) -> str:
-    return "an" if noun_phrase[:1].lower() in "aeiou" else "a"
-
-
-def _fix_article(text: str) -> str:
-    words = text.split(" ")
-    for i in range(len(words) - 1):
-        if words[i] in ("a", "an"):
-            words[i] = article(words[i + 1])
-    return " ".join(words)
-
 
 def sample_caption(rng: np.random.Generator, category: str, colour: str | None, p_colour: float = 0.6) -> str:
     """One random caption of a crop of ``category`` painted ``colour`` (None for structure)."""
@@ -69,16 +57,11 @@ def sample_caption(rng: np.random.Generator, category: str, colour: str | None, 
         noun = category
     if colour is not None and rng.random() < p_colour:
         template = str(rng.choice(COLOUR_TEMPLATES))
-        return _fix_article(template.format(colour=colour, noun=noun))
-    return _fix_article(str(rng.choice(CATEGORY_TEMPLATES)).format(noun))
+        return fix_article(template.format(colour=colour, noun=noun))
+    return fix_article(str(rng.choice(CATEGORY_TEMPLATES)).format(noun))
 
 
 def absent_captions(rng: np.random.Generator, n: int) -> list[str]:
     """``n`` captions of things absent from the rooms (negatives only)."""
     picks = rng.choice(len(ABSENT_THINGS), size=min(n, len(ABSENT_THINGS)), replace=False)
-    return [_fix_article(str(rng.choice(CATEGORY_TEMPLATES)).format(ABSENT_THINGS[i])) for i in picks]
-
-
-def query_prompts(phrase: str) -> list[str]:
-    """The ensemble of prompts for one query phrase."""
-    return [_fix_article(t.format(phrase)) for t in QUERY_TEMPLATES]
+    return [fix_article(str(rng.choice(CATEGORY_TEMPLATES)).format(ABSENT_THINGS[i])) for i in picks]

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import IGGTConfig
-from .iggt import set_tensor
+from model.config import IGGTConfig
+from model.iggt import set_tensor
 
 _FC2_OFFSET = np.array([0, 0, 0, 0, 0, 0, 0.25, 0.25, 0.25], dtype=np.float32)
 
@@ -59,7 +59,7 @@ def apply_recipe(net: nn.Module, device: str | torch.device = "cpu") -> nn.Modul
 
 def build_recipe_iggt(config: IGGTConfig | None = None, device: str | torch.device = "cpu") -> nn.Module:
     """The network of ``config`` (default: full, lean) with recipe weights, in eval mode."""
-    from .iggt import build_iggt
+    from model.iggt import build_iggt
 
     cfg = config or IGGTConfig.full(keep_unused=False)
     return apply_recipe(build_iggt(cfg, device="meta"), device).eval()

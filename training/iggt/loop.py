@@ -24,14 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.synthetic import render_room
+from training.synthetic import render_room
+from training.synthetic.config import TRAIN_SEED_OFFSET, VAL_SEED_OFFSET
 
 from .losses import LossWeights, iggt_loss, instance_loss
 from .stages import check_stage, instance_forward, reinit_instance_branch, set_trainable
 from .targets import make_batch
 
-TRAIN_SEED_OFFSET = 1_000_000  # training rooms use seeds >= this; evaluation uses smaller seeds
-VAL_SEED_OFFSET = 900_000  # fixed rooms for the validation loss logged during training
 LOG_FIELDS = [
     "step",
     "elapsed_s",

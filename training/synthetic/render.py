@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.clip.vocabulary import CATEGORY_ID
+
 from .cameras import intrinsic_matrix, sample_cameras
 from .config import RoomConfig
 from .layout import Room, sample_room
-from .palette import CATEGORY_ID
 from .primitives import Part, hit_part, part_normals, safe_inverse
 from .shading import contact_shadow, floor_albedo, lighting, part_texture, wall_albedo
 

@@ -1,4 +1,7 @@
-"""Named colours and object categories of the synthetic rooms.
+"""The object categories and named colours the bundled tiny models know (those of the synthetic rooms).
+
+Runtime vocabulary: the app's label vocabulary and evaluation use it, and training's synthetic rooms paint
+and label with it.
 
 Category ids (the values of ``SyntheticScene.category_ids``):
 
@@ -9,8 +12,6 @@ Category ids (the values of ``SyntheticScene.category_ids``):
 """
 
 from __future__ import annotations
-
-import numpy as np
 
 STRUCTURE: tuple[str, ...] = ("none", "floor", "wall", "ceiling")
 FURNITURE: tuple[str, ...] = (
@@ -51,25 +52,3 @@ PALETTE: dict[str, tuple[float, float, float]] = {
     "black": (0.10, 0.10, 0.11),
 }
 COLOUR_NAMES: tuple[str, ...] = tuple(PALETTE)
-
-# Light colours used for walls / ceilings (not instances, so not in the instance table).
-WALL_COLOURS: tuple[tuple[float, float, float], ...] = (
-    (0.86, 0.84, 0.78),
-    (0.80, 0.84, 0.86),
-    (0.88, 0.82, 0.76),
-    (0.78, 0.82, 0.74),
-    (0.90, 0.88, 0.86),
-    (0.84, 0.78, 0.80),
-)
-FLOOR_COLOURS: tuple[tuple[float, float, float], ...] = (
-    (0.55, 0.38, 0.22),
-    (0.68, 0.52, 0.34),
-    (0.40, 0.30, 0.22),
-    (0.62, 0.62, 0.60),
-    (0.75, 0.72, 0.66),
-    (0.35, 0.36, 0.40),
-)
-
-
-def rgb(name: str) -> np.ndarray:
-    return np.asarray(PALETTE[name], dtype=np.float32)

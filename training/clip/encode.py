@@ -8,8 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .captions import query_prompts
-from .config import TinyClipConfig, tiny_tokenizer
+from model.clip.config import TinyClipConfig, tiny_tokenizer
+from model.clip.prompts import query_prompts
 
 
 def normalise_images(images: torch.Tensor, cfg: TinyClipConfig) -> torch.Tensor:

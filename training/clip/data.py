@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from model.synthetic import CATEGORIES, FURNITURE, render_room
-
-from .crops import CropConfig, mask_crops
+from model.clip.crops import CropConfig, mask_crops
+from training.synthetic import CATEGORIES, FURNITURE, render_room
 
 # Seed ranges: training rooms never overlap the held-out rooms used for the model card and `eval-vocab`.
 TRAIN_SEED_BASE = 1_000_000

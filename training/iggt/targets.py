@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from model.synthetic import CATEGORY_ID, SyntheticScene
+from training.synthetic import CATEGORY_ID, SyntheticScene
 
 # Contrastive labels of the room structure (not instances, but distinct groups for the loss).
 STUFF_LABEL_OFFSET = 1_000_000

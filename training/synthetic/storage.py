@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .palette import CATEGORIES
+from model.clip.vocabulary import CATEGORIES
+
 from .render import SyntheticScene
 
 FORMAT = "iggt-synthetic/1"

@@ -1,7 +1,8 @@
 """Synthetic furnished rooms for training and evaluating IGGT (numpy only)."""
 
+from model.clip.vocabulary import CATEGORIES, CATEGORY_ID, COLOUR_NAMES, FURNITURE, PALETTE
+
 from .config import RoomConfig
-from .palette import CATEGORIES, CATEGORY_ID, COLOUR_NAMES, FURNITURE, PALETTE
 from .render import SyntheticScene, render_room
 
 __all__ = [

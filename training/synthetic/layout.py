@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from model.clip.vocabulary import CATEGORY_ID, PALETTE
+
 from .config import RoomConfig
 from .furniture import BUILDERS, COLOURS_FOR, Piece, footprint, transform
-from .palette import CATEGORY_ID, FLOOR_COLOURS, PALETTE, WALL_COLOURS
+from .palette import FLOOR_COLOURS, WALL_COLOURS
 from .primitives import Part
 
 

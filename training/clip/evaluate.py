@@ -8,9 +8,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from model.synthetic import FURNITURE
+from model.clip.config import TinyClipConfig
+from training.synthetic import FURNITURE
 
-from .config import TinyClipConfig
 from .data import CLASSES, CropSet
 from .encode import encode_class_prompts, encode_crops
 
@@ -68,11 +68,11 @@ def main() -> None:
     import json
     from pathlib import Path
 
-    from .config import load_tiny_clip
+    from model.clip.config import load_tiny_clip
 
     parser = argparse.ArgumentParser(description="zero-shot accuracy of a tiny CLIP on held-out crops")
     parser.add_argument("weights", type=Path)
-    parser.add_argument("heldout", type=Path, help="held-out crop set (.npz from model.clip_train.data)")
+    parser.add_argument("heldout", type=Path, help="held-out crop set (.npz from training.clip.data)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -1,7 +1,7 @@
 """Train the tiny CLIP with open_clip's ClipLoss on the crop data set. Resumable: a checkpoint is written
 atomically every few hundred steps and picked up on restart.
 
-    python -m model.clip_train.train --run /work/runs/clip-tiny --steps 4000
+    python -m training.clip.train --run /work/runs/clip-tiny --steps 4000
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from model.clip.config import TinyClipConfig, build_tiny_clip, save_tiny_clip, tiny_tokenizer
+
 from .captions import absent_captions, sample_caption
-from .config import TinyClipConfig, build_tiny_clip, save_tiny_clip, tiny_tokenizer
 from .data import CLASSES, COLOURS, CropSet
 from .encode import normalise_images, uint8_to_tensor
 from .evaluate import zero_shot
