@@ -20,6 +20,7 @@ from pathlib import Path
 
 from app.paths import user_data_dir
 from app.scene import Scene
+from model import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +100,7 @@ class Autosaver:
             "views": scene.n_views,
             "instances": len(scene.instances),
         }
-        tmp = path.with_name(path.name + NOTE_SUFFIX + ".tmp")
-        tmp.write_text(json.dumps(note, indent=1), encoding="utf-8")
-        os.replace(tmp, path.with_name(path.name + NOTE_SUFFIX))
+        atomic_write.write_text(path.with_name(path.name + NOTE_SUFFIX), json.dumps(note, indent=1))
         self.current = path
         log.info("autosaved %s", path)
         return path

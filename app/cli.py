@@ -89,9 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return EXIT_USER_ERROR
+    from model.atomic_write import USER_ERRNOS
+    from model.errors import IGGTError
+
     try:
         return int(args._run(args) or EXIT_OK)
-    except UserError as exc:
+    except (UserError, IGGTError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         if args.debug:
             traceback.print_exc()
@@ -100,6 +103,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
+        if isinstance(exc, OSError) and exc.errno in USER_ERRNOS:
+            # disk full, read-only, no permission: the user's to fix, not a bug
+            where = f"{exc.filename}: " if exc.filename else ""
+            print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+            if args.debug:
+                traceback.print_exc()
+            return EXIT_USER_ERROR
         log.exception("internal error")
         print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         if args.debug:

@@ -24,8 +24,6 @@ import io
 import json
 import logging
 import os
-import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ import numpy as np
 from app import __version__
 from app.errors import UserError
 from app.scene import Instance, InstanceEmbeddings, Scene, ViewInfo
+from model import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +105,7 @@ def _manifest(scene: Scene, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
 def _check_target(path: Path) -> None:
     if path.exists() and path.is_dir():
         raise UserError(f"cannot save the scene to {path}: it is a folder")
+    atomic_write.check_file_target(path)
     parent = path.parent
     if not parent.is_dir():
         raise UserError(f"cannot save the scene to {path}: folder {parent} does not exist")
@@ -113,37 +113,26 @@ def _check_target(path: Path) -> None:
         raise UserError(f"cannot save the scene to {path}: folder {parent} is not writable")
 
 
-def _fsync_dir(folder: Path) -> None:
+def _is_scene_file(path: Path) -> bool:
     try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        read_manifest(path)
+    except SceneFileError:
+        return False
+    return True
 
 
-def _current_umask() -> int:
-    try:  # thread-safe on Linux
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def check_replaceable(path: Path, keep_backup: bool = True) -> None:
+    """Refuse to save over anything but a scene file, and to replace a backup that is not a scene's.
 
-
-def _file_mode(path: Path) -> int:
-    """The mode a new file should get: the replaced file's, else the umask default."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        return 0o666 & ~_current_umask()
+    A photo, a device or someone's document given as the output stays untouched (and so does a
+    ``<name>.bak`` that is not a scene file: it may be the only copy of something).
+    """
+    _check_target(path)
+    if path.exists() and not _is_scene_file(path):
+        raise UserError(f"{path} exists and is not an IGGT scene file; refusing to replace it")
+    bak = backup_path(path)
+    if keep_backup and path.exists() and os.path.lexists(bak) and not _is_scene_file(bak):
+        raise UserError(f"{bak} exists and is not a scene backup; move it away to save {path.name}")
 
 
 def backup_path(path: Path) -> Path:
@@ -153,47 +142,24 @@ def backup_path(path: Path) -> Path:
 def save_scene(scene: Scene, path: str | os.PathLike, *, keep_backup: bool = True) -> Path:
     """Write ``scene`` to ``path`` atomically; the file replaced (if any) is kept as ``<path>.bak``."""
     path = Path(path).expanduser().absolute()
-    _check_target(path)
+    check_replaceable(path, keep_backup)
     scene.validate()
     arrays = _scene_arrays(scene)
     manifest = _manifest(scene, arrays)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w", allowZip64=True) as zf:
-                zf.writestr(MANIFEST, json.dumps(manifest, indent=1), compress_type=zipfile.ZIP_DEFLATED)
-                for name, array in arrays.items():
-                    compress = (
-                        zipfile.ZIP_DEFLATED if str(array.dtype) in _COMPRESSED_DTYPES else zipfile.ZIP_STORED
-                    )
-                    info = zipfile.ZipInfo(manifest["arrays"][name]["file"], date_time=(2020, 1, 1, 0, 0, 0))
-                    info.compress_type = compress
-                    zf.writestr(info, _npy_bytes(array), compresslevel=1 if compress else None)
-            fh.flush()
-            os.fchmod(fh.fileno(), _file_mode(path))
-            os.fsync(fh.fileno())
-        if keep_backup and path.exists():
-            _make_backup(path)
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    backup = backup_path(path) if keep_backup else None
+    with (
+        atomic_write.atomic_file(path, backup=backup) as tmp,
+        open(tmp, "wb") as fh,
+        zipfile.ZipFile(fh, "w", allowZip64=True) as zf,
+    ):
+        zf.writestr(MANIFEST, json.dumps(manifest, indent=1), compress_type=zipfile.ZIP_DEFLATED)
+        for name, array in arrays.items():
+            compress = zipfile.ZIP_DEFLATED if str(array.dtype) in _COMPRESSED_DTYPES else zipfile.ZIP_STORED
+            info = zipfile.ZipInfo(manifest["arrays"][name]["file"], date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = compress
+            zf.writestr(info, _npy_bytes(array), compresslevel=1 if compress else None)
     log.info("saved scene %s (%d views, %d instances)", path, scene.n_views, len(scene.instances))
     return path
-
-
-def _make_backup(path: Path) -> None:
-    """Keep the current file as <path>.bak without ever leaving <path> missing."""
-    bak = backup_path(path)
-    tmp_bak = path.with_name(f".{path.name}.bak.tmp")
-    tmp_bak.unlink(missing_ok=True)
-    try:
-        os.link(path, tmp_bak)
-    except OSError:
-        shutil.copy2(path, tmp_bak)
-    os.replace(tmp_bak, bak)
 
 
 # ------------------------------------------------------------------------------------------------ load

@@ -2,7 +2,8 @@
 
 ::
 
-    from model import IGGTConfig, build_iggt, load_iggt, predict, PredictOptions
+    from model import IGGTConfig, build_iggt, load_iggt, PredictOptions
+    from model.predict import predict                   # (``model.predict`` names the module)
 
     net = load_iggt("lifuguan/IGGT_official")          # or a .pt/.safetensors file or a folder
     pred = predict(net, images, PredictOptions(progress=cb, cancel=stop))   # numpy Prediction
@@ -16,11 +17,28 @@
 * ``IGGTConfig.tiny()`` is a ~5M-parameter network with the same code paths (training, tests).
 """
 
-from .checkpoint import load_iggt, save_iggt
-from .config import IGGTConfig
-from .errors import Cancelled, CheckpointError, IGGTError, InputSizeError, OutOfMemory
-from .iggt import IGGT, build_iggt
-from .predict import Prediction, PredictOptions, predict
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> submodule; imported on first use, so that ``model.errors`` or ``model.atomic_write``
+# can be used (e.g. by scene files) without loading torch
+_EXPORTS = {
+    "load_iggt": "checkpoint", "save_iggt": "checkpoint", "IGGTConfig": "config",
+    "Cancelled": "errors", "CheckpointError": "errors", "IGGTError": "errors", "InputSizeError": "errors",
+    "OutOfMemory": "errors", "IGGT": "iggt", "build_iggt": "iggt",
+    "Prediction": "predict", "PredictOptions": "predict",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "IGGT",
@@ -34,6 +52,5 @@ __all__ = [
     "Prediction",
     "build_iggt",
     "load_iggt",
-    "predict",
     "save_iggt",
 ]

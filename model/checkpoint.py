@@ -28,13 +28,13 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from . import atomic_write
 from .config import IGGTConfig
 from .errors import CheckpointError
 from .iggt import IGGT, build_iggt, set_tensor
@@ -575,22 +575,14 @@ def with_preferred_input(
     SafetensorsReader(path_in).close()  # validates the header and the data size
     entries = preferred_metadata(width, height, max_views, cluster_preset)
     path_out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path_out.parent, prefix=f".{path_out.name}.", suffix=".tmp")
-    try:
-        with open(path_in, "rb") as src, os.fdopen(fd, "wb") as out:
-            header = json.loads(src.read(int.from_bytes(src.read(8), "little")))
-            old = header.pop("__metadata__", None) or {}
-            meta = {k: v for k, v in old.items() if k not in (*_SIZE_LIMITS, CLUSTER_PRESET_METADATA_KEY)}
-            blob = json.dumps({"__metadata__": {**meta, **entries}, **header}, separators=(",", ":")).encode()
-            blob += b" " * (-len(blob) % 8)  # the format aligns the data to 8 bytes
-            out.write(len(blob).to_bytes(8, "little") + blob)
-            shutil.copyfileobj(src, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path_out)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    with atomic_write.atomic_file(path_out) as tmp, open(path_in, "rb") as src, open(tmp, "wb") as out:
+        header = json.loads(src.read(int.from_bytes(src.read(8), "little")))
+        old = header.pop("__metadata__", None) or {}
+        meta = {k: v for k, v in old.items() if k not in (*_SIZE_LIMITS, CLUSTER_PRESET_METADATA_KEY)}
+        blob = json.dumps({"__metadata__": {**meta, **entries}, **header}, separators=(",", ":")).encode()
+        blob += b" " * (-len(blob) % 8)  # the format aligns the data to 8 bytes
+        out.write(len(blob).to_bytes(8, "little") + blob)
+        shutil.copyfileobj(src, out, 1 << 20)
     return path_out
 
 
@@ -681,12 +673,6 @@ def save_iggt(net: IGGT, path: str | os.PathLike, metadata: dict[str, str] | Non
     meta = {CONFIG_METADATA_KEY: net.config.to_json(), "format": "pt", **(metadata or {})}
     tensors = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_write.atomic_file(path) as tmp:
         save_file(tensors, tmp, metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
     return path

@@ -21,3 +21,8 @@ class OutOfMemory(IGGTError):
 
 class Cancelled(IGGTError):
     """The caller asked to stop (cancel callback returned True)."""
+
+
+class WriteError(IGGTError):
+    """A file cannot be written: the disk is full or read-only, no permission, or the target is not a
+    regular file (a device, a FIFO, a folder)."""

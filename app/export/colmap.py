@@ -156,7 +156,7 @@ def _write_images(
 def export_colmap(scene: Scene, path: Path, options: ExportOptions | None = None) -> ExportResult:
     options = options or ExportOptions()
     require_points(scene)
-    path = check_target(Path(path), options.force)
+    path = check_target(Path(path), options.force, folder=True)
     stems = view_stems(scene)
     with atomic_folder(path, options.force) as tmp:
         images = tmp / "images"

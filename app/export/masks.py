@@ -54,7 +54,7 @@ def export_masks(scene: Scene, path: Path, options: ExportOptions | None = None)
 
     options = options or ExportOptions()
     check_ids_fit(scene)
-    path = check_target(Path(path), options.force)
+    path = check_target(Path(path), options.force, folder=True)
     stems = view_stems(scene)
     colours = scene.instance_colours()
     warnings: list[str] = []
