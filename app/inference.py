@@ -116,15 +116,15 @@ def preferred_input(weights: str) -> PreferredInput:
     """The input size the weights were trained for, from their metadata (read without loading them).
 
     Empty when the weights name none (the official checkpoint, ``.pt`` files) or when a hub id is not in
-    the local cache yet (the loader fetches it later). A bad setting, a missing or damaged file, or
-    malformed size metadata is a UserError, as the loader would report it.
+    the local cache yet (the loader then says how to download it). A bad setting, a missing or damaged
+    file, or malformed size metadata is a UserError, as the loader would report it.
     """
     from model.checkpoint import PreferredInput, read_preferred_input
     from model.errors import IGGTError
 
     source = resolve_weights(weights)
     try:
-        return read_preferred_input(source.location, download=False)
+        return read_preferred_input(source.location)
     except IGGTError as exc:
         if source.kind == "hub":
             return PreferredInput()

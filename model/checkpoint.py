@@ -2,10 +2,10 @@
 
 ``load_iggt(source)`` accepts a ``.safetensors``/``.pt``/``.pth``/``.bin`` file, a folder holding one
 (or a sharded set with an ``*.index.json``), or a Hugging Face hub id such as ``lifuguan/IGGT_official``
-(``owner/name[@revision]``; offline mode and the local cache are honoured). The official checkpoint
-format is loaded as is: ``module.`` prefixes are stripped, keys and shapes are validated against the
-configuration, and tensors the inference forward never uses (tracking head, part-head leftovers) are
-skipped with a log line unless ``keep_unused=True``.
+(``owner/name[@revision]``, read from the local hub cache only: loading never downloads; `app.models_hub`
+downloads when the user asks). The official checkpoint format is loaded as is: ``module.`` prefixes are
+stripped, keys and shapes are validated against the configuration, and tensors the inference forward
+never uses (tracking head, part-head leftovers) are skipped with a log line unless ``keep_unused=True``.
 
 Weights may name the input size they were trained for in their safetensors metadata
 (``iggt.input_width``, optionally ``iggt.input_height`` and ``iggt.max_views``; decimal strings, see
@@ -52,6 +52,7 @@ _SIZE_LIMITS = {INPUT_WIDTH_METADATA_KEY: (28, 4032), INPUT_HEIGHT_METADATA_KEY:
                 MAX_VIEWS_METADATA_KEY: (1, 10_000)}
 # preferred file names when a folder holds several candidates
 _PREFERRED_NAMES = ("model.safetensors", "iggt.safetensors", "pytorch_model.bin", "model.pt", "model.pth")
+OFFICIAL_REPO = "lifuguan/IGGT_official"  # the hub repository of the official checkpoint
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
 _WRAPPER_KEYS = ("model", "state_dict", "model_state_dict", "module", "net")
 
@@ -295,62 +296,61 @@ def weight_files_in(folder: Path) -> list[Path]:
     )
 
 
-def _hub_offline() -> bool:
+def hub_cache_dir() -> Path:
+    """The Hugging Face hub cache, read from the environment now (HF_HUB_CACHE, else HF_HOME/hub), so it
+    is the folder every other hub tool on this machine uses."""
     from huggingface_hub import constants
 
-    flag = os.environ.get("HF_HUB_OFFLINE", "").strip().lower()
-    return bool(constants.HF_HUB_OFFLINE) or flag in ("1", "true", "yes", "on")
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    return Path(constants.HF_HUB_CACHE)
 
 
-def resolve_hub(repo_id: str, revision: str | None = None, download: bool = True) -> Path:
-    """Local folder of the hub repo's weights: downloaded when online (and ``download``), else from the
-    local cache."""
+def resolve_hub(repo_id: str, revision: str | None = None) -> Path:
+    """Local folder of the hub repo's weights, from the local hub cache only: loading never touches the
+    network (downloads are an explicit step, ``iggt models get``)."""
     from huggingface_hub import snapshot_download
 
     patterns = ["*.safetensors", "*.index.json", "*.pt", "*.pth", "*.bin", "*.ckpt", "*.json"]
-    offline = _hub_offline() or not download
-    if not offline:
-        try:
-            chosen = _pick_patterns(repo_id, revision, patterns)
-            return Path(snapshot_download(repo_id, revision=revision, allow_patterns=chosen))
-        except Exception as exc:  # no network, unknown repo, ...
-            log.warning("could not download %s from the hub (%s); trying the local cache", repo_id, exc)
     try:
-        folder = snapshot_download(repo_id, revision=revision, allow_patterns=patterns, local_files_only=True)
+        folder = snapshot_download(repo_id, revision=revision, allow_patterns=patterns, local_files_only=True,
+                                   cache_dir=hub_cache_dir())
         return Path(folder)
     except Exception:
         raise CheckpointError(
-            f"{repo_id}: not found in the local Hugging Face cache"
-            + (" (offline mode is on)" if _hub_offline() else "" if not download
-               else " and it could not be downloaded")
-            + f". Download it where internet is available (hf download {repo_id}) or pass a local file."
+            f"{repo_id}: not in the local hub cache ({hub_cache_dir()}); download it with "
+            + ("'iggt models get iggt-official'" if repo_id == OFFICIAL_REPO else f"'hf download {repo_id}'")
+            + " or pass a local checkpoint file"
         ) from None
 
 
-def _pick_patterns(repo_id: str, revision: str | None, default: list[str]) -> list[str]:
-    """Only the one weight format the folder logic would pick (avoids downloading duplicates)."""
-    from huggingface_hub import HfApi
-
-    try:
-        files = HfApi().list_repo_files(repo_id, revision=revision)
-    except Exception:
-        return default
-    weights = [f for f in files if f.endswith(WEIGHT_SUFFIXES) and "/" not in f]
-    indexes = [f for f in files if f.endswith(".index.json") and "/" not in f]
+def choose_weight_files(files: list[str]) -> list[str]:
+    """Of a hub repo's file list, the weight file(s) the folder logic would load (one format only, so no
+    duplicate is downloaded), plus the top-level JSON files (configs, shard indexes)."""
+    top = [f for f in files if "/" not in f]
+    weights = [f for f in top if f.endswith(WEIGHT_SUFFIXES)]
+    jsons = [f for f in top if f.endswith(".json")]
+    indexes = [f for f in jsons if f.endswith(".index.json")]
     if indexes:
-        shards = "*.safetensors" if indexes[0].endswith(".safetensors.index.json") else "*.bin"
-        return [*indexes, shards, "*.json"]
-    for name in _PREFERRED_NAMES:
-        if name in weights:
-            return [name, "*.json"]
-    safetensors = [f for f in weights if f.endswith(".safetensors")]
-    if len(safetensors) == 1:
-        return [safetensors[0], "*.json"]
-    return default
+        shard_suffix = ".safetensors" if indexes[0].endswith(".safetensors.index.json") else ".bin"
+        return sorted(jsons + [f for f in weights if f.endswith(shard_suffix)])
+    chosen = next((name for name in _PREFERRED_NAMES if name in weights), None)
+    if chosen is None:
+        safetensors = [f for f in weights if f.endswith(".safetensors")]
+        candidates = safetensors if len(safetensors) == 1 else weights
+        if len(candidates) != 1:
+            raise CheckpointError(
+                "the repository holds " + (f"several weight files ({', '.join(weights)})" if weights
+                                           else "no weight file") + "; cannot tell which to use"
+            )
+        chosen = candidates[0]
+    return sorted([chosen, *jsons])
 
 
-def locate(source: str | os.PathLike, download: bool = True) -> tuple[list[Path], str]:
-    """The weight file(s) of a file, folder or hub id (``download=False``: the hub's local cache only)."""
+def locate(source: str | os.PathLike) -> tuple[list[Path], str]:
+    """The weight file(s) of a file, folder or hub id (hub ids: from the local hub cache only)."""
     text = str(source)
     path = Path(text).expanduser()
     if path.is_dir():
@@ -359,7 +359,7 @@ def locate(source: str | os.PathLike, download: bool = True) -> tuple[list[Path]
         return [path], str(path)
     if _HUB_ID.match(text):
         repo_id, _, revision = text.partition("@")
-        folder = resolve_hub(repo_id, revision or None, download)
+        folder = resolve_hub(repo_id, revision or None)
         return weight_files_in(folder), f"{text} (hub, {folder})"
     raise CheckpointError(f"Checkpoint not found: {text} (neither a file, a folder nor a hub id owner/name)")
 
@@ -526,10 +526,10 @@ class WeightsInfo:
     metadata: dict[str, str] = field(default_factory=dict)  # the safetensors metadata ({} for .pt files)
 
 
-def read_preferred_input(source: str | os.PathLike, download: bool = False) -> PreferredInput:
+def read_preferred_input(source: str | os.PathLike) -> PreferredInput:
     """The preferred input size of a file, folder or hub id from the safetensors header(s) alone (cheap:
     no tensor is read; other formats carry no metadata and give an empty answer)."""
-    files, origin = locate(source, download=download)
+    files, origin = locate(source)
     metadata: dict[str, str] = {}
     for path in files:
         if path.suffix != ".safetensors":
@@ -541,10 +541,10 @@ def read_preferred_input(source: str | os.PathLike, download: bool = False) -> P
     return preferred_input_from_metadata(metadata, origin)
 
 
-def read_weights_info(source: str | os.PathLike, download: bool = False) -> WeightsInfo:
+def read_weights_info(source: str | os.PathLike) -> WeightsInfo:
     """Describe a checkpoint without building the network (headers only for safetensors; ``.pt`` files are
     memory-mapped)."""
-    files, origin = locate(source, download=download)
+    files, origin = locate(source)
     src = read_checkpoint(files, origin)
     try:
         cfg = config_from_source(src)

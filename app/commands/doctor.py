@@ -10,7 +10,8 @@ import sys
 from dataclasses import dataclass
 
 NAME = "doctor"
-HELP = "print Python/torch/CUDA/Qt facts, where files live, and whether the bundled weights load"
+HELP = ("print Python/torch/CUDA/Qt facts, where files live, whether the bundled weights load, and which "
+        "hub models are downloaded")
 
 _QT_PROBE = (
     "import sys\n"
@@ -106,6 +107,20 @@ def _clip_check() -> Check:
     return Check("bundled CLIP", True, f"loads ({backend.model_id})")
 
 
+def _hub_models() -> list[tuple[str, str]]:
+    """The downloadable models and their state (local hub cache only; no network)."""
+    from app.hub_download import human_bytes
+    from app.models_hub import CATALOG, state
+    from model.checkpoint import hub_cache_dir
+
+    rows = [("hub cache", str(hub_cache_dir()))]
+    for model in CATALOG:
+        s = state(model)
+        where = f", {s.where}" if s.where else f" (iggt models get {model.key})"
+        rows.append((model.key, f"{s.state}, {human_bytes(s.size)}{where}"))
+    return rows
+
+
 def run(args: argparse.Namespace) -> int:
     from app import __version__
     from app.logging_setup import log_file_path
@@ -130,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         ("cache", str(user_cache_dir())),
         ("log file", str(log_file_path())),
     ]
+    rows += _hub_models()
     if not args.no_weights:
         weights = _weights_check()
         checks.append(weights)

@@ -40,7 +40,7 @@ def weights_summary(setting: str) -> dict[str, Any]:
 
     source = resolve_weights(setting)
     try:
-        info = read_weights_info(source.location, download=False)
+        info = read_weights_info(source.location)
     except IGGTError as exc:
         raise UserError(str(exc)) from None
     pref = info.preferred

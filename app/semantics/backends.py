@@ -177,6 +177,8 @@ def _cached_pretrained(name: str, tag: str, cache_dir: str | None) -> Path:
         tags = ", ".join(open_clip.list_pretrained_tags_by_model(name)) or "none"
         raise BackendUnavailable(f"unknown pretrained tag {tag!r} for {name} (known: {tags})")
     candidates: list[Path] = []
+    from model.checkpoint import hub_cache_dir  # the hub cache as the environment names it now
+
     hub = cfg.get("hf_hub", "")
     if hub:
         from huggingface_hub import try_to_load_from_cache
@@ -186,7 +188,7 @@ def _cached_pretrained(name: str, tag: str, cache_dir: str | None) -> Path:
         if filename and filename.endswith(".bin"):
             names.insert(0, filename[: -len(".bin")] + ".safetensors")
         for fname in names:
-            hit = try_to_load_from_cache(repo, fname, cache_dir=cache_dir)
+            hit = try_to_load_from_cache(repo, fname, cache_dir=cache_dir or hub_cache_dir())
             if isinstance(hit, str):
                 candidates.append(Path(hit))
     url = cfg.get("url", "")
@@ -197,8 +199,8 @@ def _cached_pretrained(name: str, tag: str, cache_dir: str | None) -> Path:
             return path
     where = hub or url
     raise BackendUnavailable(
-        f"{name} ({tag}) is not in the local model cache ({where}); this app never downloads weights. "
-        "Copy the checkpoint here and use NAME:/path/to/file"
+        f"{name} ({tag}) is not in the local model cache ({where}); download it with 'iggt models get "
+        f"clip:{name}:{tag}' (or Settings > Models), or use NAME:/path/to/checkpoint"
     )
 
 
