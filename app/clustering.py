@@ -29,7 +29,7 @@ Measured with the bundled tiny model on 8 held-out synthetic rooms (seeds 900000
 were (0.348 / 0.353 against 0.356 / 0.357; 18% fewer instances) and on the bundled 10-view sample it
 lowered the ARI against the ground truth (0.79 -> 0.74: some merges join different objects), so it stays
 off by default. Weights name the preset
-that suits them in their metadata (`model.checkpoint.PreferredInput.cluster_preset`).
+that suits them in their metadata (``iggt.cluster_preset``, read by `app.run_plan`).
 Labels are 0-based cluster indices, -1 = no cluster (only when nothing could be clustered).
 
 Re-clustering with other sizes/epsilon (the viewer's presets and sliders) reuses everything that does not

@@ -4,8 +4,8 @@
 (.safetensors / .pt / .pth, official checkpoints included), or a model-hub id ("owner/name", only
 usable when the hub cache already holds it: this app never needs the network). Loading goes through
 `model.load_iggt`; inference through `model.predict.predict` (frame chunks, bf16 autocast on CUDA).
-Weights may name their preferred input size in their metadata: `resolve_preprocess` makes it the
-default input size (the official checkpoint names none and keeps the demo's 504x336).
+What the weights' metadata leaves to them (input size, clustering preset) is resolved once per run by
+`app.run_plan.make_plan`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from app.errors import UserError
 from app.paths import WEIGHTS_DIR
 
 if TYPE_CHECKING:
-    from app.images import PreprocessConfig
     from model.checkpoint import PreferredInput
 
 log = logging.getLogger(__name__)
@@ -110,59 +109,6 @@ def resolve_weights(setting: str) -> WeightsSource:
     if os.sep in setting or Path(setting).suffix in WEIGHT_SUFFIXES:
         raise UserError(f"weights file not found: {setting}")
     raise UserError(f"weights must be 'bundled', a checkpoint file or a hub id (owner/name), not {setting!r}")
-
-
-def preferred_input(weights: str) -> PreferredInput:
-    """The input size the weights were trained for, from their metadata (read without loading them).
-
-    Empty when the weights name none (the official checkpoint, ``.pt`` files) or when a hub id is not in
-    the local cache yet (the loader then says how to download it). A bad setting, a missing or damaged
-    file, or malformed size metadata is a UserError, as the loader would report it.
-    """
-    from model.checkpoint import PreferredInput, read_preferred_input
-    from model.errors import IGGTError
-
-    source = resolve_weights(weights)
-    try:
-        return read_preferred_input(source.location)
-    except IGGTError as exc:
-        if source.kind == "hub":
-            return PreferredInput()
-        raise UserError(str(exc)) from None
-    except OSError as exc:
-        raise UserError(f"cannot read the weights {source.location}: {exc.strerror or exc}") from None
-
-
-def preferred_cluster_preset(weights: str) -> str:
-    """The clustering preset for these weights: the one their metadata names (the bundled tiny model's
-    features need "spatial"), else the official demo's default. Never raises: weights that cannot be read
-    are reported by the run that loads them."""
-    from app.clustering import DEFAULT_PRESET, known_preset
-
-    try:
-        return known_preset(preferred_input(weights).cluster_preset)
-    except UserError:
-        return DEFAULT_PRESET
-
-
-def resolve_preprocess(preprocess: PreprocessConfig, weights: str) -> PreprocessConfig:
-    """``preprocess`` with the weights' preferred input size wherever the user chose none (an explicit
-    width, height or views cap always wins; weights without the metadata keep the demo's 504x336)."""
-    if preprocess.width is not None and preprocess.max_views is not None:
-        return preprocess
-    pref = preferred_input(weights)
-    return preprocess.with_model_defaults(pref.width, pref.height, pref.max_views)
-
-
-def input_size_text(pref: PreferredInput) -> str:
-    """How weights with this preference are run by default, e.g. '308x224 px (from the weights' metadata)'."""
-    from app.images import PreprocessConfig
-
-    h, w = PreprocessConfig().with_model_defaults(pref.width, pref.height).target_size()
-    if pref.width is None:
-        return f"{w}x{h} px (the official demo's size; the weights name no preferred size)"
-    views = f", at most {pref.max_views} views" if pref.max_views is not None else ""
-    return f"{w}x{h} px{views} (from the weights' metadata)"
 
 
 def check_device(device: str) -> None:

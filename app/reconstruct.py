@@ -19,7 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -28,24 +28,15 @@ from app import __version__
 from app.clustering import ClusterCache, ClusterConfig, iter_cluster_views
 from app.errors import UserError
 from app.geometry import (
-    BACKGROUND_FILTERS,
-    DEMO_CONF_PERCENTILE,
     load_user_masks,
     point_mask,
     sanitize_prediction,
 )
-from app.images import ImageSet, PreprocessConfig, iter_load_images
-from app.inference import (
-    InferenceConfig,
-    Predictor,
-    check_device,
-    get_predictor,
-    preferred_cluster_preset,
-    resolve_preprocess,
-    resolve_weights,
-)
+from app.images import ImageSet, iter_load_images
+from app.inference import Predictor, get_predictor
 from app.instances import build_instances, cluster_labels_to_ids, instance_statistics, match_to_previous
 from app.progress import Progress, StagePlan, run_generator
+from app.run_plan import ReconstructConfig, RunPlan, make_plan
 from app.scene import InstanceStats, Scene
 
 if TYPE_CHECKING:
@@ -53,38 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-POINT_SOURCES = ("depth", "pointmap")
-
-
-@dataclass(frozen=True)
-class ReconstructConfig:
-    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
-    inference: InferenceConfig = field(default_factory=InferenceConfig)
-    cluster: ClusterConfig | None = None  # None: the preset the weights name (`preferred_cluster_preset`)
-    points_source: str = "depth"  # "depth": depth head unprojected with the cameras; "pointmap": point head
-    conf_percentile: float = DEMO_CONF_PERCENTILE  # drop this percentage of least confident points
-    background_filter: str = "none"  # "none" | "black" | "white" (the demo's background filters)
-    mask_dir: str | None = None  # per-image keep masks (0 = sky/background), same file stems
-    image_storage: str = "embedded"  # "embedded" | "paths" (scene keeps paths + SHA-256 only)
-
-    def validate(self) -> None:
-        self.preprocess.validate()
-        self.inference.validate()
-        if self.cluster is not None:
-            self.cluster.validate()
-        if self.points_source not in POINT_SOURCES:
-            raise UserError(f"points source must be 'depth' or 'pointmap', not {self.points_source!r}")
-        if not 0.0 <= self.conf_percentile < 100.0:
-            raise UserError(f"confidence percentile must be in [0, 100), not {self.conf_percentile}")
-        if self.background_filter not in BACKGROUND_FILTERS:
-            raise UserError(f"background filter must be one of {', '.join(BACKGROUND_FILTERS)}")
-        if self.image_storage not in ("embedded", "paths"):
-            raise UserError("image storage must be 'embedded' or 'paths'")
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 STAGES = (
     ("images", 0.05),
@@ -163,65 +122,65 @@ def check_view_cap(n_views: int, cap: int, why: str, size: tuple[int, int], requ
 
 def iter_reconstruct(
     sources: Sequence[str | os.PathLike],
-    config: ReconstructConfig = ReconstructConfig(),
+    config: ReconstructConfig | RunPlan | None = None,
     predictor: Predictor | None = None,
 ) -> Generator[Progress, None, Scene]:
-    """Images -> Scene, yielding progress. Raises UserError (bad input), Cancelled (closed/cancelled)."""
-    config.validate()
-    preprocess = config.preprocess
-    if predictor is None:  # report a missing weights file or GPU before any work
-        resolve_weights(config.inference.weights)
-        check_device(config.inference.device)
-        # the weights' preferred input size wherever the user chose none
-        preprocess = resolve_preprocess(preprocess, config.inference.weights)
-    plan = StagePlan(STAGES)
+    """Images -> Scene, yielding progress. Raises UserError (bad input), Cancelled (closed/cancelled).
+
+    A `ReconstructConfig` is resolved into a `RunPlan` first (its errors come before any work); from
+    there the run is a straight line that never asks the weights again.
+    """
+    if not isinstance(config, RunPlan):
+        config = make_plan(config or ReconstructConfig(), read_size=predictor is None)
+    plan = config
+    stages = StagePlan(STAGES)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
     # ---- images
-    imageset: ImageSet = yield from iter_load_images(sources, preprocess, plan)
+    imageset: ImageSet = yield from iter_load_images(sources, plan.preprocess, stages)
     timings["images"] = time.perf_counter() - t0
     h, w = imageset.images.shape[1:3]
     user_masks = None
     notes = list(imageset.notes)
-    if config.mask_dir:
-        user_masks, mask_notes = load_user_masks(config.mask_dir, imageset.views)
+    if plan.mask_dir:
+        user_masks, mask_notes = load_user_masks(plan.mask_dir, imageset.views)
         notes += mask_notes
 
     # expected durations of the steps after the network (measured on 2 CPU cores, 10 views at 336x504)
     mpix = imageset.images.shape[0] * h * w / 1.7e6
     for stage, seconds in (("points", 0.5), ("clustering", 3.0), ("instances", 1.0)):
-        plan.set_expected(stage, seconds * max(mpix, 0.1))
+        stages.set_expected(stage, seconds * max(mpix, 0.1))
 
     # ---- model
     t = time.perf_counter()
-    predictor = predictor or get_predictor(config.inference)
-    yield plan.event("model", 0.0, "loading the model")
-    yield from _in_thread(lambda progress, cancel: predictor.load(), plan, "model")
+    predictor = predictor or get_predictor(plan.inference)
+    yield stages.event("model", 0.0, "loading the model")
+    yield from _in_thread(lambda progress, cancel: predictor.load(), stages, "model")
     cap, why = predictor.max_views(h, w)
-    check_view_cap(len(imageset.views), cap, why, (h, w), config.preprocess.max_views)
+    check_view_cap(len(imageset.views), cap, why, (h, w), plan.requested_views)
     timings["model"] = time.perf_counter() - t
 
     # ---- network
     t = time.perf_counter()
     images = imageset.as_float()
     prediction = yield from _in_thread(
-        lambda progress, cancel: predictor.predict(images, progress, cancel), plan, "inference"
+        lambda progress, cancel: predictor.predict(images, progress, cancel), stages, "inference"
     )
     timings["inference"] = time.perf_counter() - t
 
     # ---- points
     t = time.perf_counter()
-    yield plan.event("points", 0.0, "filtering points by confidence")
+    yield stages.event("points", 0.0, "filtering points by confidence")
     pred, fixes = sanitize_prediction(prediction)
     notes += fixes
     depth = pred["depth"]
-    if config.points_source == "depth":
+    if plan.points_source == "depth":
         point_map, conf = pred["points_from_depth"], pred["depth_conf"]
     else:
         point_map, conf = pred["world_points"], pred["world_points_conf"]
     mask = point_mask(
-        conf, point_map, config.conf_percentile, imageset.images, config.background_filter, user_masks
+        conf, point_map, plan.conf_percentile, imageset.images, plan.background_filter, user_masks
     )
     if not mask.any():
         raise UserError("no point survives the confidence/background filters; lower --conf-percentile")
@@ -230,14 +189,11 @@ def iter_reconstruct(
     # ---- clustering
     t = time.perf_counter()
     features = pred["features"]
-    cluster_config = config.cluster
-    if cluster_config is None:  # the preset the weights name (a header read)
-        cluster_config = ClusterConfig.preset(preferred_cluster_preset(config.inference.weights))
-    gen = iter_cluster_views(point_map, features, mask, cluster_config)
+    gen = iter_cluster_views(point_map, features, mask, plan.cluster)
     try:
         while True:
             message, fraction = next(gen)
-            yield plan.event("clustering", fraction, message)
+            yield stages.event("clustering", fraction, message)
     except StopIteration as stop:
         clusters = stop.value
     finally:
@@ -246,7 +202,7 @@ def iter_reconstruct(
 
     # ---- instances
     t = time.perf_counter()
-    yield plan.event("instances", 0.0, "measuring instances and cross-view consistency")
+    yield stages.event("instances", 0.0, "measuring instances and cross-view consistency")
     labels = cluster_labels_to_ids(clusters.labels)
     extrinsic, intrinsic = pred["extrinsic"], pred["intrinsic"]
     stats = instance_statistics(labels, point_map, mask, depth, extrinsic, intrinsic)
@@ -255,15 +211,15 @@ def iter_reconstruct(
     timings["total"] = time.perf_counter() - t0
 
     settings = {
-        "weights": config.inference.weights,
-        "device": getattr(predictor, "device", config.inference.device),
-        "inference": asdict(config.inference),
-        "preprocess": {**asdict(preprocess), "image_size": [int(h), int(w)]},
-        "points_source": config.points_source,
-        "conf_percentile": config.conf_percentile,
-        "background_filter": config.background_filter,
-        "mask_dir": config.mask_dir,
-        "cluster": cluster_config.to_json(),
+        "weights": plan.inference.weights,
+        "device": getattr(predictor, "device", plan.inference.device),
+        "inference": asdict(plan.inference),
+        "preprocess": {**asdict(plan.preprocess), "image_size": [int(h), int(w)]},
+        "points_source": plan.points_source,
+        "conf_percentile": plan.conf_percentile,
+        "background_filter": plan.background_filter,
+        "mask_dir": plan.mask_dir,
+        "cluster": plan.cluster.to_json(),
         "cluster_params": clusters.params,
         "skipped_files": [{"file": str(s.path), "reason": s.reason, "bad": s.bad} for s in imageset.skipped],
         "notes": notes,
@@ -285,15 +241,15 @@ def iter_reconstruct(
         settings=settings,
         model_id=predictor.model_id,
         app_version=__version__,
-        image_storage=config.image_storage,
+        image_storage=plan.image_storage,
     )
-    yield plan.event("instances", 1.0, f"{len(instances)} instances in {scene.n_points} points")
+    yield stages.event("instances", 1.0, f"{len(instances)} instances in {scene.n_points} points")
     return scene
 
 
 def reconstruct(
     sources: Sequence[str | os.PathLike],
-    config: ReconstructConfig = ReconstructConfig(),
+    config: ReconstructConfig | RunPlan | None = None,
     predictor: Predictor | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     cancel: Callable[[], bool] | None = None,

@@ -9,9 +9,9 @@ never uses (tracking head, part-head leftovers) are skipped with a log line unle
 
 Weights may name the input size they were trained for in their safetensors metadata
 (``iggt.input_width``, optionally ``iggt.input_height`` and ``iggt.max_views``; decimal strings, see
-`preferred_metadata`) and the clustering preset that suits their features (``iggt.cluster_preset``, a
-preset name of the app such as ``spatial``). ``load_iggt`` keeps what the file says in ``net.weights_info``;
-`read_weights_info` reads it without loading the tensors. The app uses it as the default input size.
+`preferred_metadata`); other entries (e.g. the app's clustering preset) are kept as they are.
+``load_iggt`` keeps what the file says in ``net.weights_info``; `read_weights_info` and `read_metadata`
+read it without loading the tensors. The app uses it as the default input size.
 
 Memory: the network is built on the meta device and every tensor is placed directly into it, one at
 a time, so the weights are never held twice: ``.pt``-style files are memory-mapped
@@ -46,8 +46,6 @@ CONFIG_METADATA_KEY = "iggt_config"
 INPUT_WIDTH_METADATA_KEY = "iggt.input_width"  # network input width (pixels) the weights were trained for
 INPUT_HEIGHT_METADATA_KEY = "iggt.input_height"  # optional; without it the app keeps the demo's 2:3 ratio
 MAX_VIEWS_METADATA_KEY = "iggt.max_views"  # optional: most views per scene the weights were trained with
-CLUSTER_PRESET_METADATA_KEY = "iggt.cluster_preset"  # optional: the app's clustering preset for these weights
-_PRESET_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _SIZE_LIMITS = {INPUT_WIDTH_METADATA_KEY: (28, 4032), INPUT_HEIGHT_METADATA_KEY: (28, 4032),
                 MAX_VIEWS_METADATA_KEY: (1, 10_000)}
 # preferred file names when a folder holds several candidates
@@ -450,31 +448,24 @@ class PreferredInput:
     width: int | None = None
     height: int | None = None
     max_views: int | None = None
-    cluster_preset: str | None = None  # the app's clustering preset for these features (None: the default)
 
     def describe(self) -> str:
         if self.width is None:
-            text = "not recorded"
-        else:
-            text = f"width {self.width} px" if self.height is None else f"{self.width}x{self.height} px"
-            text += f", at most {self.max_views} views" if self.max_views is not None else ""
-        return text + (f", clustering preset '{self.cluster_preset}'" if self.cluster_preset else "")
+            return "not recorded"
+        text = f"width {self.width} px" if self.height is None else f"{self.width}x{self.height} px"
+        return text + (f", at most {self.max_views} views" if self.max_views is not None else "")
 
 
 def preferred_metadata(
     width: int | None,
     height: int | None = None,
     max_views: int | None = None,
-    cluster_preset: str | None = None,
 ) -> dict[str, str]:
     """The metadata entries recording a preferred input size, e.g. for ``save_iggt(net, path, metadata=...)``:
-    ``preferred_metadata(308, 224)`` -> ``{"iggt.input_width": "308", "iggt.input_height": "224"}``;
-    ``cluster_preset="spatial"`` adds ``iggt.cluster_preset``."""
+    ``preferred_metadata(308, 224)`` -> ``{"iggt.input_width": "308", "iggt.input_height": "224"}``."""
     values = {INPUT_WIDTH_METADATA_KEY: width, INPUT_HEIGHT_METADATA_KEY: height,
               MAX_VIEWS_METADATA_KEY: max_views}  # fmt: skip
     meta = {key: str(int(v)) for key, v in values.items() if v is not None}
-    if cluster_preset is not None:
-        meta[CLUSTER_PRESET_METADATA_KEY] = str(cluster_preset)
     try:
         preferred_input_from_metadata(meta, "preferred input size")
     except CheckpointError as exc:
@@ -502,15 +493,9 @@ def preferred_input_from_metadata(metadata: dict[str, str], origin: str) -> Pref
         raise CheckpointError(
             f"{origin}: {INPUT_HEIGHT_METADATA_KEY} metadata without {INPUT_WIDTH_METADATA_KEY}"
         )
-    preset = metadata.get(CLUSTER_PRESET_METADATA_KEY)
-    if preset is not None and not _PRESET_NAME.fullmatch(str(preset)):
-        raise CheckpointError(
-            f"{origin}: invalid {CLUSTER_PRESET_METADATA_KEY} metadata {preset!r} "
-            "(expected a preset name: lower-case letters, digits, '-' or '_')"
-        )
     return PreferredInput(
         values.get(INPUT_WIDTH_METADATA_KEY), values.get(INPUT_HEIGHT_METADATA_KEY),
-        values.get(MAX_VIEWS_METADATA_KEY), preset,
+        values.get(MAX_VIEWS_METADATA_KEY),
     )  # fmt: skip
 
 
@@ -526,9 +511,9 @@ class WeightsInfo:
     metadata: dict[str, str] = field(default_factory=dict)  # the safetensors metadata ({} for .pt files)
 
 
-def read_preferred_input(source: str | os.PathLike) -> PreferredInput:
-    """The preferred input size of a file, folder or hub id from the safetensors header(s) alone (cheap:
-    no tensor is read; other formats carry no metadata and give an empty answer)."""
+def read_metadata(source: str | os.PathLike) -> tuple[dict[str, str], str]:
+    """(metadata, origin) of a file, folder or hub id from the safetensors header(s) alone (cheap: no
+    tensor is read; other formats carry no metadata and give an empty dict)."""
     files, origin = locate(source)
     metadata: dict[str, str] = {}
     for path in files:
@@ -538,7 +523,12 @@ def read_preferred_input(source: str | os.PathLike) -> PreferredInput:
         reader = SafetensorsReader(path)
         reader.close()
         metadata.update(reader.metadata)
-    return preferred_input_from_metadata(metadata, origin)
+    return metadata, origin
+
+
+def read_preferred_input(source: str | os.PathLike) -> PreferredInput:
+    """The preferred input size of a file, folder or hub id from its metadata (see `read_metadata`)."""
+    return preferred_input_from_metadata(*read_metadata(source))
 
 
 def read_weights_info(source: str | os.PathLike) -> WeightsInfo:
@@ -563,22 +553,22 @@ def with_preferred_input(
     width: int | None,
     height: int | None = None,
     max_views: int | None = None,
-    cluster_preset: str | None = None,
+    extra: dict[str, str] | None = None,
 ) -> Path:
-    """Copy a .safetensors weights file with a preferred input size (and clustering preset) recorded in its
-    metadata (replacing any earlier ones). The tensor data is copied byte for byte; the write is atomic,
-    so ``path_out`` may be ``path_in``."""
+    """Copy a .safetensors weights file with a preferred input size (and the ``extra`` entries, e.g. the
+    app's) recorded in its metadata (replacing any earlier size). The tensor data is copied byte for
+    byte; the write is atomic, so ``path_out`` may be ``path_in``."""
     path_in, path_out = Path(path_in), Path(path_out)
     if path_in.suffix != ".safetensors":
         raise CheckpointError(f"{path_in}: only .safetensors files carry metadata")
     _check_file(path_in)
     SafetensorsReader(path_in).close()  # validates the header and the data size
-    entries = preferred_metadata(width, height, max_views, cluster_preset)
+    entries = {**preferred_metadata(width, height, max_views), **(extra or {})}
     path_out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write.atomic_file(path_out) as tmp, open(path_in, "rb") as src, open(tmp, "wb") as out:
         header = json.loads(src.read(int.from_bytes(src.read(8), "little")))
         old = header.pop("__metadata__", None) or {}
-        meta = {k: v for k, v in old.items() if k not in (*_SIZE_LIMITS, CLUSTER_PRESET_METADATA_KEY)}
+        meta = {k: v for k, v in old.items() if k not in _SIZE_LIMITS}
         blob = json.dumps({"__metadata__": {**meta, **entries}, **header}, separators=(",", ":")).encode()
         blob += b" " * (-len(blob) % 8)  # the format aligns the data to 8 bytes
         out.write(len(blob).to_bytes(8, "little") + blob)

@@ -24,8 +24,16 @@ from app.clustering import (
     known_preset,
 )
 from app.errors import UserError
-from app.inference import preferred_cluster_preset
-from model import CheckpointError, IGGTConfig, build_iggt, load_iggt, save_iggt
+from app.inference import InferenceConfig
+from app.run_plan import (
+    ReconstructConfig,
+    WeightsDefaults,
+    cluster_plan,
+    cluster_preset_metadata,
+    make_plan,
+    weights_defaults,
+)
+from model import IGGTConfig, build_iggt, load_iggt, save_iggt
 from model.checkpoint import PreferredInput, preferred_metadata, read_preferred_input, with_preferred_input
 
 
@@ -97,37 +105,46 @@ def test_cache_keeps_position_and_feature_only_results_apart() -> None:
 
 
 def test_weights_name_their_preset_in_metadata(tmp_path) -> None:
-    assert preferred_metadata(308, 224, cluster_preset="spatial") == {
-        "iggt.input_width": "308", "iggt.input_height": "224", "iggt.cluster_preset": "spatial"}  # fmt: skip
-    assert preferred_metadata(None, cluster_preset="spatial") == {"iggt.cluster_preset": "spatial"}
+    assert cluster_preset_metadata("spatial") == {"iggt.cluster_preset": "spatial"}
+    with pytest.raises(ValueError, match="unknown clustering preset"):
+        cluster_preset_metadata("huge")
     torch.manual_seed(0)
     net = build_iggt(IGGTConfig.tiny())
     path = save_iggt(net, tmp_path / "w.safetensors", metadata=preferred_metadata(308, 224))
-    with_preferred_input(path, path, 308, 224, cluster_preset="spatial")
-    pref = read_preferred_input(path)
-    assert pref == PreferredInput(308, 224, None, "spatial")
-    assert "clustering preset 'spatial'" in pref.describe()
-    assert load_iggt(path).weights_info.preferred.cluster_preset == "spatial"
-    with_preferred_input(path, path, 308, 224)  # re-stamping without a preset drops it
-    assert read_preferred_input(path).cluster_preset is None
+    with_preferred_input(path, path, 308, 224, extra=cluster_preset_metadata("spatial"))
+    assert read_preferred_input(path) == PreferredInput(308, 224, None)
+    assert weights_defaults(str(path)) == WeightsDefaults(308, 224, None, "spatial")
+    assert weights_defaults(str(path)).cluster_preset == "spatial"
+    assert load_iggt(path).weights_info.metadata["iggt.cluster_preset"] == "spatial"
+    with_preferred_input(path, path, 336)  # re-stamping the size keeps the app's entry
+    assert weights_defaults(str(path)) == WeightsDefaults(336, None, None, "spatial")
     bad = save_iggt(net, tmp_path / "bad.safetensors", metadata={"iggt.cluster_preset": "Spatial Preset!"})
     message = "invalid iggt.cluster_preset metadata 'Spatial Preset!'"
-    with pytest.raises(CheckpointError, match=re.escape(message)):
-        load_iggt(bad)
+    with pytest.raises(UserError, match=re.escape(message)):
+        make_plan(ReconstructConfig(inference=InferenceConfig(weights=str(bad))))
 
 
 def test_app_default_preset_follows_the_weights(tmp_path, caplog) -> None:
-    assert preferred_cluster_preset("bundled") == "spatial"  # the bundled tiny model's metadata
-    assert preferred_cluster_preset(str(placeholder_weights(tmp_path / "plain.safetensors"))) == "large"
-    assert preferred_cluster_preset("/nonexistent/w.safetensors") == "large"  # the run reports that one
+    def preset_of(weights: str) -> ClusterConfig:
+        return cluster_plan(None, weights)
+
+    assert preset_of("bundled") == ClusterConfig.preset("spatial")  # the bundled tiny model's metadata
+    plain = str(placeholder_weights(tmp_path / "plain.safetensors"))
+    assert preset_of(plain) == ClusterConfig.preset("large")
+    # unreadable weights: the run that loads them reports them
+    assert preset_of("/nonexistent/w.safetensors") == ClusterConfig.preset("large")
     from safetensors.numpy import save_file
 
     future = tmp_path / "future.safetensors"
     save_file({"unused": np.zeros(1, np.float32)}, str(future), metadata={"iggt.cluster_preset": "hyper"})
     with caplog.at_level(logging.WARNING):
-        assert preferred_cluster_preset(str(future)) == "large"
+        assert preset_of(str(future)) == ClusterConfig.preset("large")
     assert "unknown clustering preset 'hyper'" in caplog.text
     assert known_preset(None) == "large" and known_preset("medium") == "medium"
+    # the plan resolves it once; overrides apply on top of the weights' preset
+    plan = make_plan(ReconstructConfig(cluster_overrides=(("min_samples", 7),)))
+    assert plan.cluster == ClusterConfig.preset("spatial", min_samples=7)
+    assert plan.preprocess.target_size() == (224, 308)  # the bundled weights' size
 
 
 def test_cli_position_weight_overrides_the_preset() -> None:
@@ -137,12 +154,13 @@ def test_cli_position_weight_overrides_the_preset() -> None:
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    cfg = build_config(parser.parse_args(["imgs", "-o", "x.iggt"]))
-    assert cfg.cluster == ClusterConfig.preset("spatial")  # the bundled weights' preset
-    cfg = build_config(parser.parse_args(["imgs", "-o", "x.iggt", "--preset", "large"]))
-    assert cfg.cluster == ClusterConfig.preset("large")
-    cfg = build_config(parser.parse_args(["imgs", "-o", "x.iggt", "--position-weight", "0.8"]))
-    assert cfg.cluster.position_weight == 0.8 and cfg.cluster.min_cluster_size == 1500
+    def planned(*argv: str) -> ClusterConfig:
+        return make_plan(build_config(parser.parse_args(["imgs", "-o", "x.iggt", *argv]))).cluster
+
+    assert planned() == ClusterConfig.preset("spatial")  # the bundled weights' preset
+    assert planned("--preset", "large") == ClusterConfig.preset("large")
+    cfg = planned("--position-weight", "0.8")
+    assert cfg.position_weight == 0.8 and cfg.min_cluster_size == 1500
     with pytest.raises(UserError, match="position weight"):
         build_config(parser.parse_args(["imgs", "-o", "x.iggt", "--position-weight", "-1"]))
 
@@ -162,7 +180,7 @@ def test_evaluation_uses_the_weights_preset(tmp_path) -> None:
     net = build_iggt(IGGTConfig.tiny())
     plain = load_iggt(save_iggt(net, tmp_path / "plain.safetensors"))
     named = load_iggt(save_iggt(net, tmp_path / "named.safetensors",
-                                metadata=preferred_metadata(None, cluster_preset="spatial")))  # fmt: skip
+                                metadata=cluster_preset_metadata("spatial")))  # fmt: skip
     assert cluster_preset_for(plain, EvalConfig()) == "large"
     assert cluster_preset_for(named, EvalConfig()) == "spatial"
     assert cluster_preset_for(named, EvalConfig(cluster_preset="medium")) == "medium"
@@ -232,7 +250,7 @@ def test_cli_merge_distance_override() -> None:
     add_arguments(parser)
     assert ClusterConfig.preset("spatial").merge_distance == 0.0  # opt-in (see app/clustering.py)
     cfg = build_config(parser.parse_args(["imgs", "-o", "x.iggt", "--merge-distance", "0.3"]))
-    assert cfg.cluster == ClusterConfig.preset("spatial", merge_distance=0.3)
+    assert make_plan(cfg).cluster == ClusterConfig.preset("spatial", merge_distance=0.3)
     with pytest.raises(UserError, match="merge distance"):
         build_config(parser.parse_args(["imgs", "-o", "x.iggt", "--merge-distance", "3"]))
 

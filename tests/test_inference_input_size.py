@@ -14,7 +14,8 @@ from PIL import Image
 
 from app.errors import UserError
 from app.images import PreprocessConfig, load_images
-from app.inference import InferenceConfig, NetworkPredictor, preferred_input, resolve_preprocess
+from app.inference import InferenceConfig, NetworkPredictor
+from app.run_plan import ReconstructConfig, make_plan, weights_defaults
 from model import CheckpointError, IGGTConfig, build_iggt, load_iggt, save_iggt
 from model.checkpoint import (
     PreferredInput,
@@ -90,7 +91,12 @@ def test_malformed_size_metadata_is_a_clear_error(tiny, tmp_path, meta, message)
     with pytest.raises(CheckpointError, match=re.escape(message)):
         load_iggt(path)
     with pytest.raises(UserError, match=re.escape(message)):
-        preferred_input(str(path))
+        weights_defaults(str(path))
+
+
+def resolve_preprocess(preprocess: PreprocessConfig, weights: str) -> PreprocessConfig:
+    """The input size a run plan gives ``preprocess`` with these weights."""
+    return make_plan(ReconstructConfig(preprocess, InferenceConfig(weights=weights))).preprocess
 
 
 def test_default_width_follows_the_weights(sized, plain, photos) -> None:

@@ -46,35 +46,33 @@ def check_image_folder(folder: Path) -> int:
     return len(candidates)
 
 
-def model_cluster_preset(run: RunSettings) -> str:
-    """The clustering preset the run's weights name in their metadata (the official "large" when they
-    name none or cannot be read: the run itself reports unreadable weights)."""
-    from app.inference import preferred_cluster_preset
-
-    return preferred_cluster_preset(run.weights_spec() or "bundled")
-
-
-def cluster_config(run: RunSettings):
-    """The clustering of a run: the weights' own preset for "model", else the fields (which a named preset
-    filled, so that they give exactly that preset's config)."""
+def requested_cluster(run: RunSettings):
+    """The clustering the user asked for: None for "model" (the weights' own preset, which the run plan
+    resolves), else the fields (which a named preset filled, so that they give exactly that preset)."""
     from app.clustering import ClusterConfig
 
     if run.cluster_preset == MODEL_PRESET:
-        return ClusterConfig.preset(model_cluster_preset(run))
-    return ClusterConfig(min_cluster_size=int(run.min_cluster_size), min_samples=int(run.min_samples),
-                         epsilon=float(run.epsilon), position_weight=float(run.position_weight),
-                         merge_distance=float(run.merge_distance))
+        return None
+    return ClusterConfig(**run.cluster_values())
+
+
+def cluster_config(run: RunSettings):
+    """The clustering a run (or a re-clustering) with these settings uses."""
+    from app.run_plan import cluster_plan
+
+    return cluster_plan(requested_cluster(run), run.weights_spec() or "bundled")
 
 
 def reconstruct_config(run: RunSettings):
+    """The user's request (`app.run_plan.ReconstructConfig`) these settings make."""
     from app.images import PreprocessConfig
     from app.inference import InferenceConfig
-    from app.reconstruct import ReconstructConfig
+    from app.run_plan import ReconstructConfig
 
     config = ReconstructConfig(
         preprocess=PreprocessConfig(width=int(run.image_width), max_views=int(run.max_views) or None),
         inference=InferenceConfig(weights=run.weights_spec() or "bundled", device=run.device),
-        cluster=cluster_config(run),
+        cluster=requested_cluster(run),
         conf_percentile=float(run.confidence_percentile),
     )
     config.validate()
@@ -84,20 +82,22 @@ def reconstruct_config(run: RunSettings):
 def run_input_size(run: RunSettings) -> tuple[int, int]:
     """(H, W) a run with these settings feeds the network: the user's width, else the weights' own."""
     from app.images import PreprocessConfig
-    from app.inference import resolve_preprocess
+    from app.run_plan import WeightsDefaults, weights_defaults
 
-    preprocess = PreprocessConfig(width=int(run.image_width))
+    defaults = WeightsDefaults()
     # unreadable weights are reported by the run itself; the estimate then uses the default size
     with contextlib.suppress(Exception):
-        preprocess = resolve_preprocess(preprocess, run.weights_spec() or "bundled")
-    return preprocess.target_size()
+        defaults = weights_defaults(run.weights_spec() or "bundled")
+    preprocess = PreprocessConfig(width=int(run.image_width))
+    return preprocess.with_model_defaults(defaults.width, defaults.height).target_size()
 
 
 def reconstruction_factory(folder: Path, run: RunSettings):
     """A Job factory ``f(cancelled) -> generator of Progress returning a Scene`` for ``folder``."""
     from app.reconstruct import iter_reconstruct
+    from app.run_plan import make_plan
 
-    config = reconstruct_config(run)
+    config = make_plan(reconstruct_config(run))  # the weights are asked here, once
 
     def factory(_cancelled):
         # the Job closes the generator on cancel; iter_reconstruct stops its network thread then

@@ -1,15 +1,23 @@
-"""Reconstruction settings chosen in the Settings dialog and kept between sessions."""
+"""Reconstruction settings chosen in the Settings dialog and kept between sessions.
+
+A flat record (one stored key per field) of what `app.run_plan.ReconstructConfig` asks for: the preset
+names, the clustering fields a user sets and their defaults come from `app.clustering.ClusterConfig` and
+`app.run_plan.USER_CLUSTER_FIELDS`; `viewer.pipeline.reconstruct_config` turns it into the request.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from app.clustering import PRESETS, ClusterConfig
 from viewer.settings import AppSettings
 
 WEIGHT_SOURCES = ("bundled", "file", "hub")
 DEVICES = ("auto", "cpu", "cuda")
-CLUSTER_PRESETS = ("small", "medium", "large", "spatial")  # app.clustering.PRESETS, in the order shown
-MODEL_PRESET = "model"  # cluster_preset: the preset the chosen weights name (see viewer.pipeline)
+CLUSTER_PRESETS = tuple(PRESETS)  # in the order shown
+MODEL_PRESET = "model"  # cluster_preset: the weights' own (resolved when the run is planned)
+CLUSTER_FIELDS = ("min_cluster_size", "min_samples", "epsilon", "position_weight", "merge_distance")
+_CLUSTER_DEFAULTS = ClusterConfig()
 
 
 def preset_values(name: str) -> dict[str, float]:
@@ -31,11 +39,12 @@ class RunSettings:
     confidence_percentile: float = 0.3  # drop this percentage of least confident points (the demo's value)
     # "model": the weights' own preset (the fields below are then ignored); a preset name, or "custom"
     cluster_preset: str = MODEL_PRESET
-    min_cluster_size: int = 500
-    min_samples: int = 100
-    epsilon: float = 0.06
-    position_weight: float = 0.0  # 3D position appended to the features (the "spatial" preset); 0 = official
-    merge_distance: float = 0.0  # touching look-alike clusters merged (the "spatial" preset); 0 = official
+    # the clustering fields of `CLUSTER_FIELDS`, at ClusterConfig's defaults
+    min_cluster_size: int = _CLUSTER_DEFAULTS.min_cluster_size
+    min_samples: int = _CLUSTER_DEFAULTS.min_samples
+    epsilon: float = _CLUSTER_DEFAULTS.epsilon
+    position_weight: float = _CLUSTER_DEFAULTS.position_weight
+    merge_distance: float = _CLUSTER_DEFAULTS.merge_distance
 
     @classmethod
     def load(cls, settings: AppSettings) -> RunSettings:
@@ -48,6 +57,11 @@ class RunSettings:
         for key, value in asdict(self).items():
             settings.set(f"run/{key}", value)
         settings.sync()
+
+    def cluster_values(self) -> dict[str, int | float]:
+        """The clustering fields, typed as ClusterConfig declares them (stored settings may hold floats)."""
+        kinds = {f.name: f.type for f in fields(ClusterConfig)}
+        return {k: (float if kinds[k] == "float" else int)(getattr(self, k)) for k in CLUSTER_FIELDS}
 
     def weights_spec(self) -> str:
         """What the loader is given: 'bundled', a file path, or a hub id."""

@@ -94,7 +94,7 @@ def found_devices() -> dict[str, str]:
 
 
 def image_size_for_width(width: int, preferred=None) -> tuple[int, int]:
-    """(H, W) for a width setting (0: the model default, from ``preferred``: a PreferredInput)."""
+    """(H, W) for a width setting (0: the model default, from ``preferred``: a WeightsDefaults)."""
     from app.images import PreprocessConfig
 
     config = PreprocessConfig(width=width)
@@ -104,16 +104,15 @@ def image_size_for_width(width: int, preferred=None) -> tuple[int, int]:
 
 
 def model_preference(weights: str):
-    """The weights' preferred input size (empty when they name none or cannot be read: the check on apply
-    reports unreadable weights)."""
+    """What the weights leave to themselves (`app.run_plan.WeightsDefaults`: input size, clustering preset;
+    empty when they name none or cannot be read: the check on apply reports unreadable weights)."""
     from app.errors import UserError
-    from app.inference import preferred_input
-    from model.checkpoint import PreferredInput
+    from app.run_plan import WeightsDefaults, weights_defaults
 
     try:
-        return preferred_input(weights)
+        return weights_defaults(weights)
     except UserError:
-        return PreferredInput()
+        return WeightsDefaults()
 
 
 def check_clip_step(spec: str):
@@ -354,7 +353,7 @@ class SettingsDialog(QDialog):
 
         name = self.preset.currentData()
         if name == MODEL_PRESET:
-            return known_preset(self.preferred.cluster_preset if self.preferred is not None else None)
+            return self.preferred.cluster_preset if self.preferred is not None else known_preset(None)
         return name if name in CLUSTER_PRESETS else None
 
     def _preset_field_values(self, name: str) -> tuple[int, int, float, float, float]:
@@ -394,9 +393,7 @@ class SettingsDialog(QDialog):
         w = image_size_for_width(0, self.preferred)[1]
         self.width.setSpecialValueText(f"model default ({w} px)")
         self._update_size()
-        from app.clustering import known_preset
-
-        name = known_preset(self.preferred.cluster_preset)
+        name = self.preferred.cluster_preset
         self.preset.setItemText(self.preset.findData(MODEL_PRESET), f"Model default ({name.capitalize()})")
         self._on_preset()  # "Model default" shows the new weights' preset
 

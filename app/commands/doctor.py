@@ -90,10 +90,11 @@ def _weights_check() -> Check:
         net = load_iggt(path, device="cpu")
     except Exception as exc:
         return Check("bundled weights", False, f"{path.name} does not load: {exc}")
-    from app.inference import input_size_text
+    from app.run_plan import defaults_from_metadata
 
     params = sum(p.numel() for p in net.parameters())
-    size = input_size_text(net.weights_info.preferred)
+    info = net.weights_info
+    size = defaults_from_metadata(info.metadata, info.origin).size_text()
     return Check("bundled weights", True, f"{path} loads ({params / 1e6:.1f} M parameters; input {size})")
 
 

@@ -31,10 +31,10 @@ def is_weights(target: str | Path) -> bool:
 def weights_summary(setting: str) -> dict[str, Any]:
     """The `iggt info WEIGHTS --json` document: architecture, size, the preferred input size and clustering
     preset."""
-    from app.clustering import known_preset
     from app.errors import UserError
     from app.images import PreprocessConfig
-    from app.inference import input_size_text, resolve_weights
+    from app.inference import resolve_weights
+    from app.run_plan import defaults_from_metadata
     from model.checkpoint import read_weights_info
     from model.errors import IGGTError
 
@@ -43,7 +43,7 @@ def weights_summary(setting: str) -> dict[str, Any]:
         info = read_weights_info(source.location)
     except IGGTError as exc:
         raise UserError(str(exc)) from None
-    pref = info.preferred
+    pref = defaults_from_metadata(info.metadata, info.origin)
     h, w = PreprocessConfig().with_model_defaults(pref.width, pref.height).target_size()
     meta = info.metadata
     return {
@@ -57,9 +57,9 @@ def weights_summary(setting: str) -> dict[str, Any]:
         "input_size": [h, w],
         "input_size_from": "metadata" if pref.width is not None else "default",
         "max_views": pref.max_views,
-        "input_size_text": input_size_text(pref),
-        "cluster_preset": known_preset(pref.cluster_preset),
-        "cluster_preset_from": "metadata" if pref.cluster_preset else "default",
+        "input_size_text": pref.size_text(),
+        "cluster_preset": pref.cluster_preset,
+        "cluster_preset_from": "metadata" if pref.named_preset else "default",
     }
 
 

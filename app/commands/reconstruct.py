@@ -7,6 +7,9 @@ import sys
 import time
 from pathlib import Path
 
+from app.clustering import PRESETS, ClusterConfig
+from app.run_plan import DTYPES, USER_CLUSTER_FIELDS
+
 NAME = "reconstruct"
 HELP = "reconstruct a scene (cameras, depth, points, instances) from a folder or list of images"
 
@@ -19,7 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weights", default="bundled", help="'bundled' (default), a checkpoint file, or a cached hub id"
     )
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: auto")
+    parser.add_argument("--device", default="auto", type=_device,
+                        help="auto (default), cpu, cuda or cuda:N")  # fmt: skip
+    parser.add_argument("--dtype", choices=DTYPES,
+                        help="precision of the network's aggregator (default on CUDA: bfloat16, float16 "
+                             "before compute capability 8.0; on the CPU: float32)")  # fmt: skip
     parser.add_argument("--views", type=int, metavar="N", help="use N evenly spaced images")
     parser.add_argument(
         "--width",
@@ -33,19 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--points", choices=("depth", "pointmap"), default="depth",
                         help="points from depth + cameras (default) or from the point head")  # fmt: skip
-    parser.add_argument("--preset", choices=("small", "medium", "large", "spatial"),
+    parser.add_argument("--preset", choices=tuple(PRESETS),
                         help="clustering preset: the official demo's small/medium/large, or spatial "
                              "(features + 3D position); default: the one the weights name, else large")
-    parser.add_argument("--min-cluster-size", type=int, metavar="M",
-                        help="smallest instance, in pixels at 336x504 (preset default)")  # fmt: skip
-    parser.add_argument("--position-weight", type=float, metavar="W",
-                        help="weight of 3D position beside the features, 0 = features only (preset default)")
-    parser.add_argument("--merge-distance", type=float, metavar="D",
-                        help="merge touching clusters whose mean features are closer than D, 0 = off "
-                             "(preset default)")  # fmt: skip
-    parser.add_argument("--min-samples", type=int, help="HDBSCAN min_samples at 336x504 (preset default)")
-    parser.add_argument("--epsilon", type=float, help="HDBSCAN cluster_selection_epsilon (preset default)")
-    parser.add_argument("--sample-size", type=int, help="points clustered by HDBSCAN (0: all, slow)")
+    for name, (metavar, text) in USER_CLUSTER_FIELDS.items():
+        kind = ClusterConfig.__dataclass_fields__[name].type
+        parser.add_argument(f"--{name.replace('_', '-')}", type=float if kind == "float" else int,
+                            metavar=metavar, help=f"{text} (preset default)")  # fmt: skip
     parser.add_argument("--filter-background", choices=("none", "black", "white"), default="none",
                         help="drop near-black or near-white pixels (default: none)")  # fmt: skip
     parser.add_argument("--mask-dir", help="folder of per-image masks (same names; black = drop, e.g. sky)")
@@ -56,34 +57,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
 
 
+def _device(text: str) -> str:
+    """``--device``: auto, cpu, cuda or cuda:N (the rest of the check happens when the run is planned)."""
+    from app.inference import InferenceConfig
+
+    try:
+        InferenceConfig(device=text).validate()
+    except Exception as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def build_config(args: argparse.Namespace):
-    from app.clustering import ClusterConfig
+    """The user's request (`app.run_plan.ReconstructConfig`); what it leaves open, the plan decides."""
     from app.errors import UserError
     from app.geometry import DEMO_CONF_PERCENTILE
     from app.images import PreprocessConfig
-    from app.inference import InferenceConfig, preferred_cluster_preset
-    from app.reconstruct import ReconstructConfig
+    from app.inference import InferenceConfig
+    from app.run_plan import ReconstructConfig
 
-    overrides = {
-        k: v
-        for k, v in (
-            ("min_cluster_size", args.min_cluster_size),
-            ("min_samples", args.min_samples),
-            ("epsilon", args.epsilon),
-            ("sample_size", args.sample_size),
-            ("position_weight", args.position_weight),
-            ("merge_distance", args.merge_distance),
-        )
-        if v is not None
-    }
+    overrides = tuple((k, getattr(args, k)) for k in USER_CLUSTER_FIELDS if getattr(args, k) is not None)
     if args.views is not None and args.views < 1:
         raise UserError(f"--views must be at least 1, not {args.views}")
     config = ReconstructConfig(
         preprocess=PreprocessConfig(
             width=args.width, height=args.height, background=args.alpha_background, max_views=args.views
         ),
-        inference=InferenceConfig(weights=args.weights, device=args.device),
-        cluster=ClusterConfig.preset(args.preset or preferred_cluster_preset(args.weights), **overrides),
+        inference=InferenceConfig(weights=args.weights, device=args.device, dtype=args.dtype),
+        cluster=None if args.preset is None else ClusterConfig.preset(args.preset, **dict(overrides)),
+        cluster_overrides=() if args.preset is not None else overrides,
         points_source=args.points,
         conf_percentile=DEMO_CONF_PERCENTILE if args.conf_percentile is None else args.conf_percentile,
         background_filter=args.filter_background,

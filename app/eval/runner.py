@@ -58,8 +58,12 @@ def cluster_preset_for(net, cfg: EvalConfig) -> str:
         if cfg.cluster_preset not in PRESETS:
             raise ValueError(f"unknown clustering preset {cfg.cluster_preset!r}")
         return cfg.cluster_preset
+    from app.run_plan import defaults_from_metadata
+
     info = getattr(net, "weights_info", None)
-    return known_preset(info.preferred.cluster_preset if info is not None else None)
+    if info is None:
+        return known_preset(None)
+    return defaults_from_metadata(info.metadata, info.origin).cluster_preset
 
 
 def evaluate_scene(net, scene, device: str, baselines: bool, cluster=None) -> dict[str, Any]:
