@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from app.display import for_terminal, safe_console
+
+    safe_console()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -81,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             names = {m.NAME for m in _command_modules()}
             command = next((a for a in (sys.argv[1:] if argv is None else argv) if a in names), None)
             prog = f"{parser.prog} {command}" if command else prog
-        print(f"error: {exc} (see: {prog} --help)", file=sys.stderr)
+        print(f"error: {for_terminal(exc)} (see: {prog} --help)", file=sys.stderr)
         return EXIT_USER_ERROR
     from app.logging_setup import configure_logging
 
@@ -95,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._run(args) or EXIT_OK)
     except (UserError, IGGTError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {for_terminal(exc)}", file=sys.stderr)
         if args.debug:
             traceback.print_exc()
         return EXIT_USER_ERROR
@@ -106,12 +109,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, OSError) and exc.errno in USER_ERRNOS:
             # disk full, read-only, no permission: the user's to fix, not a bug
             where = f"{exc.filename}: " if exc.filename else ""
-            print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+            print(f"error: {for_terminal(where)}{exc.strerror or exc}", file=sys.stderr)
             if args.debug:
                 traceback.print_exc()
             return EXIT_USER_ERROR
         log.exception("internal error")
-        print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"internal error: {type(exc).__name__}: {for_terminal(exc)}", file=sys.stderr)
         if args.debug:
             traceback.print_exc()
         else:

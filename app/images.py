@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 import re
+import stat
 import struct
 import warnings
 from collections.abc import Generator, Iterable, Sequence
@@ -186,9 +187,20 @@ def evenly_spaced(n: int, k: int) -> list[int]:
 
 
 # ------------------------------------------------------------------------------------------ decoding
+MAX_HASHED_BYTES = 4 << 30  # no photo is this large; a path to /dev/zero or a huge file is not hashed
+
+
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    """SHA-256 of a regular file's content. Scenes store original paths, so ``path`` is untrusted: a FIFO,
+    a device or an endless file raises ImageReadError instead of hanging or reading without end."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO without a writer must not block the open
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageReadError("not a regular file (a device, FIFO or socket)")
+        if st.st_size > MAX_HASHED_BYTES:
+            raise ImageReadError(f"too large to be an image ({st.st_size} bytes)")
+        h = hashlib.sha256()
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -249,6 +261,8 @@ def read_image(path: Path, background: str = "white") -> np.ndarray:
         raise ImageReadError(f"cannot be read ({exc.strerror or exc})") from None
     if path.is_dir():
         raise ImageReadError("is a folder, not a file")
+    if not path.is_file():
+        raise ImageReadError("not a regular file (a device, FIFO or socket)")
     if size == 0:
         raise ImageReadError("empty file (0 bytes)")
     try:
@@ -336,7 +350,7 @@ def iter_load_images(
             digest = file_sha256(path)
         except ImageReadError as exc:
             skipped.append(SkippedFile(path, str(exc), True))
-            log.warning("skipped %s: %s", path, exc)
+            log.info("skipped %s: %s", path, exc)  # the caller reports skipped files to the user
             continue
         except OSError as exc:
             skipped.append(SkippedFile(path, f"cannot be read ({exc.strerror or exc})", True))

@@ -38,7 +38,7 @@ def configure_logging(debug: bool = False, console: bool = False) -> Path | None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             handler: logging.Handler = logging.handlers.RotatingFileHandler(
-                path, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
+                path, maxBytes=1_000_000, backupCount=3, encoding="utf-8", errors="backslashreplace"
             )
             handler.setFormatter(logging.Formatter(_FORMAT))
             handler._iggt = True  # type: ignore[attr-defined]

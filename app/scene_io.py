@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from app import __version__
+from app import __version__, scene_limits
 from app.errors import UserError
 from app.scene import Instance, InstanceEmbeddings, Scene, ViewInfo
 from model import atomic_write
@@ -180,6 +180,10 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
     if path.is_dir():
         raise SceneFileError(f"{path} is a folder, not a scene file")
     try:
+        scene_limits.check_regular_file(path)  # a FIFO would hang, /dev/zero would never end
+    except scene_limits.LimitError as exc:
+        raise _fail(path, str(exc)) from None
+    try:
         return zipfile.ZipFile(path, "r")
     except zipfile.BadZipFile:
         if path.stat().st_size == 0:
@@ -191,15 +195,20 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
 
 def _read_manifest(zf: zipfile.ZipFile, path: Path) -> dict[str, Any]:
     try:
+        scene_limits.check_manifest_member(zf, MANIFEST)
         raw = zf.read(MANIFEST)
     except KeyError:
         raise _fail(path, f"it has no {MANIFEST} (not an .iggt scene file)") from None
+    except scene_limits.LimitError as exc:
+        raise _fail(path, str(exc)) from None
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise _fail(path, f"the manifest is damaged ({exc})") from None
     try:
         manifest = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise _fail(path, f"the manifest is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise _fail(path, "the manifest is nested too deeply") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise _fail(path, "not an .iggt scene file (wrong format marker)")
     version = manifest.get("format_version")
@@ -214,9 +223,20 @@ def _read_manifest(zf: zipfile.ZipFile, path: Path) -> dict[str, Any]:
     return manifest
 
 
-def _read_array(zf: zipfile.ZipFile, path: Path, name: str, entry: Any) -> np.ndarray:
+def _read_array(
+    zf: zipfile.ZipFile, path: Path, name: str, entry: Any, dims: tuple[int, int, int], n_instances: int
+) -> np.ndarray:
     if not isinstance(entry, dict) or not {"file", "dtype", "shape"} <= set(entry):
         raise _fail(path, f"array index entry for {name!r} is malformed")
+    try:  # sizes and header first: nothing is decompressed that the scene's dimensions do not allow
+        scene_limits.check_array_shape(name, entry["shape"], dims, n_instances)
+        scene_limits.check_member(zf, str(entry["file"]), name, entry)
+    except KeyError:
+        raise _fail(path, f"array {name!r} is missing") from None
+    except scene_limits.LimitError as exc:
+        raise _fail(path, str(exc)) from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise _fail(path, f"array {name!r} is damaged ({exc})") from None
     try:
         with zf.open(entry["file"]) as fh:
             array = np.lib.format.read_array(fh, allow_pickle=False)
@@ -248,7 +268,12 @@ def load_scene(path: str | os.PathLike) -> Scene:
                 raise _fail(path, f"array {name!r} is missing")
             if index[name].get("dtype") != dtype:
                 raise _fail(path, f"array {name!r} must be {dtype}, index says {index[name].get('dtype')}")
-        arrays = {name: _read_array(zf, path, name, entry) for name, entry in index.items()}
+        try:
+            dims = scene_limits.scene_dims(manifest)
+        except scene_limits.LimitError as exc:
+            raise _fail(path, str(exc)) from None
+        n_instances = len(manifest.get("instances") or [])
+        arrays = {name: _read_array(zf, path, name, e, dims, n_instances) for name, e in index.items()}
     try:
         views = [ViewInfo.from_json(v) for v in manifest["views"]]
         instances = [Instance.from_json(d) for d in manifest["instances"]]
@@ -297,7 +322,7 @@ def load_scene(path: str | os.PathLike) -> Scene:
         raise _fail(path, f"its contents are inconsistent ({type(exc).__name__}: {exc})") from None
     scene.load_warnings = warnings
     for w in warnings:
-        log.warning("%s: %s", path.name, w)
+        log.info("%s: %s", path.name, w)  # callers show scene.load_warnings to the user
     return scene
 
 

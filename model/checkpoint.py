@@ -120,6 +120,9 @@ class SafetensorsReader:
         except (ValueError, UnicodeDecodeError) as exc:
             self.close()
             raise CheckpointError(f"{path}: not a safetensors file ({exc})") from None
+        except RecursionError:
+            self.close()
+            raise CheckpointError(f"{path}: not a safetensors file (header nested too deeply)") from None
         self.metadata = {str(k): str(v) for k, v in (header.pop("__metadata__", None) or {}).items()}
         self._data_start = 8 + header_len
         self.entries: dict[str, tuple[torch.dtype, tuple[int, ...], int, int]] = {}

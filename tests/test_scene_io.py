@@ -116,8 +116,9 @@ def _edit_manifest(change):
         (lambda n, d: None if n == "scene.json" else d, "no scene.json"),
         (lambda n, d: b"{not json" if n == "scene.json" else d, "not valid JSON"),
         (_edit_manifest(lambda m: m["instances"].pop()), "missing from the instance table"),
-        (_edit_manifest(lambda m: m["views"].pop()), "view records"),
-        (_edit_manifest(lambda m: m["arrays"]["labels"].update(shape=[1, 2, 3])), "index says"),
+        (_edit_manifest(lambda m: m["views"].pop()), r"declared \[2, 3, 4\], which does not fit"),
+        (_edit_manifest(lambda m: m["arrays"]["labels"].update(shape=[1, 2, 3])), "does not fit the scene"),
+        (_edit_manifest(lambda m: m["arrays"]["labels"].update(dtype="int64")), "index says int64"),
         (lambda n, d: d[:-40] if n == "arrays/point_map.npy" else d, "damaged"),
     ],
 )

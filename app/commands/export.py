@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.display import for_terminal
     from app.errors import UserError
     from app.export import ExportOptions, export_all, export_scene
     from app.scene_io import load_scene
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     scene = load_scene(args.scene)
     for warning in getattr(scene, "load_warnings", []) or []:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {for_terminal(warning)}", file=sys.stderr)
     options = ExportOptions(
         force=args.force, colour_by=args.colour_by, with_images=not args.no_images, progress=progress
     )
@@ -54,6 +55,6 @@ def run(args: argparse.Namespace) -> int:
         results = [export_scene(scene, args.format, args.output, options)]
     for result in results:
         for warning in result.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-        print(f"wrote {result.path}")
+            print(f"warning: {for_terminal(warning)}", file=sys.stderr)
+        print(f"wrote {for_terminal(result.path)}")
     return 0

@@ -135,6 +135,10 @@ def scene_summary(scene, path: Path, format_version: int | None = None) -> dict[
 
 
 def _text(summary: dict[str, Any]) -> str:
+    """The human-readable summary; every string from the file is shown with escapes for control
+    characters (an instance name could otherwise retitle or clear the terminal)."""
+    from app.display import for_terminal as shown
+
     h, w = summary["image_size"]
     s = summary["settings"]
     lines = [
@@ -165,12 +169,12 @@ def _text(summary: dict[str, Any]) -> str:
             ):
                 cons += f" (mixed up with {inst['confused_with']})"
             lines.append(
-                f"  {inst['id']:>4}  {inst['name'][:20]:<20} {inst['colour']:<8} {inst['points']:>8}  "
+                f"  {inst['id']:>4}  {shown(inst['name'])[:20]:<20} {inst['colour']:<8} {inst['points']:>8}  "
                 f"{views:<14} {cons}"
             )
     for warning in summary["warnings"]:
         lines.append(f"warning: {warning}")
-    return "\n".join(lines)
+    return "\n".join(shown(line) for line in lines)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -74,9 +74,12 @@ def run(args: argparse.Namespace) -> int:
             )
         )
         return 0
+    from app.display import for_terminal
+
     print(f"{'id':>5}  {'score':>6}  label  (name)")
     for s in sorted(suggestions, key=lambda s: (-s.score, s.instance_id)):
-        print(f"{s.instance_id:>5}  {s.score:6.3f}  {s.label}  ({scene.instances[s.instance_id].name})")
+        name = for_terminal(scene.instances[s.instance_id].name)  # from the scene file: untrusted
+        print(f"{s.instance_id:>5}  {s.score:6.3f}  {s.label}  ({name})")
     where = "not saved (--no-save)" if args.no_save else f"saved in {args.scene.name}"
     extra = f", {accepted} accepted as categories" if args.accept else ""
     print(f"{len(suggestions)} labels from {vocab_name} ({len(vocabulary)} classes){extra}; {where}")

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--top must be at least 1")
     if not 0.0 <= args.threshold <= 1.0:
         raise UserError("--threshold must be between 0 and 1")
+    from app.display import for_terminal
     from app.semantics.console import load_backend_for, scene_embeddings
     from app.semantics.relevancy import QueryConfig, parse_query, run_query
 
@@ -60,5 +61,6 @@ def run(args: argparse.Namespace) -> int:
     for rank, (iid, score, p) in enumerate(rows, 1):
         mark = "  *  " if score > cfg.threshold else "     "
         phrase = f"  ({result.phrases[p].phrase})" if several else ""
-        print(f"{rank:>4}  {iid:>5}  {score:6.3f}  {mark}  {scene.instances[iid].name}{phrase}")
+        name = for_terminal(scene.instances[iid].name)  # names come from the scene file: untrusted
+        print(f"{rank:>4}  {iid:>5}  {score:6.3f}  {mark}  {name}{for_terminal(phrase)}")
     return 0

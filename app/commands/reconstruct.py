@@ -97,7 +97,12 @@ def build_config(args: argparse.Namespace):
 
 
 def check_output(path: Path) -> Path:
+    """Refuse a bad output before the (long) run: a folder, a missing folder, or anything that is not a
+    scene file (an input photo, a device, a FIFO), or a backup beside it that is not a scene's."""
+    import os
+
     from app.errors import UserError
+    from app.scene_io import check_replaceable
 
     path = path.expanduser()
     if path.is_dir():
@@ -106,10 +111,9 @@ def check_output(path: Path) -> Path:
         raise UserError(f"output folder {path.parent} does not exist")
     if not path.parent.is_dir():
         raise UserError(f"output folder {path.parent} is not a folder")
-    import os
-
     if not os.access(path.parent, os.W_OK):
         raise UserError(f"output folder {path.parent} is not writable")
+    check_replaceable(path.absolute())
     return path
 
 
@@ -155,6 +159,8 @@ class _Reporter:
             print(event.format(), file=sys.stderr, flush=True)
 
     def note(self, text: str) -> None:
+        if self.quiet:
+            return
         if self.bar is not None:
             self.bar.console.print(text)
         else:
@@ -162,6 +168,7 @@ class _Reporter:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.display import for_terminal
     from app.errors import UserError
     from app.progress import Cancelled, format_seconds
     from app.reconstruct import iter_reconstruct
@@ -185,15 +192,17 @@ def run(args: argparse.Namespace) -> int:
         finally:
             gen.close()
         existed = output.exists()
-        report.note(f"saving {output}")
+        report.note(f"saving {for_terminal(output)}")
         save_scene(scene, output)
     skipped = scene.settings.get("skipped_files", [])
     for item in skipped:
-        kind = "skipped" if item["bad"] else "note: skipped"
-        print(f"{kind} {Path(item['file']).name}: {item['reason']}", file=sys.stderr)
-    for note in scene.settings.get("notes", []):
-        print(f"note: {note}", file=sys.stderr)
-    if config.inference.weights == "bundled":
+        if item["bad"] or not args.quiet:
+            kind = "skipped" if item["bad"] else "note: skipped"
+            print(f"{kind} {for_terminal(Path(item['file']).name)}: {for_terminal(item['reason'])}",
+                  file=sys.stderr)  # fmt: skip
+    for note in [] if args.quiet else scene.settings.get("notes", []):
+        print(f"note: {for_terminal(note)}", file=sys.stderr)
+    if config.inference.weights == "bundled" and not args.quiet:
         print(
             "note: the bundled tiny model was trained on synthetic rooms only; on real photos expect rough "
             "geometry and instances (use --weights with the official IGGT checkpoint for real scenes)",
@@ -201,10 +210,10 @@ def run(args: argparse.Namespace) -> int:
         )
     h, w = scene.image_size
     print(
-        f"wrote {output}: {scene.n_views} views at {w}x{h}, {scene.n_points} points, "
+        f"wrote {for_terminal(output)}: {scene.n_views} views at {w}x{h}, {scene.n_points} points, "
         f"{len(scene.instances)} instances, model {scene.model_id} "
         f"({format_seconds(time.monotonic() - started)})"
     )
     if existed:
-        print(f"the previous file was kept as {backup_path(output)}")
+        print(f"the previous file was kept as {for_terminal(backup_path(output))}")
     return 0

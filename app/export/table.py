@@ -66,6 +66,17 @@ def _json_value(v):
     return None if isinstance(v, float) and not np.isfinite(v) else v
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A text cell a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``+1``, ``@SUM``) gets a
+    leading apostrophe, which spreadsheets show as text; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return "" if value is None else value
+
+
 def table_text(scene: Scene, suffix: str) -> str:
     rows = instance_rows(scene)
     if suffix == ".json":
@@ -75,7 +86,7 @@ def table_text(scene: Scene, suffix: str) -> str:
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        writer.writerow({k: csv_cell(v) for k, v in row.items()})
     return buf.getvalue()
 
 
