@@ -82,10 +82,14 @@ def test_reconstruct_then_info(room, gt_network, tmp_path: Path, capsys) -> None
 
 def test_existing_output_is_kept_as_backup(room, gt_network, tmp_path: Path, capsys) -> None:
     _, folder = room
-    out = tmp_path / "room.iggt"
-    out.write_bytes(b"previous")
+    from scenes import make_scene
+
+    from app.scene_io import save_scene
+
+    out = save_scene(make_scene(), tmp_path / "room.iggt")
+    previous = out.read_bytes()
     assert main(["reconstruct", str(folder), "-o", str(out), "--width", "168", "-q"]) == 0
-    assert (tmp_path / "room.iggt.bak").read_bytes() == b"previous"
+    assert (tmp_path / "room.iggt.bak").read_bytes() == previous
     assert "kept as" in capsys.readouterr().out
 
 
