@@ -224,12 +224,12 @@ def _read_manifest(zf: zipfile.ZipFile, path: Path) -> dict[str, Any]:
 
 
 def _read_array(
-    zf: zipfile.ZipFile, path: Path, name: str, entry: Any, dims: tuple[int, int, int], n_instances: int
+    zf: zipfile.ZipFile, path: Path, name: str, entry: Any, dims: tuple[int, int, int]
 ) -> np.ndarray:
     if not isinstance(entry, dict) or not {"file", "dtype", "shape"} <= set(entry):
         raise _fail(path, f"array index entry for {name!r} is malformed")
     try:  # sizes and header first: nothing is decompressed that the scene's dimensions do not allow
-        scene_limits.check_array_shape(name, entry["shape"], dims, n_instances)
+        scene_limits.check_array_shape(name, entry["shape"], dims)
         scene_limits.check_member(zf, str(entry["file"]), name, entry)
     except KeyError:
         raise _fail(path, f"array {name!r} is missing") from None
@@ -272,8 +272,7 @@ def load_scene(path: str | os.PathLike) -> Scene:
             dims = scene_limits.scene_dims(manifest)
         except scene_limits.LimitError as exc:
             raise _fail(path, str(exc)) from None
-        n_instances = len(manifest.get("instances") or [])
-        arrays = {name: _read_array(zf, path, name, e, dims, n_instances) for name, e in index.items()}
+        arrays = {name: _read_array(zf, path, name, entry, dims) for name, entry in index.items()}
     try:
         views = [ViewInfo.from_json(v) for v in manifest["views"]]
         instances = [Instance.from_json(d) for d in manifest["instances"]]

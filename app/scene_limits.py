@@ -23,6 +23,8 @@ MAX_PIXELS = 64 << 20  # per view, at the model's resolution
 MAX_FEATURE_DIM = 1024
 MAX_LAYER_CHANNELS = 64
 MAX_EMBEDDING_DIM = 8192
+MAX_EMBEDDED_INSTANCES = 1 << 16  # cached per-instance vectors (edits may leave more ids than instances)
+MAX_EMBEDDING_VALUES = 1 << 26
 _NPY_HEADER_MAX = 1 << 16  # npy headers are a few hundred bytes; numpy itself refuses above 10 kB
 
 
@@ -67,7 +69,7 @@ def scene_dims(manifest: dict[str, Any]) -> tuple[int, int, int]:
     return s, h, w
 
 
-def _expected(name: str, dims: tuple[int, int, int], n_instances: int) -> list[int | None]:
+def _expected(name: str, dims: tuple[int, int, int]) -> list[int | None]:
     """The shape ``name`` must have; None marks a dimension checked by ``_bounded`` instead."""
     s, h, w = dims
     fixed = {
@@ -86,7 +88,7 @@ def _expected(name: str, dims: tuple[int, int, int], n_instances: int) -> list[i
     raise LimitError(f"the array index names an unknown array {name!r}")
 
 
-def _bounded(name: str, shape: list[int], expected: list[int | None], n_instances: int) -> bool:
+def _bounded(name: str, shape: list[int], expected: list[int | None]) -> bool:
     if name.startswith("layers/"):
         return shape[:3] == expected and int(np.prod(shape[3:], dtype=np.int64)) <= MAX_LAYER_CHANNELS
     if len(shape) != len(expected):
@@ -97,16 +99,18 @@ def _bounded(name: str, shape: list[int], expected: list[int | None], n_instance
     if name == "features":
         return 0 < shape[3] <= MAX_FEATURE_DIM
     if name.startswith("embeddings/"):
-        return shape[0] <= n_instances and (len(shape) == 1 or shape[1] <= MAX_EMBEDDING_DIM)
+        if len(shape) == 2 and (shape[1] > MAX_EMBEDDING_DIM or shape[0] * shape[1] > MAX_EMBEDDING_VALUES):
+            return False
+        return shape[0] <= MAX_EMBEDDED_INSTANCES
     return True
 
 
-def check_array_shape(name: str, shape: Any, dims: tuple[int, int, int], n_instances: int) -> None:
+def check_array_shape(name: str, shape: Any, dims: tuple[int, int, int]) -> None:
     """Refuse an index entry whose shape does not fit the scene's dimensions."""
     if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
         raise LimitError(f"array {name!r} has an invalid shape {shape!r}")
-    expected = _expected(name, dims, n_instances)
-    if not _bounded(name, shape, expected, n_instances):
+    expected = _expected(name, dims)
+    if not _bounded(name, shape, expected):
         s, h, w = dims
         raise LimitError(
             f"array {name!r} is declared {shape}, which does not fit the scene ({s} views at {w}x{h})"
