@@ -18,6 +18,7 @@ import contextlib
 import ctypes
 import errno
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -104,11 +105,16 @@ def _part_name(path: Path, suffix: str) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}{suffix}")
 
 
+_OURS = re.compile(r"(\d+)-[0-9a-f]{8}")
+_LEGACY = re.compile(r"[a-z0-9_]{8}")  # tempfile's names, used by earlier versions
+
+
 def _owner_pid(leftover: Path, target: Path, suffix: str) -> int | None:
-    """The pid in a part's name; None for names this module did not make (older versions' parts)."""
+    """The pid in a part's name; 0 for an earlier version's part (no pid); None: not a part of ``target``."""
     middle = leftover.name[len(target.name) + 2 : -len(suffix)]
-    head = middle.split("-", 1)[0]
-    return int(head) if head.isdigit() and "-" in middle else None
+    if match := _OURS.fullmatch(middle):
+        return int(match.group(1))
+    return 0 if _LEGACY.fullmatch(middle) else None
 
 
 def _remove(path: Path) -> None:
@@ -137,7 +143,7 @@ def clean_stale_parts(target: Path) -> list[Path]:
         if suffix is None:
             continue
         pid = _owner_pid(leftover, target, suffix)
-        if pid is not None and (pid == os.getpid() or _pid_alive(pid)):
+        if pid is None or pid == os.getpid() or _pid_alive(pid):
             continue
         if suffix == OLD and not os.path.lexists(target) and (leftover / target.name).exists():
             with contextlib.suppress(OSError):
@@ -230,6 +236,7 @@ def atomic_file(
 def keep_copy(path: Path, backup: Path) -> None:
     """Make ``backup`` a copy of ``path`` (a hard link where possible) without a moment of it missing."""
     check_file_target(backup)
+    clean_stale_parts(backup)
     tmp = _part_name(backup, PART)
     try:
         try:

@@ -102,7 +102,7 @@ def test_parts_of_dead_writers_are_removed_and_live_ones_kept(tmp_path: Path) ->
     dead, live = _dead_pid(), os.getppid()
     (tmp_path / f".cloud.ply.{dead}-abcd1234.part").write_bytes(b"half")
     (tmp_path / f".cloud.ply.{live}-abcd1234.part").write_bytes(b"busy")
-    (tmp_path / ".cloud.ply.x8k2j.part").mkdir()  # an older version's leftover (no pid in the name)
+    (tmp_path / ".cloud.ply.x8k2j0ab.part").mkdir()  # an older version's leftover (no pid in the name)
     (tmp_path / ".other.ply.123-abcd.part").write_bytes(b"not ours")
     atomic_write.write_bytes(target, b"ply")
     names = sorted(p.name for p in tmp_path.iterdir())
