@@ -38,6 +38,7 @@ DELETED_LAYER = "deleted_labels"
 ARCHIVE_KEY = "deleted_instances"
 MAX_NAME_LENGTH = 200
 SPLIT_FIT_SAMPLES = 20_000
+RENAMED_KEY = "renamed"  # Instance.extra flag: the user named this instance (see app.review.is_kept)
 SUGGESTION_KEY = "semantic_label"  # Instance.extra entry where "Label all" keeps its suggestion
 # common indoor categories (ScanNet-20 and the synthetic rooms' furniture), offered after the scene's own
 DEFAULT_VOCABULARY = (
@@ -373,7 +374,7 @@ def merge(scene: Scene, ids: Sequence[int], target: int | None = None) -> Edit:
     )
 
 
-def _split_parts(
+def split_parts(
     scene: Scene, iid: int, assignment: np.ndarray, index: np.ndarray, op: str, text: str
 ) -> Edit:
     """Edit giving pixel ``index[j]`` part ``assignment[j]``; the biggest part keeps ``iid``."""
@@ -430,9 +431,7 @@ def split_kmeans(
     with threadpool_limits(1):  # many OpenMP threads on a busy CPU make this small fit ~30x slower
         km = KMeans(n_clusters=int(k), n_init=4, random_state=seed).fit(fit)
     assignment = km.predict(x)
-    return _split_parts(
-        scene, inst.id, assignment, index, "split_kmeans", f"Split {inst.name} into {k} parts"
-    )
+    return split_parts(scene, inst.id, assignment, index, "split_kmeans", f"Split {inst.name} into {k} parts")
 
 
 def split_by_mask(scene: Scene, instance_id: int, mask: np.ndarray) -> Edit:
@@ -588,13 +587,17 @@ def recluster(
     unknown = sorted(set(np.unique(labels).tolist()) - set(stats) - {NO_INSTANCE})
     if unknown:
         raise EditError(f"re-clustered labels use instances without statistics: {unknown[:10]}")
+    from app.review import is_kept
+
     moved = [
         inst.name
         for inst in scene.instances.values()
-        if inst.locked and not np.array_equal(scene.labels == inst.id, labels == inst.id)
+        if is_kept(inst) and not np.array_equal(scene.labels == inst.id, labels == inst.id)
     ]
     if moved:
-        raise EditError(f"re-clustering would change locked {', '.join(moved)}; unlock or re-cluster again")
+        raise EditError(
+            f"re-clustering would change {', '.join(moved)} (locked, reviewed or renamed); re-cluster again"
+        )
     table = tuple(build_instances(stats, scene.instances))
     settings = dict(settings or {})
     details: dict[str, Any] = {"instances": len(table)}
@@ -640,8 +643,14 @@ def rename(scene: Scene, instance_id: int, name: str) -> Edit:
         raise EditError("a name cannot be empty")
     if len(name) > MAX_NAME_LENGTH:
         raise EditError(f"a name can have at most {MAX_NAME_LENGTH} characters")
-    old = _instance(scene, instance_id).name
-    return _field_edit(scene, [instance_id], "name", name, f"Rename {old} to {name}")
+    inst = _instance(scene, instance_id)
+    edit = _field_edit(scene, [instance_id], "name", name, f"Rename {inst.name} to {name}")
+    if not inst.extra.get(RENAMED_KEY):  # a name the user gave: re-clustering keeps the instance
+        edit.fields = (
+            *edit.fields,
+            FieldChange(inst.id, "extra", inst.extra, {**inst.extra, RENAMED_KEY: True}),
+        )
+    return edit
 
 
 def set_category(scene: Scene, ids: Sequence[int], category: str | None) -> Edit:

@@ -36,6 +36,7 @@ from app.images import ImageSet, iter_load_images
 from app.inference import Predictor, get_predictor
 from app.instances import build_instances, cluster_labels_to_ids, instance_statistics, match_to_previous
 from app.progress import Progress, StagePlan, run_generator
+from app.review import kept_ids
 from app.run_plan import ReconstructConfig, RunPlan, make_plan
 from app.scene import InstanceStats, Scene
 
@@ -289,7 +290,7 @@ class ReclusterSource:
             intrinsic=scene.intrinsic,
             labels=scene.labels,
             instance_ids=tuple(scene.instances),
-            locked_ids=tuple(i for i, inst in scene.instances.items() if inst.locked),
+            locked_ids=tuple(kept_ids(scene)),  # locked, reviewed or renamed: kept as they are
         )
 
 
@@ -319,12 +320,14 @@ def iter_recluster(
     """Re-cluster stored features (no network); yields (message, fraction). Pure: reads ``source`` only.
 
     New instances that overlap an old one (IoU >= 0.5) take its id, so names and colours carry over;
-    locked instances keep exactly their pixels. A ``cache`` (see `app.clustering.ClusterCache`) kept
+    kept instances (locked, reviewed or renamed: `app.review.kept_ids`) keep exactly their pixels and only
+    the other pixels are clustered. A ``cache`` (see `app.clustering.ClusterCache`) kept
     between calls for the same scene makes later runs with other sizes/epsilon take milliseconds.
     """
     config.validate()
     t0 = time.perf_counter()
-    gen = iter_cluster_views(source.point_map, source.features, source.point_mask, config, cache)
+    keep, valid = _free_pixels(source)  # only the pixels of instances that are not kept take part
+    gen = iter_cluster_views(source.point_map, source.features, valid, config, cache)
     try:
         while True:
             message, fraction = next(gen)
@@ -335,11 +338,9 @@ def iter_recluster(
         gen.close()
     yield "measuring instances", 0.9
     t = time.perf_counter()
-    locked = np.asarray(source.locked_ids, dtype=np.int64)
     free_ids = set(source.instance_ids) - set(source.locked_ids)
     labels = match_to_previous(cluster_labels_to_ids(clusters.labels), source.labels, free_ids)
-    if locked.size:  # fresh ids are above every old one, so no new instance collides with a locked one
-        keep = np.isin(source.labels, locked)
+    if keep is not None:  # fresh ids are above every old one, so no new instance collides with a kept one
         labels = np.where(keep, source.labels, labels).astype(np.int32)
     stats = instance_statistics(
         labels,
@@ -353,6 +354,23 @@ def iter_recluster(
     timings = {**clusters.timings, "instances": time.perf_counter() - t, "total": time.perf_counter() - t0}
     settings = {"cluster": config.to_json(), "cluster_params": clusters.params}
     return ReclusterResult(labels, stats, settings, source.labels, timings)
+
+
+_FREE_PIXELS: list[tuple] = []  # one (point_mask, labels, kept ids, keep, valid): see _free_pixels
+
+
+def _free_pixels(source: ReclusterSource) -> tuple[np.ndarray | None, np.ndarray]:
+    """(pixels of kept instances or None, point_mask without them). The same arrays for the same inputs,
+    so a ClusterCache bound to them keeps its work between re-clusterings."""
+    if not source.locked_ids:
+        return None, source.point_mask
+    for mask, labels, ids, keep, valid in _FREE_PIXELS:
+        if mask is source.point_mask and labels is source.labels and ids == source.locked_ids:
+            return keep, valid
+    keep = np.isin(source.labels, np.asarray(source.locked_ids, dtype=np.int64))
+    valid = source.point_mask & ~keep
+    _FREE_PIXELS[:] = [(source.point_mask, source.labels, source.locked_ids, keep, valid)]
+    return keep, valid
 
 
 def _correspondences(

@@ -283,7 +283,8 @@ def test_label_diffs_stay_small(scene: Scene) -> None:
 
 def test_recluster_edit_replaces_every_label_and_undoes_exactly(scene: Scene) -> None:
     edits.delete(scene, [3]).apply(scene)  # an archived instance: re-clustering drops it, undo brings it back
-    edits.rename(scene, 2, "my table").apply(scene)
+    # (a renamed instance would be kept as it is, app.review.is_kept; a colour carries over like a name)
+    edits.set_colour(scene, [2], (1, 2, 3)).apply(scene)
     scene.update_settings(cluster={"epsilon": 0.06})
     labels = np.zeros(scene.labels.shape, np.int32)  # a different partition: two halves, ids 2 and 7
     labels[:, :, : labels.shape[2] // 2] = 2
@@ -294,7 +295,7 @@ def test_recluster_edit_replaces_every_label_and_undoes_exactly(scene: Scene) ->
     before_settings = dict(scene.settings)
     roundtrip(scene, edit)
     np.testing.assert_array_equal(scene.labels, labels)
-    assert scene.instances[2].name == "my table" and scene.instances[7].name == "instance 7"
+    assert scene.instances[2].colour == (1, 2, 3) and scene.instances[7].name == "instance 7"
     assert edits.deleted_instances(scene) == [] and edits.DELETED_LAYER not in scene.layers
     assert {k: scene.settings[k] for k in settings} == settings
     edit.revert(scene)

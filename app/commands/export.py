@@ -24,6 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--colour-by", choices=("rgb", "instance"), default="rgb", help="GLB point colours (default: rgb)"
     )
     parser.add_argument("--no-images", action="store_true", help="COLMAP: do not copy the images")
+    parser.add_argument(
+        "--scale-from", type=Path, metavar="SCENE",
+        help="write geometry in metres using the scale set in SCENE (e.g. another file of the same room); "
+        "by default the scene's own scale, when it has one",
+    )  # fmt: skip
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
 
 
@@ -46,9 +51,17 @@ def run(args: argparse.Namespace) -> int:
     scene = load_scene(args.scene)
     for warning in getattr(scene, "load_warnings", []) or []:
         print(f"warning: {for_terminal(warning)}", file=sys.stderr)
+    scale = None
+    if args.scale_from is not None:
+        from app.measure import scale_from_file
+
+        if not args.scale_from.is_file():
+            raise UserError(f"--scale-from: scene file not found: {args.scale_from}")
+        scale = scale_from_file(args.scale_from)
     options = ExportOptions(
-        force=args.force, colour_by=args.colour_by, with_images=not args.no_images, progress=progress
-    )
+        force=args.force, colour_by=args.colour_by, with_images=not args.no_images, progress=progress,
+        scale=scale,
+    )  # fmt: skip
     if args.format == "all":
         results = export_all(scene, args.output, options)
     else:

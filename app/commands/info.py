@@ -80,7 +80,11 @@ def _weights_text(summary: dict[str, Any]) -> str:
 
 def scene_summary(scene, path: Path, format_version: int | None = None) -> dict[str, Any]:
     """The `iggt info --json` document (keys documented in docs/cli.md)."""
+    from app.measure import scale_of
+    from app.review import review_progress, review_state
+
     h, w = scene.image_size
+    reviewed, _ = review_progress(scene)
     return {
         "file": str(path),
         "format_version": format_version,
@@ -90,6 +94,8 @@ def scene_summary(scene, path: Path, format_version: int | None = None) -> dict[
         "views": scene.n_views,
         "image_size": [h, w],
         "points": scene.n_points,
+        "scale_metres_per_unit": scale_of(scene),
+        "reviewed": reviewed,
         "image_storage": scene.image_storage,
         "view_files": [
             {
@@ -113,6 +119,7 @@ def scene_summary(scene, path: Path, format_version: int | None = None) -> dict[
                 "pixels": int(sum(inst.stats.view_pixels.values())),
                 "views": inst.stats.views,
                 "consistency": None if inst.stats.consistency is None else round(inst.stats.consistency, 4),
+                "review": review_state(inst),
                 "confused_with": inst.stats.confused_with,
                 "centroid": None
                 if inst.stats.centroid is None
@@ -155,7 +162,13 @@ def _text(summary: dict[str, Any]) -> str:
             f"{s.get('conf_percentile', '?')}, clustering eps {cl.get('epsilon', '?')} "
             f"min cluster {cl.get('min_cluster_size', '?')} min samples {cl.get('min_samples', '?')}"
         )
-    lines.append(f"instances  {len(summary['instances'])}")
+    scale = summary["scale_metres_per_unit"]
+    lines.append(
+        "scale      not set (scene units)"
+        if scale is None
+        else f"scale      {scale:.6g} metres per scene unit"
+    )
+    lines.append(f"instances  {len(summary['instances'])} ({summary['reviewed']} reviewed)")
     if summary["instances"]:
         lines.append(f"  {'id':>4}  {'name':<20} {'colour':<8} {'points':>8}  {'views':<14} consistency")
         for inst in summary["instances"]:
@@ -168,9 +181,10 @@ def _text(summary: dict[str, Any]) -> str:
                 and inst["consistency"] < 0.5
             ):
                 cons += f" (mixed up with {inst['confused_with']})"
+            review = "" if inst["review"] == "unreviewed" else f"  [{inst['review']}]"
             lines.append(
                 f"  {inst['id']:>4}  {shown(inst['name'])[:20]:<20} {inst['colour']:<8} {inst['points']:>8}  "
-                f"{views:<14} {cons}"
+                f"{views:<14} {cons}{review}"
             )
     for warning in summary["warnings"]:
         lines.append(f"warning: {warning}")

@@ -95,7 +95,10 @@ def export_scene(
 ) -> ExportResult:
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return FORMATS[fmt].run(scene, Path(path), options or ExportOptions())
+    from app.measure import metric_scene
+
+    options = options or ExportOptions()
+    return FORMATS[fmt].run(metric_scene(scene, options.scale), Path(path), options)
 
 
 ALL_NAMES = {"ply": "cloud.ply", "glb": "scene.glb", "colmap": "colmap", "masks": "masks",
@@ -116,6 +119,9 @@ def export_all(scene: Scene, folder: Path | str, options: ExportOptions | None =
         if taken:
             raise OutputExistsError(folder / taken[0])
     folder.mkdir(parents=True, exist_ok=True)
+    from app.measure import metric_scene
+
+    scene = metric_scene(scene, options.scale)  # once for every format
     results = []
     progress = options.progress
     for k, (fmt, name) in enumerate(ALL_NAMES.items()):

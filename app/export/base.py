@@ -31,6 +31,7 @@ class ExportOptions:
     with_images: bool = True  # COLMAP: copy the (EXIF-upright) original images next to the model
     progress: ProgressFn | None = None
     cancel: CancelFn | None = None
+    scale: float | None = None  # metres per scene unit for the geometry; None: the scene's own (if set)
 
     def report(self, message: str, fraction: float) -> None:
         if self.cancel is not None and self.cancel():

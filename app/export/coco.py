@@ -15,6 +15,7 @@ import numpy as np
 from app.export import rle
 from app.export.atomic import check_target, write_text_atomic
 from app.export.base import DEFAULT_CATEGORY, ExportOptions, ExportResult
+from app.review import review_state
 from app.scene import NO_INSTANCE, Scene
 
 
@@ -47,6 +48,7 @@ def build_coco(scene: Scene, options: ExportOptions | None = None) -> dict:
                     "iscrowd": 0,
                     "instance_id": iid,
                     "instance_name": inst.name,
+                    "review": review_state(inst),
                 }
             )
     return {
@@ -59,7 +61,13 @@ def build_coco(scene: Scene, options: ExportOptions | None = None) -> dict:
         "categories": [{"id": cid, "name": name, "supercategory": ""} for name, cid in cats.items()],
         "annotations": annotations,
         "instances": [
-            {"id": iid, "name": inst.name, "category": inst.category, "colour": list(inst.colour)}
+            {
+                "id": iid,
+                "name": inst.name,
+                "category": inst.category,
+                "colour": list(inst.colour),
+                "review": review_state(inst),
+            }
             for iid, inst in scene.instances.items()
         ],
     }

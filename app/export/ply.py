@@ -38,6 +38,8 @@ def ply_header(scene: Scene, n: int) -> bytes:
     lines = ["ply", "format binary_little_endian 1.0", "comment exported by iggt-viewer"]
     if scene.model_id:
         lines.append(f"comment model {_comment(scene.model_id)}")
+    if isinstance(scene.settings.get("scale"), dict) and scene.settings["scale"].get("applied"):
+        lines.append("comment units metres")  # app.measure.metric_scene applied the scene's scale
     lines.append("comment instance_id 0 = no instance; category_id 0 = no category")
     cats = category_ids(scene)
     lines += [f"comment category {cid} {_comment(name)}" for name, cid in cats.items()]

@@ -12,12 +12,14 @@ import numpy as np
 from app.errors import UserError
 from app.export.atomic import check_target, write_text_atomic
 from app.export.base import ExportOptions, ExportResult, category_ids
+from app.review import review_state
 from app.scene import Scene
 
 COLUMNS = (
     "id", "name", "category", "category_id", "colour", "locked", "visible", "points", "views", "pixels",
     "mean_confidence", "centroid_x", "centroid_y", "centroid_z",
     "bbox_min_x", "bbox_min_y", "bbox_min_z", "bbox_max_x", "bbox_max_y", "bbox_max_z", "consistency",
+    "review",
 )  # fmt: skip
 TABLE_SUFFIXES = (".csv", ".json")
 
@@ -57,6 +59,7 @@ def instance_rows(scene: Scene) -> list[dict]:
                 "bbox_min_x": lo[0], "bbox_min_y": lo[1], "bbox_min_z": lo[2],
                 "bbox_max_x": hi[0], "bbox_max_y": hi[1], "bbox_max_z": hi[2],
                 "consistency": inst.stats.consistency,
+                "review": review_state(inst),
             }
         )  # fmt: skip
     return rows
