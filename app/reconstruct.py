@@ -356,20 +356,20 @@ def iter_recluster(
     return ReclusterResult(labels, stats, settings, source.labels, timings)
 
 
-_FREE_PIXELS: list[tuple] = []  # one (point_mask, labels, kept ids, keep, valid): see _free_pixels
+_FREE_PIXELS: list[tuple] = []  # the last (point_mask, keep, valid) of _free_pixels
 
 
 def _free_pixels(source: ReclusterSource) -> tuple[np.ndarray | None, np.ndarray]:
-    """(pixels of kept instances or None, point_mask without them). The same arrays for the same inputs,
-    so a ClusterCache bound to them keeps its work between re-clusterings."""
+    """(pixels of kept instances or None, point_mask without them). The same arrays while the kept pixels
+    stay the same (as they do over re-clusterings), so a ClusterCache bound to them keeps its work."""
     if not source.locked_ids:
         return None, source.point_mask
-    for mask, labels, ids, keep, valid in _FREE_PIXELS:
-        if mask is source.point_mask and labels is source.labels and ids == source.locked_ids:
-            return keep, valid
     keep = np.isin(source.labels, np.asarray(source.locked_ids, dtype=np.int64))
+    for mask, last_keep, valid in _FREE_PIXELS:
+        if mask is source.point_mask and np.array_equal(keep, last_keep):
+            return last_keep, valid
     valid = source.point_mask & ~keep
-    _FREE_PIXELS[:] = [(source.point_mask, source.labels, source.locked_ids, keep, valid)]
+    _FREE_PIXELS[:] = [(source.point_mask, keep, valid)]
     return keep, valid
 
 
@@ -393,7 +393,7 @@ def prepare_recluster(source: ReclusterSource, config: ClusterConfig, cache: Clu
     settings reuses (then other sizes/epsilon take milliseconds); e.g. in the background after opening."""
     from app.clustering import cluster_views
 
-    cluster_views(source.point_map, source.features, source.point_mask, config, cache=cache)
+    cluster_views(source.point_map, source.features, _free_pixels(source)[1], config, cache=cache)
     _correspondences(source, cache)
 
 

@@ -45,8 +45,8 @@ SPLIT_SHARE = 0.25  # an instance whose second ground-truth segment holds this s
 def ground_truth(scene: Scene) -> np.ndarray:
     """(S, H, W) ground-truth segment of every pixel of ``scene``'s views (chosen evenly from the room's)."""
     from app.images import evenly_spaced
-    from model.synthetic.storage import read_scene
-    from model.train.targets import structure_labels
+    from training.iggt.targets import structure_labels
+    from training.synthetic.storage import read_scene
 
     gt = read_scene(ROOM)
     segments = structure_labels(gt)

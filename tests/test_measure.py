@@ -22,7 +22,7 @@ from app.measure import (
 )
 from app.scene_io import load_scene, save_scene
 from app.semantics.ground_truth import scene_from_synthetic
-from model.synthetic import render_room
+from training.synthetic import render_room
 
 UNITS_PER_METRE = 0.3719  # what an uncalibrated reconstruction might come out in
 

@@ -29,7 +29,7 @@ from app.review import (
 from app.scene import Instance, Scene
 from app.scene_io import load_scene, save_scene
 from app.semantics.ground_truth import scene_from_synthetic
-from model.synthetic import render_room
+from training.synthetic import render_room
 
 
 def _features(labels: np.ndarray, seed: int = 0) -> np.ndarray:
