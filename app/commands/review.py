@@ -17,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.display import for_terminal
     from app.errors import UserError
     from app.review import progress_text, review_queue, review_state
     from app.scene_io import load_scene
@@ -45,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         fix = row["suggestion"]
         if fix == "merge" and row["partner"] is not None:
-            fix += f" with {scene.instances[row['partner']].name}"
-        reasons = "; ".join(row["reasons"]) or "nothing suspicious"
-        print(f"  {row['id']:>4}  {row['name'][:20]:<20} {row['suspicion']:5.2f}  {fix:<28} {reasons}")
+            fix += f" with {for_terminal(scene.instances[row['partner']].name)}"
+        reasons = for_terminal("; ".join(row["reasons"]) or "nothing suspicious")
+        name = for_terminal(row["name"])[:20]
+        print(f"  {row['id']:>4}  {name:<20} {row['suspicion']:5.2f}  {fix:<28} {reasons}")
     return 0
