@@ -174,7 +174,9 @@ def test_label_all_names_most_instances_and_accepts_in_bulk_with_undo(sample, ba
     assert accuracy >= 0.7
     store_suggestions(scene, suggestions, "synthetic", backend.model_id)
     before = {i: (inst.category, inst.name) for i, inst in scene.instances.items()}
-    edit = accept_labels(scene)
+    confident = sorted(s.instance_id for s in suggestions if not s.weak)
+    assert sorted(accept_labels(scene).details["ids"]) == confident
+    edit = accept_labels(scene, include_weak=True)
     edit.apply(scene)
     assert edit.details["ids"] == sorted(s.instance_id for s in suggestions)
     for s in suggestions:
@@ -197,7 +199,8 @@ def test_cli_query_json_lists_best_first(sample, tmp_path: Path, capsys: pytest.
     path = save_scene(scene, tmp_path / "no-cache.iggt")
     assert main(["query", str(path), "chair", "--top", "3", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert len(rows) == 3 and all(set(r) == {"id", "name", "score"} for r in rows)
+    assert len(rows) == 3 and all(set(r) == {"id", "name", "score", "match"} for r in rows)
+    assert rows[0]["match"] == "match" and {r["match"] for r in rows} <= {"match", "weak", "no"}
     assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
     assert gt.categories[rows[0]["id"]] == "chair"
     # the embeddings computed by the command were saved into the scene file
@@ -228,7 +231,10 @@ def test_cli_label_with_a_user_vocabulary_file(
     for r in rows:
         extra = scene.instances[r["id"]].extra["semantic_label"]
         assert extra["label"] == r["label"] and extra["vocabulary"] == "classes.txt"
-        assert scene.instances[r["id"]].category == r["label"]
+        assert extra["weak"] == r["weak"]
+        # --accept keeps the confident labels only (weak ones need --accept-weak)
+        assert (scene.instances[r["id"]].category == r["label"]) == (not r["weak"])
+    assert any(not r["weak"] for r in rows)
 
 
 def test_cli_label_rejects_an_empty_vocabulary(

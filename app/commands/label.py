@@ -22,7 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="scannet20 (default), synthetic, or a text file with one class per line",
     )
     parser.add_argument(
-        "--accept", action="store_true", help="also set each instance's category to its label"
+        "--accept", action="store_true", help="also set each instance's category to its confident label"
+    )
+    parser.add_argument(
+        "--accept-weak", action="store_true", help="with --accept: weak labels too (see docs/cli.md)"
     )
     parser.add_argument(
         "--min-score", type=float, default=0.0, help="with --accept: only labels scoring this much"
@@ -51,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
     accepted = 0
     if args.accept:
         try:
-            edit = accept_labels(scene, [s.instance_id for s in suggestions], args.min_score)
+            edit = accept_labels(
+                scene, [s.instance_id for s in suggestions], args.min_score, include_weak=args.accept_weak
+            )
             edit.apply(scene)
             accepted = len(edit.details["ids"])
         except EditError:
@@ -67,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
                         "name": scene.instances[s.instance_id].name,
                         "label": s.label,
                         "score": round(s.score, 4),
+                        "weak": s.weak,
                     }
                     for s in suggestions
                 ],
@@ -76,11 +82,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from app.display import for_terminal
 
-    print(f"{'id':>5}  {'score':>6}  label  (name)")
-    for s in sorted(suggestions, key=lambda s: (-s.score, s.instance_id)):
+    print(f"{'id':>5}  {'score':>6}  {'':4}  label  (name)")
+    for s in sorted(suggestions, key=lambda s: (s.weak, -s.score, s.instance_id)):
+        mark = "weak" if s.weak else ""
         name = for_terminal(scene.instances[s.instance_id].name)  # from the scene file: untrusted
-        print(f"{s.instance_id:>5}  {s.score:6.3f}  {s.label}  ({name})")
+        print(f"{s.instance_id:>5}  {s.score:6.3f}  {mark:4}  {s.label}  ({name})")
     where = "not saved (--no-save)" if args.no_save else f"saved in {args.scene.name}"
     extra = f", {accepted} accepted as categories" if args.accept else ""
-    print(f"{len(suggestions)} labels from {vocab_name} ({len(vocabulary)} classes){extra}; {where}")
+    n_weak = sum(s.weak for s in suggestions)
+    weak = f", {n_weak} weak (not confident relative to the scene)" if n_weak else ""
+    print(f"{len(suggestions)} labels from {vocab_name} ({len(vocabulary)} classes){weak}{extra}; {where}")
     return 0

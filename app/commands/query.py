@@ -19,9 +19,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text", help="phrase(s) to look for; separate several with commas")
     parser.add_argument("--top", type=int, default=10, help="how many instances to list (default 10)")
     parser.add_argument(
-        "--json", action="store_true", help="print a JSON list of {id, name, score}, best first"
+        "--json", action="store_true", help="print a JSON list of {id, name, score, match}, best first"
     )
-    parser.add_argument("--threshold", type=float, default=0.5, help="relevancy that counts as a match")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="relevancy that counts as a match (judged with the scene)",
+    )
     add_model_arguments(parser)
     add_save_argument(parser)
 
@@ -46,21 +51,27 @@ def run(args: argparse.Namespace) -> int:
         import sys
 
         print(f"warning: {warning}", file=sys.stderr)
-    rows = result.best()[: args.top]
+    rows = result.rows()[: args.top]
     several = len(result.phrases) > 1
     if args.json:
         out = []
-        for iid, score, p in rows:
-            item = {"id": int(iid), "name": scene.instances[iid].name, "score": round(float(score), 4)}
+        for row in rows:
+            item = {
+                "id": row.instance,
+                "name": scene.instances[row.instance].name,
+                "score": round(row.score, 4),
+                "match": row.verdict or "no",
+            }
             if several:
-                item["phrase"] = result.phrases[p].phrase
+                item["phrase"] = result.phrases[row.phrase].phrase
             out.append(item)
         print(json.dumps(out, ensure_ascii=False))
         return 0
     print(f"{'rank':>4}  {'id':>5}  {'score':>6}  match  name" + ("  (phrase)" if several else ""))
-    for rank, (iid, score, p) in enumerate(rows, 1):
-        mark = "  *  " if score > cfg.threshold else "     "
-        phrase = f"  ({result.phrases[p].phrase})" if several else ""
-        name = for_terminal(scene.instances[iid].name)  # names come from the scene file: untrusted
-        print(f"{rank:>4}  {iid:>5}  {score:6.3f}  {mark}  {name}{for_terminal(phrase)}")
+    for rank, row in enumerate(rows, 1):
+        mark = {"match": "  *  ", "weak": "weak "}.get(row.verdict, "     ")
+        phrase = f"  ({result.phrases[row.phrase].phrase})" if several else ""
+        name = for_terminal(scene.instances[row.instance].name)  # names come from the scene file: untrusted
+        print(f"{rank:>4}  {row.instance:>5}  {row.score:6.3f}  {mark}  {name}{for_terminal(phrase)}")
+    print(for_terminal(result.summary(len(emb.instance_ids))))
     return 0

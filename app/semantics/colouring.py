@@ -1,10 +1,11 @@
 """Colours for query results: a heat ramp for one phrase, one hue per phrase for several; instances that do
-not match get no colour (the view dims them)."""
+not match (weak guesses included) get no colour (the view dims them)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .confidence import MATCH
 from .relevancy import QueryResult
 
 Colour = tuple[int, int, int]
@@ -39,20 +40,21 @@ def phrase_colour(index: int) -> Colour:
 
 
 def highlight_overlay(result: QueryResult) -> dict[int, Colour]:
-    """instance id -> colour for every instance above the threshold of its best phrase."""
+    """instance id -> colour for every instance that matches (relative to the scene, see
+    ``app.semantics.confidence``); weak guesses and the rest get no colour."""
     if not result.phrases:
         return {}
     threshold = result.phrases[0].threshold
     overlay: dict[int, Colour] = {}
     several = len(result.phrases) > 1
-    for iid, score, p in result.best():
-        if score <= threshold:
+    for row in result.rows():
+        if row.verdict != MATCH:
             continue
         if several:
-            base = np.asarray(phrase_colour(p), np.float64)
-            t = np.clip((score - threshold) / max(1e-6, 1.0 - threshold), 0.0, 1.0)
+            base = np.asarray(phrase_colour(row.phrase), np.float64)
+            t = np.clip((row.score - threshold) / max(1e-6, 1.0 - threshold), 0.0, 1.0)
             c = base * (0.55 + 0.45 * t)
-            overlay[int(iid)] = (int(c[0]), int(c[1]), int(c[2]))
+            overlay[row.instance] = (int(c[0]), int(c[1]), int(c[2]))
         else:
-            overlay[int(iid)] = heat_colour(score, threshold)
+            overlay[row.instance] = heat_colour(row.score, threshold)
     return overlay

@@ -12,6 +12,7 @@ from app.scene import InstanceEmbeddings
 from model.clip.prompts import QUERY_TEMPLATES, fix_article
 
 from .backends import ClipBackend
+from .confidence import MATCH, NONE, WEAK, MatchRule, judge_phrase
 
 CANONICAL_NEGATIVES: tuple[str, ...] = ("object", "things", "stuff", "texture")
 
@@ -28,6 +29,7 @@ class QueryConfig:
     negatives: tuple[str, ...] = CANONICAL_NEGATIVES
     max_phrases: int = 8
     max_phrase_chars: int = 200
+    rule: MatchRule = field(default_factory=MatchRule)  # what counts as a match relative to the scene
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,30 @@ class PhraseResult:
     ids: np.ndarray  # (K,) int32 instance ids, best first
     scores: np.ndarray  # (K,) float32 relevancy in [0, 1], same order
     threshold: float
+    relative: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # vs the scene, same order
+    verdicts: np.ndarray = field(default_factory=lambda: np.zeros(0, object))  # MATCH / WEAK / NONE
+    above: int = 0  # objects above the threshold
+    crowded: bool = False  # above the threshold on too much of the scene to single anything out
 
     @property
     def matched(self) -> np.ndarray:
-        return self.ids[self.scores > self.threshold]
+        return self.ids[self.verdicts == MATCH]
+
+    @property
+    def weak(self) -> np.ndarray:
+        return self.ids[self.verdicts == WEAK]
+
+
+@dataclass(frozen=True)
+class Row:
+    instance: int
+    score: float
+    phrase: int  # index of the phrase this row's score and verdict come from
+    verdict: str  # MATCH / WEAK / NONE
+    relative: float
+
+
+_RANK = {MATCH: 0, WEAK: 1, NONE: 2}
 
 
 @dataclass(frozen=True)
@@ -47,19 +69,47 @@ class QueryResult:
     phrases: list[PhraseResult]
     warnings: list[str] = field(default_factory=list)
 
-    def best(self) -> list[tuple[int, float, int]]:
-        """(instance id, best score over phrases, index of that phrase), best first."""
-        if not self.phrases:
-            return []
-        ids = self.phrases[0].ids
-        table = {}
+    def rows(self) -> list[Row]:
+        """One row per instance: its strongest verdict over the phrases (then best score); matches first,
+        then weak guesses, then the rest, each by score."""
+        table: dict[int, Row] = {}
         for p_index, p in enumerate(self.phrases):
-            for i, s in zip(p.ids.tolist(), p.scores.tolist(), strict=True):
-                if i not in table or s > table[i][0]:
-                    table[i] = (s, p_index)
-        rows = [(i, s, p) for i, (s, p) in table.items()]
-        rows.sort(key=lambda r: (-r[1], r[0]))
-        return rows if len(ids) else []
+            for k, iid in enumerate(p.ids.tolist()):
+                verdict = str(p.verdicts[k]) if len(p.verdicts) else NONE
+                row = Row(int(iid), float(p.scores[k]), p_index, verdict,
+                          float(p.relative[k]) if len(p.relative) else 0.0)  # fmt: skip
+                old = table.get(row.instance)
+                if old is None or (_RANK[row.verdict], -row.score) < (_RANK[old.verdict], -old.score):
+                    table[row.instance] = row
+        return sorted(table.values(), key=lambda r: (_RANK[r.verdict], -r.score, r.instance))
+
+    def best(self) -> list[tuple[int, float, int]]:
+        """(instance id, score, index of the phrase), in the order of ``rows()``."""
+        return [(r.instance, r.score, r.phrase) for r in self.rows()]
+
+    def matched(self) -> list[int]:
+        return [r.instance for r in self.rows() if r.verdict == MATCH]
+
+    def summary(self, n_objects: int) -> str:
+        """One line for a status bar: how many match, or that nothing matches with confidence and why."""
+        names = ", ".join(f"“{p.phrase}”" for p in self.phrases)
+        rows = self.rows()
+        n_match = sum(r.verdict == MATCH for r in rows)
+        n_weak = sum(r.verdict == WEAK for r in rows)
+        weak_note = f"; {n_weak} weak guess{'es' if n_weak != 1 else ''} marked" if n_weak else ""
+        if n_match:
+            verb = "matches" if n_match == 1 else "match"
+            return f"{n_match} of {n_objects} objects {verb} {names}{weak_note}"
+        crowded = [p for p in self.phrases if p.crowded]
+        if crowded:
+            p = crowded[0]
+            who = "it" if len(self.phrases) == 1 else f"“{p.phrase}”"
+            why = f": {who} scores alike on {p.above} of {n_objects} objects"
+        else:
+            why = ""
+        if n_weak:
+            return f"No confident match for {names}{why}; the best guesses are marked weak"
+        return f"No match for {names}{why}"
 
 
 def parse_query(text: str, cfg: QueryConfig | None = None) -> tuple[list[str], list[str]]:
@@ -128,5 +178,18 @@ def run_query(
             emb.vectors, phrase_embedding(backend, phrase, cfg.templates), negatives, cfg.temperature
         )
         order = np.lexsort((emb.instance_ids, -scores))
-        results.append(PhraseResult(phrase, emb.instance_ids[order], scores[order], cfg.threshold))
+        ranked = scores[order]
+        verdict = judge_phrase(ranked, cfg.threshold, cfg.rule)
+        results.append(
+            PhraseResult(
+                phrase,
+                emb.instance_ids[order],
+                ranked,
+                cfg.threshold,
+                verdict.relative,
+                verdict.verdicts,
+                verdict.above,
+                verdict.crowded,
+            )
+        )
     return QueryResult(results, warnings)

@@ -51,7 +51,9 @@ def test_typing_ranks_all_objects_and_lights_up_matches(qtbot, panel, gt) -> Non
     scores = [float(panel.table.item(r, 2).text()) for r in range(panel.table.rowCount())]
     assert scores == sorted(scores, reverse=True)
     overlay = overlays[-1]
-    assert set(overlay) == {i for i, s in zip(ids, scores, strict=True) if s > panel.config.threshold}
+    verdicts = panel.verdicts()
+    assert set(overlay) == {i for i, v in zip(ids, verdicts, strict=True) if v == "match"} != set()
+    assert set(overlay) == set(panel.result.matched())
     assert all(len(c) == 3 and all(0 <= v <= 255 for v in c) for c in overlay.values())
     assert panel.backend.model_id in gt.scene.embeddings  # cached in the scene for the next time
     panel.table.selectRow(0)
@@ -108,9 +110,12 @@ def test_label_all_then_accept_sets_categories_through_an_edit(qtbot, panel, gt)
     suggested = {i: inst.extra["semantic_label"]["label"] for i, inst in gt.scene.instances.items()
                  if "semantic_label" in inst.extra}  # fmt: skip
     assert set(suggested) == {int(i) for i in panel.embeddings.instance_ids}
+    weak = {i for i, inst in gt.scene.instances.items() if inst.extra.get("semantic_label", {}).get("weak")}
+    assert len(weak) < len(suggested)
     panel.accept_all()
     assert len(panel.edits) == 1 and panel.edits[0].op == "accept_labels"
-    assert all(gt.scene.instances[i].category == label for i, label in suggested.items())
+    assert all(gt.scene.instances[i].category == label for i, label in suggested.items() if i not in weak)
+    assert all(gt.scene.instances[i].category != label for i, label in suggested.items() if i in weak)
     panel.edits[0].revert(gt.scene)
 
 
@@ -190,3 +195,93 @@ def test_status_follows_the_scene(qtbot, gt) -> None:
     assert p.status.text() == "Open a scene with instances to search it." and not p.edit.isEnabled()
     p.set_scene(gt.scene)  # a scene with instances: no stale "open a scene" message
     assert p.status.text() == "Type a phrase to find objects." and p.edit.isEnabled()
+
+
+# ------------------------------------------------------------------------ real photos (#17 item 12)
+@pytest.fixture(scope="module")
+def real_scene():
+    from real_photos import room_png_3
+
+    return room_png_3()
+
+
+@pytest.fixture
+def real_panel(qtbot, real_scene):
+    p = QueryPanel(select=lambda i: None, push_edit=lambda e: e.apply(real_scene))
+    qtbot.addWidget(p)
+    p.set_scene(real_scene)
+    p.show()
+    return p
+
+
+def _query(qtbot, panel, text: str) -> list[dict]:
+    overlays = []
+    panel.highlight_changed.connect(overlays.append)
+    panel.edit.setText(text)
+    qtbot.waitUntil(lambda: panel.ready() and panel.job is None, timeout=180_000)
+    panel.run_now()
+    qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=10_000)
+    return overlays
+
+
+def test_real_photos_chair_says_no_confident_match_and_lights_nothing(qtbot, real_panel) -> None:
+    overlays = _query(qtbot, real_panel, "chair")
+    n = real_panel.table.rowCount()
+    assert overlays[-1] == {}  # was: 15 of 24 objects lit up
+    assert real_panel.status.text().startswith("No confident match for “chair”")
+    verdicts = real_panel.verdicts()
+    assert "match" not in verdicts and 1 <= verdicts.count("weak") <= 3
+    assert verdicts[: verdicts.count("weak")] == ["weak"] * verdicts.count("weak")  # best guesses first
+    assert n == len(real_panel.embeddings.instance_ids)  # the whole ranking is still shown
+
+
+def test_real_photos_plate_is_the_one_match(qtbot, real_panel, real_scene) -> None:
+    from real_photos import plate_instance
+
+    overlays = _query(qtbot, real_panel, "plate")
+    plate = plate_instance(real_scene)
+    assert set(overlays[-1]) == {plate} and real_panel.ranked_ids()[0] == plate
+    assert real_panel.verdicts()[0] == "match"
+    assert real_panel.status.text().startswith(f"1 of {real_panel.table.rowCount()} objects matches “plate”")
+
+
+def test_real_photos_label_all_marks_weak_labels(qtbot, real_panel, real_scene) -> None:
+    real_panel.vocabulary.setCurrentIndex(real_panel.vocabulary.findData("scannet20"))
+    real_panel.label_all()
+    qtbot.waitUntil(lambda: real_panel.ready() and real_panel.job is None, timeout=180_000)
+    qtbot.waitUntil(lambda: "labelled" in real_panel.status.text(), timeout=10_000)
+    labels = {i: inst.extra["semantic_label"] for i, inst in real_scene.instances.items()
+              if "semantic_label" in inst.extra}  # fmt: skip
+    confident = {i: x["label"] for i, x in labels.items() if not x["weak"]}
+    assert len(confident) <= len(labels) // 4
+    assert not set(confident.values()) & {"table", "chair", "sofa", "bed"}
+    shown = real_panel.verdicts()
+    assert shown.count("weak") == len(labels) - len(confident) and shown[-1] == "weak"
+    assert "weak" in real_panel.status.text()
+
+
+def test_real_photos_banner_names_the_synthetic_models_and_links_to_models(qtbot, real_panel) -> None:
+    assert real_panel.banner.isVisible()
+    assert "trained on synthetic rooms only" in real_panel.banner.text()
+    with qtbot.waitSignal(real_panel.models_requested, timeout=1_000):
+        real_panel.banner.linkActivated.emit("models")
+
+
+def test_banner_is_hidden_for_real_models(qtbot, gt) -> None:
+    real_clip = "ViT-B-16:laion2b_s34b_b88k"
+    p = QueryPanel(select=lambda i: None, push_edit=lambda e: None, model_spec=lambda: real_clip)
+    qtbot.addWidget(p)
+    p.show()
+    p.set_scene(gt.scene)  # ground-truth masks, not the bundled IGGT
+    assert not p.banner.isVisible()
+    p.set_model(lambda: "bundled")
+    assert p.banner.isVisible() and "bundled CLIP model was" in p.banner.text()
+
+
+def test_banner_link_opens_the_models_settings(window, qtbot) -> None:
+    from viewer.panels.query import open_models_settings
+
+    opened = []
+    window.show_models_settings = lambda: opened.append("models")
+    open_models_settings(window)
+    assert opened == ["models"]

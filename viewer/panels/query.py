@@ -39,7 +39,8 @@ from PySide6.QtWidgets import (
 from app.progress import Progress
 from app.scene import InstanceEmbeddings, Scene
 from app.semantics.colouring import Colour, highlight_overlay, phrase_colour
-from app.semantics.relevancy import QueryConfig, QueryError, QueryResult, run_query
+from app.semantics.confidence import MATCH, WEAK
+from app.semantics.relevancy import QueryConfig, QueryError, QueryResult, Row, run_query
 from viewer.workers import Job
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class QueryPanel(QDockWidget):
 
     highlight_changed = Signal(object)  # dict[int, (r, g, b)]: instances to light up; {} = none
     labels_suggested = Signal(int)  # number of instances given a suggestion
+    models_requested = Signal()  # the banner's "Get the real models" link
 
     def __init__(
         self,
@@ -103,6 +105,14 @@ class QueryPanel(QDockWidget):
 
         body = QWidget(self)
         layout = QVBoxLayout(body)
+        self.banner = QLabel(body)
+        self.banner.setObjectName("synthetic_banner")
+        self.banner.setWordWrap(True)
+        self.banner.setTextFormat(Qt.TextFormat.RichText)
+        self.banner.setStyleSheet("QLabel { color: palette(placeholder-text); font-size: 11px; }")
+        self.banner.linkActivated.connect(lambda _link: self.models_requested.emit())
+        self.banner.hide()
+        layout.addWidget(self.banner)
         self.edit = QLineEdit(body)
         self.edit.setObjectName("query_edit")
         self.edit.setPlaceholderText("Find: red chair, plant, …")
@@ -122,9 +132,9 @@ class QueryPanel(QDockWidget):
         row.addStretch(1)
         layout.addLayout(row)
 
-        self.table = QTableWidget(0, 3, body)
+        self.table = QTableWidget(0, 4, body)
         self.table.setObjectName("query_results")
-        self.table.setHorizontalHeaderLabels(["#", "Instance", "Score"])
+        self.table.setHorizontalHeaderLabels(["#", "Instance", "Score", "Match"])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -133,6 +143,7 @@ class QueryPanel(QDockWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
         layout.addWidget(self.table, 1)
 
         labels_row = QHBoxLayout()
@@ -186,6 +197,7 @@ class QueryPanel(QDockWidget):
         self._show_rows([])
         self.highlight_changed.emit({})
         self._update_enabled()
+        self._update_banner()
         if self.edit.isEnabled() and self.job is None:  # a new scene to search: no earlier scene's message
             self.status.setText("Type a phrase to find objects.")
         if scene is not None and self.edit.text().strip():
@@ -196,6 +208,25 @@ class QueryPanel(QDockWidget):
         self._model_spec = spec_getter
         self.backend = None
         self.embeddings = None
+        self._update_banner()
+
+    def _update_banner(self) -> None:
+        """A quiet note while a model in use was trained on synthetic rooms only."""
+        from app.semantics.provenance import synthetic_only
+
+        clip = self.backend.model_id if self.backend is not None else self._model_spec()
+        which = synthetic_only(self.scene.model_id if self.scene is not None else None, clip)
+        if not which:
+            self.banner.hide()
+            return
+        models = " and ".join(which)
+        self.banner.setText(
+            f"The bundled {models} model{'s were' if len(which) > 1 else ' was'} trained on synthetic rooms "
+            "only: on real photos, objects and matches are rough. "
+            '<a href="models">Get the real models…</a> (Settings &gt; Models)'
+        )
+        self.banner.setToolTip("Weak matches and labels are marked; the real IGGT and CLIP models do better")
+        self.banner.show()
 
     def _on_masks_changed(self) -> None:
         self.embeddings = None  # the cache's digest no longer matches: recomputed on the next query
@@ -233,6 +264,7 @@ class QueryPanel(QDockWidget):
                     self._timer.start()  # the next query prepares the new model's features
                 return
             self.backend = backend
+            self._update_banner()
             if scene is not self.scene:
                 return
             if digest is not None:
@@ -284,17 +316,13 @@ class QueryPanel(QDockWidget):
             self.status.setText(str(exc))
             self.highlight_changed.emit({})
             return
-        rows = self.result.best()
+        rows = self.result.rows()
         self._show_rows(rows)
-        matched = sum(1 for _, s, _ in rows if s > self.config.threshold)
-        phrases = ", ".join(f"“{p.phrase}”" for p in self.result.phrases)
         note = "; ".join(self.result.warnings)
-        self.status.setText(
-            f"{matched} of {len(rows)} objects match {phrases}" + (f" ({note})" if note else "")
-        )
+        self.status.setText(self.result.summary(len(rows)) + (f" ({note})" if note else ""))
         self.highlight_changed.emit(highlight_overlay(self.result))
 
-    def _show_rows(self, rows: list[tuple[int, float, int]]) -> None:
+    def _show_rows(self, rows: list[Row]) -> None:
         self.table.setRowCount(0)
         if self.scene is None:
             return
@@ -303,22 +331,31 @@ class QueryPanel(QDockWidget):
         self.table.setRowCount(len(rows))
         bold = QFont()
         bold.setBold(True)
-        for r, (iid, score, p) in enumerate(rows):
+        for r, row in enumerate(rows):
+            iid = row.instance
             inst = self.scene.instances.get(iid)
             name = inst.name if inst is not None else f"instance {iid}"
             if several:
-                name = f"{name}  ({self.result.phrases[p].phrase})"
-            items = [QTableWidgetItem(str(r + 1)), QTableWidgetItem(name), QTableWidgetItem(f"{score:.3f}")]
+                name = f"{name}  ({self.result.phrases[row.phrase].phrase})"
+            texts = [str(r + 1), name, f"{row.score:.3f}", _VERDICT_TEXT.get(row.verdict, "")]
+            items = [QTableWidgetItem(t) for t in texts]
             for item in items:
                 item.setData(ID_ROLE, int(iid))
+                item.setToolTip(f"score {row.score:.3f}, {row.relative:+.1f} spreads from the scene's median")
             items[2].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             if iid in overlay:
-                colour = overlay[iid] if not several else phrase_colour(p)
+                colour = overlay[iid] if not several else phrase_colour(row.phrase)
                 items[0].setBackground(QColor(*colour))
                 for item in items:
                     item.setFont(bold)
+            elif row.verdict == WEAK:
+                _mark_weak(items)
             for c, item in enumerate(items):
                 self.table.setItem(r, c, item)
+
+    def verdicts(self) -> list[str]:
+        """The Match column, top to bottom ("match", "weak" or "")."""
+        return [self.table.item(r, 3).text() for r in range(self.table.rowCount())]
 
     def ranked_ids(self) -> list[int]:
         return [int(self.table.item(r, 0).data(ID_ROLE)) for r in range(self.table.rowCount())]
@@ -364,15 +401,24 @@ class QueryPanel(QDockWidget):
         n = store_suggestions(self.scene, suggestions, name, self.backend.model_id)
         self.result = None
         self.table.setRowCount(len(suggestions))
-        for r, s in enumerate(sorted(suggestions, key=lambda s: (-s.score, s.instance_id))):
+        for r, s in enumerate(sorted(suggestions, key=lambda s: (s.weak, -s.score, s.instance_id))):
             inst = self.scene.instances[s.instance_id]
-            items = [QTableWidgetItem(str(r + 1)), QTableWidgetItem(f"{inst.name} → {s.label}"),
-                     QTableWidgetItem(f"{s.score:.3f}")]  # fmt: skip
+            texts = [str(r + 1), f"{inst.name} → {s.label}", f"{s.score:.3f}", WEAK if s.weak else ""]
+            items = [QTableWidgetItem(t) for t in texts]
+            if s.weak:
+                _mark_weak(items)
             for c, item in enumerate(items):
                 item.setData(ID_ROLE, s.instance_id)
                 self.table.setItem(r, c, item)
-        self.accept_button.setEnabled(n > 0)
-        self.status.setText(f"{n} objects labelled from {name} ({len(classes)} classes); accept to keep them")
+        n_weak = sum(s.weak for s in suggestions)
+        self.accept_button.setEnabled(n > n_weak)
+        if n_weak == n:
+            tail = "all weak (not confident relative to the scene), so none to accept"
+        elif n_weak:
+            tail = f"{n - n_weak} confident, {n_weak} weak; Accept keeps the confident ones"
+        else:
+            tail = "accept to keep them"
+        self.status.setText(f"{n} objects labelled from {name} ({len(classes)} classes): {tail}")
         self.labels_suggested.emit(n)
 
     def accept_all(self) -> None:
@@ -389,6 +435,18 @@ class QueryPanel(QDockWidget):
         self._push_edit(edit)
         self.accept_button.setEnabled(False)
         self.status.setText(edit.text)
+
+
+_VERDICT_TEXT = {MATCH: "match", WEAK: "weak"}
+
+
+def _mark_weak(items: list[QTableWidgetItem]) -> None:
+    font = QFont()
+    font.setItalic(True)
+    for item in items:
+        item.setFont(font)
+        item.setForeground(QColor(140, 140, 140))
+        item.setToolTip("Weak: not confident relative to this scene")
 
 
 # ------------------------------------------------------------------------------------ 3D view hookup
@@ -428,6 +486,15 @@ def apply_overlay(view, overlay: dict[int, Colour]) -> None:
     view.request_render()
 
 
+def open_models_settings(window) -> None:
+    """Where the banner's link leads: the window's Models page when it has one, else Settings."""
+    for name in ("show_models_settings", "show_settings"):
+        hook = getattr(window, name, None)
+        if callable(hook):
+            hook()
+            return
+
+
 def install_query_panel(window) -> QueryPanel:
     """Create the panel and wire it to a MainWindow (document, selection, jobs, undo, 3D view)."""
     panel = QueryPanel(
@@ -440,6 +507,7 @@ def install_query_panel(window) -> QueryPanel:
     window.add_panel(panel, Qt.DockWidgetArea.RightDockWidgetArea, "Ctrl+F")
     window.document.scene_changed.connect(panel.set_scene)
     panel.highlight_changed.connect(lambda overlay: apply_overlay(window.view, overlay))
+    panel.models_requested.connect(lambda: open_models_settings(window))
     if window.document.scene is not None:
         panel.set_scene(window.document.scene)
     return panel
