@@ -1,0 +1,373 @@
+"""Review mode: work through a scene's instances, most suspicious first, with one key per action.
+
+The Review panel lists the review queue (``app.review.review_queue``: each instance with why it is there
+and what it suggests). The current item is selected (the 3D view highlights it and dims the rest) and
+framed, and its mask is shown in every view side by side. Keys (while the queue list has the focus):
+A accept, M merge with the suggested neighbour, S split (3D parts, else by features), Del delete,
+F2 rename, N next, P previous. Every action is one undoable edit (``app.review_actions``) pushed through
+the window's ``push_edit``; the next item follows at once. The status bar counts "12 of 33 reviewed".
+
+Installed by ``install_review(window)``; the window provides ``document``, ``selection``, ``view``,
+``add_panel``, ``push_edit``, ``statusBar`` and ``run_job`` (a background job with progress).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer
+from PySide6.QtGui import QColor, QIcon, QImage, QKeyEvent, QPixmap
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import review_actions as ra
+from app.edits import EditError
+from app.review import UNREVIEWED, ReviewItem, progress_text, review_queue, review_state
+from app.scene import Scene
+
+log = logging.getLogger(__name__)
+
+ITEM_ROLE = Qt.ItemDataRole.UserRole
+KEYS = {
+    Qt.Key.Key_A: "accept",
+    Qt.Key.Key_M: "merge",
+    Qt.Key.Key_S: "split",
+    Qt.Key.Key_Delete: "delete",
+    Qt.Key.Key_F2: "rename",
+    Qt.Key.Key_N: "next",
+    Qt.Key.Key_P: "back",
+}
+THUMB_HEIGHT = 96
+STATE_MARK = {"accepted": "✓", "fixed": "✎", "unreviewed": "•"}
+
+
+def swatch(colour: tuple[int, int, int], size: int = 12) -> QIcon:
+    """A small filled square of an instance's colour (lists and dialogs show one beside each name)."""
+    pix = QPixmap(size, size)
+    pix.fill(QColor(*colour))
+    return QIcon(pix)
+
+
+def mask_thumbnail(scene: Scene, instance_id: int, view: int, height: int = THUMB_HEIGHT) -> QImage:
+    """The view's image darkened, with the instance's pixels in its colour (half-transparent)."""
+    img = np.asarray(scene.images[view], np.float32)
+    mask = np.asarray(scene.labels[view]) == instance_id
+    colour = np.asarray(scene.instances[instance_id].colour, np.float32)
+    out = img * 0.45
+    out[mask] = img[mask] * 0.4 + colour * 0.6
+    step = max(1, round(img.shape[0] / height))
+    out = np.ascontiguousarray(out[::step, ::step].clip(0, 255).astype(np.uint8))
+    h, w, _ = out.shape
+    return QImage(out.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def frame_instance(view: Any, scene: Scene, instance_id: int, render: bool = True) -> bool:
+    """Point the 3D camera at an instance and fit its points (keeping the viewing direction)."""
+    pts = np.asarray(scene.points)[np.asarray(scene.point_labels) == instance_id]
+    if pts.shape[0] == 0:
+        return False
+    lo, hi = np.percentile(pts, 1, axis=0), np.percentile(pts, 99, axis=0)
+    bounds = (lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
+    view.plotter.renderer.ResetCamera(*[float(b) for b in bounds])
+    view.plotter.renderer.ResetCameraClippingRange()
+    if render:
+        view.render()
+    return True
+
+
+def ask_name(parent: QWidget, current: str) -> str | None:
+    text, ok = QInputDialog.getText(parent, "Rename instance", "Name:", text=current)
+    return text if ok else None
+
+
+class QueueList(QListWidget):
+    """The queue; claims the review keys while it has the focus (before the window's shortcuts)."""
+
+    def __init__(self, panel: ReviewPanel) -> None:
+        super().__init__(panel)
+        self._panel = panel
+
+    def event(self, event: QEvent) -> bool:
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and event.key() in KEYS
+            and event.modifiers() == Qt.KeyboardModifier.NoModifier
+        ):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        plain = event.modifiers() == Qt.KeyboardModifier.NoModifier
+        action = KEYS.get(Qt.Key(event.key())) if plain else None
+        if action is None:
+            super().keyPressEvent(event)
+            return
+        self._panel.act(action)
+
+
+class ReviewPanel(QDockWidget):
+    """The Review dock (see the module docstring)."""
+
+    def __init__(self, window: Any) -> None:
+        super().__init__("Review", window)
+        self.setObjectName("review_panel")
+        self.window_ = window
+        self.items: list[ReviewItem] = []
+        self.current: int | None = None  # index into items
+        self._cache: dict = {}
+        self._scene: Scene | None = None
+        self._refresh_pending = False
+        body = QWidget(self)
+        layout = QVBoxLayout(body)
+        self.progress = QLabel("No scene", body)
+        self.progress.setObjectName("review_progress")
+        top = QHBoxLayout()
+        top.addWidget(self.progress, 1)
+        self.start_button = QPushButton("Build queue", body)
+        self.start_button.setToolTip("Rank the instances by suspicion (again)")
+        self.start_button.clicked.connect(self.build_queue)
+        top.addWidget(self.start_button)
+        layout.addLayout(top)
+        self.list = QueueList(self)
+        self.list.setObjectName("review_queue")
+        self.list.setIconSize(QSize(12, 12))
+        self.list.currentRowChanged.connect(self._on_row)
+        layout.addWidget(self.list, 2)
+        self.reason = QLabel("", body)
+        self.reason.setWordWrap(True)
+        self.reason.setObjectName("review_reason")
+        layout.addWidget(self.reason)
+        self.strip = QWidget(body)
+        self.strip_layout = QHBoxLayout(self.strip)
+        self.strip_layout.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea(body)
+        scroll.setWidget(self.strip)
+        scroll.setWidgetResizable(True)
+        scroll.setFixedHeight(THUMB_HEIGHT + 28)
+        layout.addWidget(scroll)
+        buttons = QHBoxLayout()
+        self.buttons: dict[str, QPushButton] = {}
+        for name, text in (("accept", "&Accept (A)"), ("merge", "Merge (M)"), ("split", "Split (S)"),
+                           ("delete", "Delete (Del)"), ("rename", "Rename (F2)"), ("back", "◀ P"),
+                           ("next", "N ▶")):  # fmt: skip
+            b = QPushButton(text, body)
+            b.setObjectName(f"review_{name}")
+            b.clicked.connect(lambda _=False, n=name: self.act(n))
+            buttons.addWidget(b)
+            self.buttons[name] = b
+        layout.addLayout(buttons)
+        self.setWidget(body)
+        self.status = QLabel("", window)
+        self.status.setObjectName("review_status")
+        window.statusBar().addPermanentWidget(self.status)
+        window.document.scene_changed.connect(self._on_scene)
+        self._on_scene(window.document.scene)
+
+    # ---------------------------------------------------------------------------------------- scene
+    def _on_scene(self, scene: Scene | None) -> None:
+        if self._scene is not None:
+            for signal in (self._scene.events.instances, self._scene.events.labels,
+                           self._scene.events.instance_changed):  # fmt: skip
+                signal.disconnect(self._schedule_refresh)
+        self._scene = scene
+        self._cache = {}
+        self.items, self.current = [], None
+        self.list.clear()
+        if scene is not None:
+            for signal in (scene.events.instances, scene.events.labels, scene.events.instance_changed):
+                signal.connect(self._schedule_refresh)
+        self._update_progress()
+        self._show_current()
+
+    def _schedule_refresh(self, *_: Any) -> None:
+        if not self._refresh_pending:
+            self._refresh_pending = True
+            QTimer.singleShot(0, self._refresh)
+
+    def _refresh(self) -> None:
+        """Texts and states after an edit or an undo (the ranking stays until the queue is built again)."""
+        self._refresh_pending = False
+        self._update_progress()
+        scene = self._scene
+        if scene is None:
+            return
+        for row, item in enumerate(self.items):
+            self._fill(self.list.item(row), item, scene)
+        self._show_current(frame=False)
+
+    def _update_progress(self) -> None:
+        scene = self._scene
+        text = "" if scene is None or not scene.instances else progress_text(scene)
+        self.progress.setText(text or "No instances")
+        self.status.setText(text)
+
+    # ---------------------------------------------------------------------------------------- queue
+    def build_queue(self) -> None:
+        """Rank the instances (in the background; the first item is shown when done)."""
+        scene = self._scene
+        if scene is None:
+            return
+        from viewer.workers import Job
+
+        cache = self._cache
+
+        def step(cancel):
+            from app.progress import Progress
+
+            yield Progress("review", "ranking instances by suspicion", 0.1, 0.1)
+            return scene, review_queue(scene, include_reviewed=True, cache=cache)
+
+        job = Job("review queue", lambda cancel: step(cancel), self)
+        self.window_.run_job(job, self._on_queue, "Ranking instances…", "Review queue failed")
+
+    def _on_queue(self, result: tuple[Scene, list[ReviewItem]]) -> None:
+        scene, items = result
+        if scene is not self._scene:
+            return
+        self.items = list(items)
+        self.list.clear()
+        for item in self.items:
+            row = QListWidgetItem()
+            self._fill(row, item, scene)
+            self.list.addItem(row)
+        first = next((k for k, it in enumerate(self.items) if self._open(it)), 0 if self.items else None)
+        self._go(first)
+        self.list.setFocus()
+        self._update_progress()
+
+    def _open(self, item: ReviewItem) -> bool:
+        """Still to review: the instance exists and is unreviewed."""
+        inst = self._scene.instances.get(item.instance_id) if self._scene is not None else None
+        return inst is not None and review_state(inst) == UNREVIEWED
+
+    def _fill(self, row: QListWidgetItem, item: ReviewItem, scene: Scene) -> None:
+        inst = scene.instances.get(item.instance_id)
+        if inst is None:
+            row.setText(f"(gone) instance {item.instance_id}")
+            row.setIcon(QIcon())
+            row.setForeground(QColor("#888888"))
+            return
+        state = review_state(inst)
+        suggestion = item.action
+        if item.action == "merge" and item.partner in scene.instances:
+            suggestion += f" with {scene.instances[item.partner].name}"
+        row.setText(f"{STATE_MARK[state]} {inst.name} — {item.reason_text} → {suggestion}")
+        row.setIcon(swatch(inst.colour))
+        row.setData(ITEM_ROLE, item.instance_id)
+        row.setToolTip(f"{inst.name}: {state}\n{item.reason_text}\nsuggested: {suggestion}")
+        row.setForeground(QColor("#888888") if state != UNREVIEWED else QColor(self.palette().text().color()))
+
+    def _go(self, index: int | None) -> None:
+        self.current = index
+        if index is not None:
+            self.list.blockSignals(True)
+            self.list.setCurrentRow(index)
+            self.list.blockSignals(False)
+        self._show_current()
+
+    def _on_row(self, row: int) -> None:
+        self._go(row if 0 <= row < len(self.items) else None)
+
+    def current_item(self) -> ReviewItem | None:
+        return None if self.current is None else self.items[self.current]
+
+    def _show_current(self, frame: bool = True) -> None:
+        item, scene = self.current_item(), self._scene
+        for k in reversed(range(self.strip_layout.count())):
+            w = self.strip_layout.takeAt(k).widget()
+            if w is not None:
+                w.deleteLater()
+        enabled = item is not None and scene is not None and item.instance_id in scene.instances
+        for b in self.buttons.values():
+            b.setEnabled(item is not None)
+        if not enabled:
+            self.reason.setText("Build the queue to start reviewing." if not self.items else "Instance gone.")
+            return
+        inst = scene.instances[item.instance_id]
+        self.reason.setText(f"<b>{inst.name}</b> ({review_state(inst)}): {item.reason_text}")
+        for v in inst.stats.views or range(scene.n_views):
+            if not np.any(np.asarray(scene.labels[v]) == inst.id):
+                continue
+            label = QLabel(self.strip)
+            label.setPixmap(QPixmap.fromImage(mask_thumbnail(scene, inst.id, v)))
+            label.setToolTip(scene.views[v].name)
+            self.strip_layout.addWidget(label)
+        self.strip_layout.addStretch(1)
+        if frame:
+            self.window_.selection.select(inst.id)
+            frame_instance(self.window_.view, scene, inst.id)
+
+    # --------------------------------------------------------------------------------------- actions
+    def act(self, action: str) -> None:
+        """One review action on the current item, then the next open item at once."""
+        item, scene = self.current_item(), self._scene
+        if item is None or scene is None:
+            return
+        if action == "next":
+            self._advance(+1)
+            return
+        if action == "back":
+            self._advance(-1, open_only=False)
+            return
+        iid = item.instance_id
+        if iid not in scene.instances:
+            self._advance(+1)
+            return
+        try:
+            if action == "accept":
+                edit = ra.accept(scene, iid)
+            elif action == "merge":
+                edit = ra.merge_suggested(scene, item)
+            elif action == "split":
+                edit = ra.split(scene, iid)
+            elif action == "delete":
+                edit = ra.delete(scene, iid)
+            elif action == "rename":
+                name = ask_name(self, scene.instances[iid].name)
+                if name is None:
+                    return
+                edit = ra.rename(scene, iid, name)
+            else:
+                raise ValueError(f"unknown review action {action!r}")
+        except EditError as exc:
+            self.window_.statusBar().showMessage(str(exc), 6000)
+            return
+        self.window_.push_edit(edit)
+        self._refresh()
+        self._advance(+1)
+
+    def _advance(self, step: int, open_only: bool = True) -> None:
+        if not self.items:
+            return
+        k = 0 if self.current is None else self.current
+        for _ in range(len(self.items)):
+            k = (k + step) % len(self.items)
+            if not open_only or self._open(self.items[k]):
+                self._go(k)
+                return
+        self.window_.statusBar().showMessage(f"Review done: {progress_text(self._scene)}", 6000)
+
+
+def install_review(window: Any) -> ReviewPanel:
+    """Add the Review panel to ``window`` (kept as ``window.review_panel``)."""
+    existing = getattr(window, "review_panel", None)
+    if isinstance(existing, ReviewPanel):
+        return existing
+    panel = ReviewPanel(window)
+    window.add_panel(panel, Qt.DockWidgetArea.RightDockWidgetArea)
+    window.review_panel = panel
+    return panel
