@@ -11,7 +11,7 @@ import torch
 
 from training.iggt import TrainConfig, camera_loss, contrastive_loss, make_batch, regression_loss, train
 from training.iggt.losses import sample_pixels
-from training.iggt.targets import STUFF_LABEL_OFFSET, pose_encoding, rotation_to_quaternion
+from training.iggt.targets import STUFF_LABEL_OFFSET, pose_encoding
 from training.synthetic import render_room
 
 
@@ -99,15 +99,6 @@ def test_targets_are_scale_normalised_in_first_camera_frame():
     enc = pose_encoding(scene.extrinsic, scene.intrinsic, 56, 56)
     fov_w = 2 * np.arctan(28 / scene.intrinsic[0, 0, 0])
     assert enc[1, 8] == pytest.approx(fov_w, rel=1e-6)
-
-
-def test_quaternions_match_scipy():
-    from scipy.spatial.transform import Rotation
-
-    rot = Rotation.random(20, random_state=3)
-    q = rot.as_quat()
-    q *= np.where(q[:, 3:] < 0, -1, 1)
-    np.testing.assert_allclose(rotation_to_quaternion(rot.as_matrix()), q, atol=1e-12)
 
 
 def _read_log(path):

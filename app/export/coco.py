@@ -12,11 +12,20 @@ from pathlib import Path
 
 import numpy as np
 
-from app.export import rle
 from app.export.atomic import check_target, write_text_atomic
 from app.export.base import DEFAULT_CATEGORY, ExportOptions, ExportResult
 from app.review import review_state
 from app.scene import NO_INSTANCE, Scene
+
+
+def encode_mask(mask: np.ndarray) -> tuple[dict, int, list[float]]:
+    """COCO compressed RLE (pycocotools), area and [x, y, width, height] box of a (h, w) bool mask."""
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.encode(np.asfortranarray(mask, dtype=np.uint8))
+    area = int(mask_utils.area(rle))
+    box = [float(v) for v in mask_utils.toBbox(rle)]
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}, area, box
 
 
 def coco_categories(scene: Scene) -> dict[str, int]:
@@ -36,15 +45,15 @@ def build_coco(scene: Scene, options: ExportOptions | None = None) -> dict:
         present = [int(i) for i in np.unique(labels) if i != NO_INSTANCE]
         for iid in present:
             inst = scene.instances[iid]
-            mask = labels == iid
+            segmentation, area, box = encode_mask(labels == iid)
             annotations.append(
                 {
                     "id": len(annotations) + 1,
                     "image_id": s + 1,
                     "category_id": cats[inst.category or DEFAULT_CATEGORY],
-                    "segmentation": rle.encode(mask),
-                    "area": rle.area(mask),
-                    "bbox": rle.bbox(mask),
+                    "segmentation": segmentation,
+                    "area": area,
+                    "bbox": box,
                     "iscrowd": 0,
                     "instance_id": iid,
                     "instance_name": inst.name,

@@ -27,27 +27,15 @@ from app.scene import Scene
 
 
 def rotation_to_quaternion(r: np.ndarray) -> np.ndarray:
-    """(w, x, y, z) unit quaternion of a rotation matrix (re-orthonormalised first), w >= 0."""
+    """COLMAP's (w, x, y, z) unit quaternion of a rotation matrix (re-orthonormalised first), w >= 0."""
+    from scipy.spatial.transform import Rotation
+
     u, _, vt = np.linalg.svd(np.asarray(r, dtype=np.float64))
     r = u @ vt
     if np.linalg.det(r) < 0:
         raise UserError("a camera rotation is a reflection (det < 0); the scene's cameras are invalid")
-    m = r
-    trace = m[0, 0] + m[1, 1] + m[2, 2]
-    if trace > 0:
-        s = 2.0 * np.sqrt(trace + 1.0)
-        q = [0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s]
-    elif m[0, 0] > m[1, 1] and m[0, 0] > m[2, 2]:
-        s = 2.0 * np.sqrt(1.0 + m[0, 0] - m[1, 1] - m[2, 2])
-        q = [(m[2, 1] - m[1, 2]) / s, 0.25 * s, (m[0, 1] + m[1, 0]) / s, (m[0, 2] + m[2, 0]) / s]
-    elif m[1, 1] > m[2, 2]:
-        s = 2.0 * np.sqrt(1.0 + m[1, 1] - m[0, 0] - m[2, 2])
-        q = [(m[0, 2] - m[2, 0]) / s, (m[0, 1] + m[1, 0]) / s, 0.25 * s, (m[1, 2] + m[2, 1]) / s]
-    else:
-        s = 2.0 * np.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1])
-        q = [(m[1, 0] - m[0, 1]) / s, (m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s]
-    q = np.array(q)
-    q /= np.linalg.norm(q)
+    x, y, z, w = Rotation.from_matrix(r).as_quat()  # scipy's order is (x, y, z, w)
+    q = np.array([w, x, y, z])
     return q if q[0] >= 0 else -q
 
 

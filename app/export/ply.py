@@ -27,29 +27,27 @@ VERTEX_DTYPE = np.dtype(
         ("confidence", "<f4"),
     ]
 )
-_PLY_TYPES = {"<f4": "float", "|u1": "uchar", "<i4": "int"}
 
 
 def _comment(text: str) -> str:
-    return " ".join(text.replace("\r", " ").replace("\n", " ").split())
+    """One line of ASCII (PLY headers are ASCII; other characters become '?')."""
+    line = " ".join(text.replace("\r", " ").replace("\n", " ").split())
+    return line.encode("ascii", errors="replace").decode("ascii")
 
 
-def ply_header(scene: Scene, n: int) -> bytes:
-    lines = ["ply", "format binary_little_endian 1.0", "comment exported by iggt-viewer"]
+def header_comments(scene: Scene) -> list[str]:
+    """The header's comments: the model, then the id -> name tables of categories and instances."""
+    comments = ["exported by iggt-viewer"]
     if scene.model_id:
-        lines.append(f"comment model {_comment(scene.model_id)}")
+        comments.append(f"model {_comment(scene.model_id)}")
     if isinstance(scene.settings.get("scale"), dict) and scene.settings["scale"].get("applied"):
-        lines.append("comment units metres")  # app.measure.metric_scene applied the scene's scale
-    lines.append("comment instance_id 0 = no instance; category_id 0 = no category")
+        comments.append("units metres")  # app.measure.metric_scene applied the scene's scale
+    comments.append("instance_id 0 = no instance; category_id 0 = no category")
     cats = category_ids(scene)
-    lines += [f"comment category {cid} {_comment(name)}" for name, cid in cats.items()]
+    comments += [f"category {cid} {_comment(name)}" for name, cid in cats.items()]
     for iid, inst in scene.instances.items():
-        lines.append(f"comment instance {iid} {cats.get(inst.category or '', 0)} {_comment(inst.name)}")
-    lines.append(f"element vertex {n}")
-    for name in VERTEX_DTYPE.names:
-        lines.append(f"property {_PLY_TYPES[VERTEX_DTYPE[name].str]} {name}")
-    lines.append("end_header")
-    return ("\n".join(lines) + "\n").encode("ascii", errors="replace")
+        comments.append(f"instance {iid} {cats.get(inst.category or '', 0)} {_comment(inst.name)}")
+    return comments
 
 
 def vertex_array(scene: Scene) -> np.ndarray:
@@ -65,17 +63,17 @@ def vertex_array(scene: Scene) -> np.ndarray:
 
 
 def export_ply(scene: Scene, path: Path, options: ExportOptions | None = None) -> ExportResult:
+    from plyfile import PlyData, PlyElement
+
     options = options or ExportOptions()
     require_points(scene)
     check_target(Path(path), options.force)
     options.report("collecting points", 0.0)
     vertices = vertex_array(scene)
+    ply = PlyData([PlyElement.describe(vertices, "vertex")], text=False, byte_order="<",
+                  comments=header_comments(scene))  # fmt: skip
+    options.report("writing PLY", 0.1)
     with atomic_file(Path(path), options.force) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(ply_header(scene, vertices.shape[0]))
-            chunk = 1 << 20
-            for start in range(0, vertices.shape[0], chunk):
-                options.report("writing PLY", start / max(vertices.shape[0], 1))
-                fh.write(vertices[start : start + chunk].tobytes())
+        ply.write(str(tmp))
         options.report("writing PLY", 1.0)
     return ExportResult(Path(path), [Path(path)])

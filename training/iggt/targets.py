@@ -53,24 +53,10 @@ def unproject(depth: np.ndarray, extrinsic: np.ndarray, intrinsic: np.ndarray) -
 
 
 def rotation_to_quaternion(r: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotation matrices -> (..., 4) unit quaternions XYZW with w >= 0."""
-    m = r.reshape(-1, 3, 3).astype(np.float64)
-    q = np.empty((len(m), 4))
-    for i, a in enumerate(m):
-        tr = np.trace(a)
-        if tr > 0:
-            s = np.sqrt(tr + 1.0) * 2
-            q[i] = [(a[2, 1] - a[1, 2]) / s, (a[0, 2] - a[2, 0]) / s, (a[1, 0] - a[0, 1]) / s, 0.25 * s]
-        elif a[0, 0] > a[1, 1] and a[0, 0] > a[2, 2]:
-            s = np.sqrt(1.0 + a[0, 0] - a[1, 1] - a[2, 2]) * 2
-            q[i] = [0.25 * s, (a[0, 1] + a[1, 0]) / s, (a[0, 2] + a[2, 0]) / s, (a[2, 1] - a[1, 2]) / s]
-        elif a[1, 1] > a[2, 2]:
-            s = np.sqrt(1.0 + a[1, 1] - a[0, 0] - a[2, 2]) * 2
-            q[i] = [(a[0, 1] + a[1, 0]) / s, 0.25 * s, (a[1, 2] + a[2, 1]) / s, (a[0, 2] - a[2, 0]) / s]
-        else:
-            s = np.sqrt(1.0 + a[2, 2] - a[0, 0] - a[1, 1]) * 2
-            q[i] = [(a[0, 2] + a[2, 0]) / s, (a[1, 2] + a[2, 1]) / s, 0.25 * s, (a[1, 0] - a[0, 1]) / s]
-    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    """(..., 3, 3) rotation matrices -> (..., 4) unit quaternions XYZW (scipy's order) with w >= 0."""
+    from scipy.spatial.transform import Rotation
+
+    q = Rotation.from_matrix(np.asarray(r, np.float64).reshape(-1, 3, 3)).as_quat()
     q *= np.where(q[:, 3:] < 0, -1.0, 1.0)
     return q.reshape(*r.shape[:-2], 4)
 
