@@ -24,9 +24,8 @@ from app.paths import WEIGHTS_DIR
 
 OPEN_CLIP_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 BUNDLED, IN_CACHE, ABSENT = "bundled", "in cache", "not present"
-_IGGT_LICENCE = ("IGGT code: MIT (github lifuguan/IGGT_official); the checkpoint builds on VGGT: read the "
-                 "model card's licence before commercial use")
-_LAION_LICENCE = "MIT (LAION OpenCLIP weights, trained on LAION-2B; see the model card)"
+_IGGT_LICENCE = "code MIT; checkpoint: see its model card (it builds on VGGT) before commercial use"
+_LAION_LICENCE = "MIT (LAION OpenCLIP, trained on LAION-2B)"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Forward time and activation memory of the full IGGT (recipe weights, CPU, fp32) vs the official code.
 
 Usage:  .venv/bin/python bench/forward.py [--cases two_views,three_views,4x168x224,4x336x504]
-                                         [--threads 2] [--repeats 1] [--isolate]
+                                         [--threads 2] [--repeats 1] [--isolate] [--dtype bf16]
 
 For each case: wall time of ``net(images)`` under ``torch.inference_mode``, the resident memory just
 before it, and the peak during it (``VmHWM`` after resetting it through ``/proc/self/clear_refs``, as
@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 REFERENCE = ROOT / "tests" / "reference"
 
 # case -> (views, height, width, official forward s, official increment MiB); reference README table
@@ -139,12 +140,19 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--isolate", action="store_true", help="one fresh process per case")
+    parser.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32",
+                        help="bf16: fp32 against a bf16 aggregator in one run, with errors and ARI "
+                             "(bench/forward_dtype.py; ignores --cases)")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     names = [c for c in args.cases.split(",") if c]
     unknown = [c for c in names if c not in CASES]
     if unknown:
         parser.error(f"unknown case(s) {unknown}; choose from {list(CASES)}")
+    if args.dtype == "bf16":
+        from forward_dtype import main_bf16
+
+        return main_bf16(CASES, case_images, build, status_kib, reset_peak, args.threads, ROOT)
     if not args.json:
         print(f"load average before start: {os.getloadavg()[0]:.2f} (timings need an idle machine); "
               f"threads {args.threads}")

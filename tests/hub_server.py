@@ -20,13 +20,16 @@ sent.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 LFS_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 
@@ -213,3 +216,31 @@ class HubServer:
         for s in (self.hub, self.cdn):
             s.shutdown()
             s.server_close()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY_IGGT = (ROOT / "resources" / "weights" / "iggt-tiny.safetensors").read_bytes()
+TINY_CLIP = (ROOT / "resources" / "weights" / "clip-tiny.safetensors").read_bytes()
+OFFICIAL = "lifuguan/IGGT_official"
+CLIP_REPO = "laion/CLIP-ViT-B-16-laion2B-s34B-b88K"
+
+
+@contextlib.contextmanager
+def serving_test_hub(cache: Path, monkeypatch) -> Iterator[HubServer]:
+    """The test hub with the official repo (the tiny weights under its name) and a CLIP repo whose file is
+    not a ViT-B-16, with HF_ENDPOINT and HF_HUB_CACHE pointing at it and at ``cache``."""
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")  # for subprocesses; the server sends no xet headers anyway
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    # huggingface_hub's user-agent telemetry would fetch an agent registry from its import-time endpoint
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    with HubServer() as server:
+        server.state.repos[OFFICIAL] = Repo({"model.safetensors": TINY_IGGT, "config.json": b'{"note": "t"}'})
+        server.state.repos[CLIP_REPO] = Repo({"open_clip_model.safetensors": TINY_CLIP})
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        server.cache = cache
+        yield server

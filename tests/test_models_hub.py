@@ -12,39 +12,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from hub_server import HubServer, Repo
+from hub_server import OFFICIAL, ROOT, TINY_IGGT, serving_test_hub
 
 from app import models_hub
 from app.cli import main
 from app.errors import UserError
 from app.progress import Cancelled
 
-ROOT = Path(__file__).resolve().parent.parent
-TINY_IGGT = (ROOT / "resources" / "weights" / "iggt-tiny.safetensors").read_bytes()
-TINY_CLIP = (ROOT / "resources" / "weights" / "clip-tiny.safetensors").read_bytes()
-OFFICIAL = "lifuguan/IGGT_official"
-CLIP_REPO = "laion/CLIP-ViT-B-16-laion2B-s34B-b88K"
-
 
 @pytest.fixture
 def hub(tmp_path, monkeypatch):
-    """The test hub with the official repo (tiny weights under its name) and a CLIP repo whose file is not
-    a ViT-B-16; HF_ENDPOINT and HF_HUB_CACHE point at it and at a fresh cache."""
-    from huggingface_hub import constants
-
-    cache = tmp_path / "hub-cache"
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")  # for subprocesses; the server sends no xet headers anyway
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    # huggingface_hub's user-agent telemetry would fetch an agent registry from its import-time endpoint
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    with HubServer() as server:
-        server.state.repos[OFFICIAL] = Repo({"model.safetensors": TINY_IGGT, "config.json": b'{"note": "t"}'})
-        server.state.repos[CLIP_REPO] = Repo({"open_clip_model.safetensors": TINY_CLIP})
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        server.cache = cache
+    with serving_test_hub(tmp_path / "hub-cache", monkeypatch) as server:
         yield server
 
 

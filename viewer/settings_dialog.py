@@ -168,6 +168,11 @@ class SettingsDialog(QDialog):
         hub_row = QHBoxLayout()
         hub_row.addWidget(self.weights_hub_radio)
         hub_row.addWidget(self.weights_hub, 1)
+        models = QPushButton("Models…", weights_box)  # Settings > Models (viewer/models_page.py)
+        models.setObjectName("open_models")
+        models.setToolTip("The official IGGT checkpoint and real CLIP models: state, licence, download")
+        models.clicked.connect(self.open_models)
+        hub_row.addWidget(models)
         wl = QVBoxLayout(weights_box)
         wl.addWidget(self.weights_bundled)
         wl.addLayout(file_row)
@@ -330,6 +335,27 @@ class SettingsDialog(QDialog):
         self._update_model_default()
 
     # -------------------------------------------------------------------------------------- helpers
+    def open_models(self) -> QDialog:
+        """Settings > Models; a model chosen there fills the weights or CLIP field."""
+        from viewer.models_page import ModelsDialog
+
+        dialog = ModelsDialog(self)
+        dialog.model_chosen.connect(self.use_model)
+        dialog.show()
+        return dialog
+
+    def use_model(self, kind: str, setting: str) -> None:
+        bundled = setting == "bundled"
+        if kind == "iggt":
+            (self.weights_bundled if bundled else self.weights_hub_radio).setChecked(True)
+            if not bundled:
+                self.weights_hub.setText(setting)
+            self._update_model_default()
+        else:
+            (self.clip_bundled if bundled else self.clip_open_clip_radio).setChecked(True)
+            if not bundled:
+                self.clip_open_clip.setText(setting)
+
     def _browse(self) -> None:
         patterns = "Checkpoints (*.safetensors *.pt *.pth *.bin *.ckpt);;All files (*)"
         path, _ = QFileDialog.getOpenFileName(self, "Choose weights", self.weights_file.text(), patterns)
