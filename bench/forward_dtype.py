@@ -2,9 +2,10 @@
 in bfloat16 (what `load_iggt(dtype=torch.bfloat16)` gives: aggregator weights stored and computed in bf16
 under CPU autocast, heads in fp32, as the official code does on GPUs), in one process.
 
-Cases: the parity inputs (two_views, three_views) and 4 real room photos (resources/photos/room_scan_10)
-at 336x504. For each: forward time and peak-memory increment for both, the max relative error of depth,
-points, cameras (pose encoding) and instance features against fp32 (max |a - b| / max |a|, per output),
+Cases (``--cases``): the parity inputs (two_views, three_views) and 4 real room photos
+(resources/photos/room_scan_10) at 336x504 (photos_4x336x504, default) or 168x224 (photos_4x168x224).
+For each: forward time and peak-memory increment for both, the max relative error of depth, points,
+cameras (pose encoding) and instance features against fp32 (max |a - b| / max |a|, per output),
 and on the photos the adjusted Rand index between the instances the app clusters from each ("large"
 preset, as for the official model). The aggregator is converted in place after the fp32 runs, so the
 weights are never held twice.
@@ -60,14 +61,25 @@ def _instances(out: dict) -> np.ndarray:
     return cluster_views(points, np.ascontiguousarray(features), None, ClusterConfig.preset("large")).labels
 
 
-def main_bf16(cases: dict, case_images, build, status_kib, reset_peak, threads: int, root) -> int:
+PHOTO_CASES = {"photos_4x336x504": (4, 336, 504), "photos_4x168x224": (4, 168, 224)}
+DEFAULT_CASES = ("two_views", "three_views", "photos_4x336x504")
+
+
+def main_bf16(cases: dict, case_images, build, status_kib, reset_peak, threads: int, root,
+              names: list[str] | None = None) -> int:
     import torch
     from sklearn.metrics import adjusted_rand_score
 
     print(f"load average before start: {os.getloadavg()[0]:.2f}; threads {threads}; "
           f"torch {torch.__version__}; CPU bf16: {cpu_bf16_text()}")
-    inputs = {"two_views": case_images("two_views"), "three_views": case_images("three_views"),
-              "photos_4x336x504": photo_images(root)}
+    inputs = {}
+    for name in names or DEFAULT_CASES:
+        if name in PHOTO_CASES:
+            inputs[name] = photo_images(root, *PHOTO_CASES[name])
+        elif name in ("two_views", "three_views"):
+            inputs[name] = case_images(name)
+        else:
+            raise SystemExit(f"--dtype bf16 cases: {', '.join(('two_views', 'three_views', *PHOTO_CASES))}")
     net, build_s = build(threads)
     print(f"build + recipe weights: {build_s:.1f} s")
     runs: dict[str, dict] = {}
@@ -84,7 +96,7 @@ def main_bf16(cases: dict, case_images, build, status_kib, reset_peak, threads: 
     print("-" * len(header))
     for name, run in runs.items():
         (ref, t32, m32), (low, t16, m16) = run["fp32"], run["bf16"]
-        official = cases.get(name, cases["4x336x504"] if name.startswith("photos") else None)[3]
+        official = cases[name.removeprefix("photos_")][3]
         errors = " ".join(f"{_rel_error(ref[k], low[k]):>9.2e}" for k in OUTPUTS)
         ari = ""
         if name.startswith("photos"):
