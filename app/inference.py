@@ -239,10 +239,14 @@ class NetworkPredictor:
         import torch
 
         from app.progress import Cancelled
+        from app.run_estimate import cpu_warning
         from model.errors import Cancelled as ModelCancelled
         from model.errors import IGGTError, OutOfMemory
         from model.predict import PredictOptions, predict
 
+        warning = cpu_warning(self.net.config.name, self.device, *images.shape[:3])
+        if warning:
+            log.warning("%s", warning)
         dtype = None if self.config.dtype is None else getattr(torch, self.config.dtype)
         options = PredictOptions(
             device=self.device,

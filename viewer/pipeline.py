@@ -159,6 +159,8 @@ def seconds_per_mpx(settings, device: str) -> float | None:
 def estimate_text(model_id: str, device: str, n_views: int, size: tuple[int, int], per_view_bytes: float,
                   free_bytes: int | None, cap: int, why: str, seconds_per_mpx: float | None) -> str:
     """One paragraph: what a run of ``n_views`` at ``size`` will need on ``device``, and whether it fits."""
+    from app.run_estimate import cpu_warning
+
     h, w = size
     need = per_view_bytes * n_views
     free = "unknown" if free_bytes is None else f"{free_bytes / 1e9:.1f} GB free"
@@ -169,6 +171,8 @@ def estimate_text(model_id: str, device: str, n_views: int, size: tuple[int, int
         from app.progress import format_seconds
 
         text += f" Expected time about {format_seconds(seconds)} (from your last run on this device)."
+    elif warning := cpu_warning(model_id.split(":")[0].removeprefix("iggt-"), device, n_views, h, w):
+        text += f" ⚠ {warning[0].upper()}{warning[1:]}."  # the full model's first run on a CPU
     else:
         text += " The time is measured on the first run."
     if n_views > cap:
