@@ -7,7 +7,7 @@ import platform
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import QEvent, Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QFont, QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -56,13 +56,25 @@ def show_about(parent: QWidget) -> QMessageBox:
     return box
 
 
+# what the mouse does (VTK's trackball camera in 3D; the photo panel's own tools in 2D)
+MOUSE_CONTROLS = (
+    ("Rotate the 3D view", "Left drag"),
+    ("Pan", "Middle drag, or Shift + left drag"),
+    ("Zoom", "Wheel, or right drag"),
+    ("Roll", "Ctrl + left drag"),
+    ("Select an instance", "Click a point (3D) or a pixel (photo)"),
+    ("Lasso in a photo", "Drag with the lasso tool on"),
+)
+
+
 class ShortcutsDialog(QDialog):
-    """A two-column table of every action with a keyboard shortcut."""
+    """A two-column table of every action with a keyboard shortcut, then the mouse controls; Esc closes."""
 
     def __init__(self, rows: list[tuple[str, str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Keyboard shortcuts")
+        self.setWindowTitle("Keyboard shortcuts and mouse controls")
         self.setObjectName("shortcuts_dialog")
+        rows = [*rows, ("— Mouse —", ""), *MOUSE_CONTROLS]
         table = QTableWidget(len(rows), 2, self)
         table.setHorizontalHeaderLabels(["Action", "Shortcut"])
         table.verticalHeader().setVisible(False)
@@ -78,7 +90,20 @@ class ShortcutsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(table)
         layout.addWidget(buttons)
-        self.resize(460, 520)
+        self.resize(460, 560)
+
+    def event(self, event) -> bool:
+        # Esc closes the dialog, also when the table has the focus and the window binds Esc
+        if event.type() == QEvent.Type.ShortcutOverride and event.key() == Qt.Key.Key_Escape:
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            self.reject()
+            return
+        super().keyPressEvent(event)
 
 
 class ErrorDialog(QMessageBox):

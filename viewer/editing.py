@@ -32,8 +32,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QMessageBox,
     QVBoxLayout,
     QWidget,
@@ -931,32 +929,12 @@ def merge_candidates(scene: Scene, instance_id: int) -> list[int]:
 
 
 def ask_merge_partners(parent: QWidget, scene: Scene, instance_id: int) -> list[int]:
-    dialog = QDialog(parent)
-    dialog.setWindowTitle("Merge instances")
-    listing = QListWidget(dialog)
-    for iid in merge_candidates(scene, instance_id):
-        inst = scene.instances[iid]
-        item = QListWidgetItem(f"{inst.name}  ({inst.stats.point_count:,} points)")
-        item.setData(Qt.ItemDataRole.UserRole, iid)
-        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-        item.setCheckState(Qt.CheckState.Unchecked)
-        if inst.locked:
-            item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
-        listing.addItem(item)
-    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-    buttons.accepted.connect(dialog.accept)
-    buttons.rejected.connect(dialog.reject)
-    layout = QVBoxLayout(dialog)
-    layout.addWidget(QLabel(f"Merge {scene.instances[instance_id].name} with (nearest first):", dialog))
-    layout.addWidget(listing)
-    layout.addWidget(buttons)
-    if dialog.exec() != QDialog.DialogCode.Accepted:
-        return []
-    return [
-        listing.item(r).data(Qt.ItemDataRole.UserRole)
-        for r in range(listing.count())
-        if listing.item(r).checkState() == Qt.CheckState.Checked
-    ]
+    from viewer.merge_dialog import MergeDialog, view_preview
+
+    view = getattr(parent, "view", None)
+    preview = view_preview(view) if view is not None else None
+    dialog = MergeDialog(scene, instance_id, merge_candidates(scene, instance_id), preview, parent)
+    return dialog.checked() if dialog.exec() == QDialog.DialogCode.Accepted else []
 
 
 def ask_restore(parent: QWidget, deleted: list) -> int | None:

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.export import FORMATS, ExportCancelled, ExportOptions, ExportResult, export_scene
+from app.export import FORMATS, ExportCancelled, ExportOptions, ExportResult, export_all, export_scene
 from app.scene import Scene
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,12 @@ class ExportJob(QObject):
 
     def _run(self) -> None:
         try:
-            self.result = export_scene(self.scene, self.fmt, self.path, self.options)
+            if self.fmt == ALL:
+                results = export_all(self.scene, self.path, self.options)
+                self.result = ExportResult(self.path, [r.path for r in results],
+                                           [w for r in results for w in r.warnings])  # fmt: skip
+            else:
+                self.result = export_scene(self.scene, self.fmt, self.path, self.options)
         except ExportCancelled:
             self.cancelled.emit()
         except Exception as exc:
@@ -93,12 +98,29 @@ def confirm_overwrite(parent: QWidget, path: Path) -> bool:
     return answer == QMessageBox.StandardButton.Yes
 
 
+ALL = "all"  # every format into one folder (app.export.export_all)
+# default names: the scene's name with the format's suffix, or a folder named after the scene and format
+DEFAULT_NAMES = {"ply": "{stem}.ply", "glb": "{stem}.glb", "colmap": "{stem}-colmap",
+                 "masks": "{stem}-masks", "coco": "{stem}-coco.json", "table": "{stem}-instances.csv",
+                 ALL: "{stem}-export"}  # fmt: skip
+
+
+def writable_folder(preferred: Path | None) -> Path:
+    """``preferred`` when the user can write there, else their Documents folder (or home)."""
+    import os
+
+    if preferred is not None and preferred.is_dir() and os.access(preferred, os.W_OK | os.X_OK):
+        return preferred
+    documents = Path.home() / "Documents"
+    return documents if documents.is_dir() and os.access(documents, os.W_OK) else Path.home()
+
+
 def default_target(base: Path | None, fmt: str) -> Path:
-    """``<scene stem>_<format><suffix>`` next to the scene (or in the home folder)."""
-    folder = base.parent if base is not None else Path.home()
+    """``room.glb``, ``room-colmap/``, ... next to the scene ``room.iggt``, in a folder the user can write
+    (a read-only photo folder is not offered)."""
+    folder = writable_folder(base.parent if base is not None else None)
     stem = base.stem if base is not None else "scene"
-    spec = FORMATS[fmt]
-    return folder / f"{stem}_{fmt}{spec.suffix}"
+    return folder / DEFAULT_NAMES[fmt].format(stem=stem)
 
 
 class ExportDialog(QDialog):
@@ -119,6 +141,7 @@ class ExportDialog(QDialog):
         self.format.setObjectName("export_format")
         for spec in FORMATS.values():
             self.format.addItem(spec.title, spec.name)
+        self.format.addItem("All formats (one folder)", ALL)
         self.description = QLabel(self)
         self.description.setWordWrap(True)
         self.target = QLineEdit(self)
@@ -133,6 +156,9 @@ class ExportDialog(QDialog):
         self.colour_by.setObjectName("export_colour_by")
         self.colour_by.addItem("Photo colour", "rgb")
         self.colour_by.addItem("Instance colour", "instance")
+        view = getattr(parent, "view", None)  # start with the colours the 3D view shows
+        if getattr(view, "colour_mode", None) == "instance":
+            self.colour_by.setCurrentIndex(1)
         self.with_images = QCheckBox("Copy the images", self)
         self.with_images.setObjectName("export_with_images")
         self.with_images.setChecked(True)
@@ -180,31 +206,35 @@ class ExportDialog(QDialog):
     def _on_path_edited(self, _text: str) -> None:
         self._user_edited_path = True
 
-    def _on_format(self) -> None:
+    def _spec(self) -> tuple[str, str, bool, str]:
+        """(name, title, folder?, suffix) of the chosen format ("all" writes a folder)."""
+        if self.fmt() == ALL:
+            return ALL, "all formats", True, ""
         spec = FORMATS[self.fmt()]
-        self.description.setText(spec.description)
-        self.colour_by.setEnabled(spec.name == "glb")
-        self.with_images.setEnabled(spec.name == "colmap")
+        return spec.name, spec.title, spec.folder, spec.suffix
+
+    def _on_format(self) -> None:
+        name, _title, _folder, suffix = self._spec()
+        every = "every format into one folder: " + ", ".join(FORMATS)
+        self.description.setText(every if name == ALL else FORMATS[name].description)
+        self.colour_by.setEnabled(name in ("ply", "glb", ALL))
+        self.with_images.setEnabled(name in ("colmap", ALL))
         current = Path(self.target.text()) if self.target.text() else None
         if not self._user_edited_path or current is None:
-            self.target.setText(str(default_target(self.scene_path, spec.name)))
+            self.target.setText(str(default_target(self.scene_path, name)))
         else:  # keep the user's folder and name, adapt the suffix
             stem = current.stem if current.suffix else current.name
-            self.target.setText(str(current.with_name(stem + spec.suffix)))
+            self.target.setText(str(current.with_name(stem + suffix)))
 
     def browse(self) -> None:
-        spec = FORMATS[self.fmt()]
-        start = self.target.text() or str(Path.home())
-        if spec.folder:
-            path = QFileDialog.getSaveFileName(self, f"Export {spec.title} to folder", start, "Folders (*)")[
-                0
-            ]
+        name, title, folder, suffix = self._spec()
+        start = self.target.text() or str(writable_folder(None))
+        if folder:
+            path = QFileDialog.getSaveFileName(self, f"Export {title} to folder", start, "Folders (*)")[0]
         else:
-            patterns = (
-                "CSV or JSON (*.csv *.json)" if spec.name == "table" else f"{spec.title} (*{spec.suffix})"
-            )
+            patterns = "CSV or JSON (*.csv *.json)" if name == "table" else f"{title} (*{suffix})"
             path = QFileDialog.getSaveFileName(
-                self, f"Export {spec.title}", start, patterns, options=QFileDialog.Option.DontConfirmOverwrite
+                self, f"Export {title}", start, patterns, options=QFileDialog.Option.DontConfirmOverwrite
             )[0]
         if path:
             self.set_target(path)
@@ -237,7 +267,7 @@ class ExportDialog(QDialog):
         self.progress.setVisible(True)
         self.export_button.setEnabled(False)
         self.cancel_button.setText("Cancel")
-        self._show_status(f"Exporting {FORMATS[self.fmt()].title}…")
+        self._show_status(f"Exporting {self._spec()[1]}…")
         return self.job.start()
 
     def _on_progress(self, message: str, fraction: float) -> None:

@@ -746,7 +746,10 @@ class MainWindow(QMainWindow):
     def save_as(self) -> bool:
         if self.document.scene is None:
             return False
-        start = self.document.path or Path(self.settings.get("paths/last_dir", str(Path.home()))) / (
+        from viewer.export_dialog import writable_folder  # never the read-only photo folder
+
+        folder = writable_folder(Path(self.settings.get("paths/last_dir", str(Path.home()))))
+        start = self.document.path or folder / (
             (self.document.source.name if self.document.source else "scene") + SCENE_SUFFIX)
         path, _ = QFileDialog.getSaveFileName(self, "Save scene", str(start),
                                               f"IGGT scenes (*{SCENE_SUFFIX})")

@@ -36,6 +36,7 @@ from app import review_actions as ra
 from app.edits import EditError
 from app.review import UNREVIEWED, ReviewItem, progress_text, review_queue, review_state
 from app.scene import Scene
+from viewer.swatch import swatch
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +52,6 @@ KEYS = {
 }
 THUMB_HEIGHT = 96
 STATE_MARK = {"accepted": "✓", "fixed": "✎", "unreviewed": "•"}
-
-
-def swatch(colour: tuple[int, int, int], size: int = 12) -> QIcon:
-    """A small filled square of an instance's colour (lists and dialogs show one beside each name)."""
-    pix = QPixmap(size, size)
-    pix.fill(QColor(*colour))
-    return QIcon(pix)
 
 
 def mask_thumbnail(scene: Scene, instance_id: int, view: int, height: int = THUMB_HEIGHT) -> QImage:

@@ -21,8 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--force", action="store_true", help="replace an existing output")
     parser.add_argument(
-        "--colour-by", choices=("rgb", "instance"), default="rgb", help="GLB point colours (default: rgb)"
-    )
+        "--colour-by", choices=("rgb", "instance"), default="rgb",
+        help="PLY and GLB point colours (default: rgb)",
+    )  # fmt: skip
     parser.add_argument("--no-images", action="store_true", help="COLMAP: do not copy the images")
     parser.add_argument(
         "--scale-from", type=Path, metavar="SCENE",

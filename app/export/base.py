@@ -27,7 +27,7 @@ class ExportCancelled(Cancelled):
 @dataclass
 class ExportOptions:
     force: bool = False  # replace an existing output
-    colour_by: str = "rgb"  # GLB point colours: "rgb" or "instance"
+    colour_by: str = "rgb"  # PLY/GLB point colours: "rgb" or "instance"
     with_images: bool = True  # COLMAP: copy the (EXIF-upright) original images next to the model
     progress: ProgressFn | None = None
     cancel: CancelFn | None = None

@@ -50,9 +50,12 @@ def header_comments(scene: Scene) -> list[str]:
     return comments
 
 
-def vertex_array(scene: Scene) -> np.ndarray:
+def vertex_array(scene: Scene, colour_by: str = "rgb") -> np.ndarray:
+    """Vertices with the photo colour of each point, or its instance's colour (``colour_by="instance"``)."""
+    from app.export.glb import point_colours
+
     pts = scene.points
-    rgb = scene.point_rgb
+    rgb = point_colours(scene, colour_by)
     out = np.empty(pts.shape[0], dtype=VERTEX_DTYPE)
     out["x"], out["y"], out["z"] = pts[:, 0], pts[:, 1], pts[:, 2]
     out["red"], out["green"], out["blue"] = rgb[:, 0], rgb[:, 1], rgb[:, 2]
@@ -69,7 +72,7 @@ def export_ply(scene: Scene, path: Path, options: ExportOptions | None = None) -
     require_points(scene)
     check_target(Path(path), options.force)
     options.report("collecting points", 0.0)
-    vertices = vertex_array(scene)
+    vertices = vertex_array(scene, options.colour_by)
     ply = PlyData([PlyElement.describe(vertices, "vertex")], text=False, byte_order="<",
                   comments=header_comments(scene))  # fmt: skip
     options.report("writing PLY", 0.1)

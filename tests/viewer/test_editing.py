@@ -199,8 +199,8 @@ def test_export_asks_before_overwriting(edit_window, annotation_case, tmp_path, 
     # the suggested names follow the format
     dialog._user_edited_path = False
     dialog.set_format("colmap")
-    assert dialog.target.text().endswith("room_colmap")
-    assert set(FORMATS) == {dialog.format.itemData(i) for i in range(dialog.format.count())}
+    assert dialog.target.text().endswith("room-colmap")
+    assert {*FORMATS, "all"} == {dialog.format.itemData(i) for i in range(dialog.format.count())}
     dialog.close()
 
 
