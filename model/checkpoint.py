@@ -27,7 +27,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,73 +91,37 @@ def _strip_prefix(key: str) -> str:
     return key
 
 
-_SAFETENSORS_DTYPES = {
-    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
-    "BOOL": torch.bool,
-}
-
-
 class SafetensorsReader:
-    """Reads tensors of a .safetensors file with plain file reads straight into fresh tensors.
-
-    Unlike a memory map, this never puts the file's pages into the process (so the resident size
-    does not count the weights twice while loading).
-    """
+    """One .safetensors file through safetensors' own ``safe_open``: the library parses the header, checks
+    the tensors' offsets against the file size and maps the data, so opening costs a header read and a
+    tensor's bytes are read only when it is used."""
 
     def __init__(self, path: Path) -> None:
+        from safetensors import SafetensorError, safe_open
+
         self.path = path
-        size = path.stat().st_size
-        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
         try:
-            header_len = int.from_bytes(self._file.read(8), "little")
-            if size < 8 or header_len <= 1 or 8 + header_len > size:
-                raise ValueError("bad header length")
-            header = json.loads(self._file.read(header_len))
-            if not isinstance(header, dict):
-                raise ValueError("header is not a JSON object")
-        except (ValueError, UnicodeDecodeError) as exc:
-            self.close()
-            raise CheckpointError(f"{path}: not a safetensors file ({exc})") from None
-        except RecursionError:
-            self.close()
-            raise CheckpointError(f"{path}: not a safetensors file (header nested too deeply)") from None
-        self.metadata = {str(k): str(v) for k, v in (header.pop("__metadata__", None) or {}).items()}
-        self._data_start = 8 + header_len
-        self.entries: dict[str, tuple[torch.dtype, tuple[int, ...], int, int]] = {}
-        for name, info in header.items():
-            try:
-                dtype = _SAFETENSORS_DTYPES[info["dtype"]]
-                shape = tuple(int(d) for d in info["shape"])
-                begin, end = (int(v) for v in info["data_offsets"])
-            except (KeyError, TypeError, ValueError):
-                self.close()
-                raise CheckpointError(f"{path}: unsupported or malformed entry {name!r}") from None
-            nbytes = torch.empty((), dtype=dtype).element_size() * _numel(shape)
-            if end - begin != nbytes:
-                self.close()
-                raise CheckpointError(f"{path}: entry {name!r} has inconsistent size")
-            if self._data_start + end > size:
-                self.close()
-                raise CheckpointError(
-                    f"{path}: the file is truncated ({size} bytes, tensor {name!r} needs "
-                    f"{self._data_start + end})"
-                )
-            self.entries[name] = (dtype, shape, begin, end)
+            self._file = safe_open(str(path), framework="pt")
+            self.metadata = {str(k): str(v) for k, v in (self._file.metadata() or {}).items()}
+            names = self._file.keys()
+            self.shapes = {name: tuple(self._file.get_slice(name).get_shape()) for name in names}
+        except SafetensorError as exc:
+            raise CheckpointError(f"{path}: {_safetensors_problem(exc)}") from None
+        except OSError as exc:
+            raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
     def get_tensor(self, name: str) -> torch.Tensor:
-        dtype, shape, begin, end = self.entries[name]
-        tensor = torch.empty(shape, dtype=dtype)
-        if end > begin:
-            buffer = tensor.reshape(-1).view(torch.uint8).numpy()
-            self._file.seek(self._data_start + begin)
-            if self._file.readinto(memoryview(buffer)) != end - begin:
-                raise OSError("short read")
-        return tensor
+        return self._file.get_tensor(name)
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.close()
+        self._file = None  # the library releases the mapping with its last reference
+
+
+def _safetensors_problem(exc: Exception) -> str:
+    text = str(exc).replace("Error while deserializing header: ", "")
+    if "not fully covered" in text or "incomplete" in text.lower():
+        return f"the file is truncated or damaged ({text})"
+    return f"not a safetensors file ({text})"
 
 
 def _numel(shape: tuple[int, ...]) -> int:
@@ -172,7 +135,7 @@ def _read_safetensors(path: Path, source: TensorSource) -> None:
     reader = SafetensorsReader(path)
     source.metadata.update(reader.metadata)
     source._files.append(reader)
-    _register(source, path, reader, {k: v[1] for k, v in reader.entries.items()})
+    _register(source, path, reader, reader.shapes)
 
 
 def _torch_load(path: Path) -> object:
@@ -559,23 +522,24 @@ def with_preferred_input(
     extra: dict[str, str] | None = None,
 ) -> Path:
     """Copy a .safetensors weights file with a preferred input size (and the ``extra`` entries, e.g. the
-    app's) recorded in its metadata (replacing any earlier size). The tensor data is copied byte for
-    byte; the write is atomic, so ``path_out`` may be ``path_in``."""
+    app's) recorded in its metadata (replacing any earlier size), written by safetensors itself; the
+    tensors are the same, and the write is atomic, so ``path_out`` may be ``path_in``."""
     path_in, path_out = Path(path_in), Path(path_out)
     if path_in.suffix != ".safetensors":
         raise CheckpointError(f"{path_in}: only .safetensors files carry metadata")
     _check_file(path_in)
-    SafetensorsReader(path_in).close()  # validates the header and the data size
-    entries = {**preferred_metadata(width, height, max_views), **(extra or {})}
-    path_out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write.atomic_file(path_out) as tmp, open(path_in, "rb") as src, open(tmp, "wb") as out:
-        header = json.loads(src.read(int.from_bytes(src.read(8), "little")))
-        old = header.pop("__metadata__", None) or {}
-        meta = {k: v for k, v in old.items() if k not in _SIZE_LIMITS}
-        blob = json.dumps({"__metadata__": {**meta, **entries}, **header}, separators=(",", ":")).encode()
-        blob += b" " * (-len(blob) % 8)  # the format aligns the data to 8 bytes
-        out.write(len(blob).to_bytes(8, "little") + blob)
-        shutil.copyfileobj(src, out, 1 << 20)
+    from safetensors.torch import save_file
+
+    reader = SafetensorsReader(path_in)
+    try:
+        tensors = {name: reader.get_tensor(name) for name in reader.shapes}
+        meta = {k: v for k, v in reader.metadata.items() if k not in _SIZE_LIMITS}
+        entries = {**preferred_metadata(width, height, max_views), **(extra or {})}
+        path_out.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write.atomic_file(path_out) as tmp:
+            save_file(tensors, str(tmp), metadata={**meta, **entries})
+    finally:
+        reader.close()
     return path_out
 
 
