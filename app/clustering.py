@@ -318,7 +318,7 @@ def merge_touching(
 ) -> np.ndarray:
     """Merge clusters that touch in 3D and look alike: a pair whose neighbour links (``graph``: each
     point's 3D neighbours) make up at least ``min_contact`` of the smaller cluster's links, and whose mean
-    features are closer than ``max_distance``, becomes one cluster; closest pairs first, transitively.
+    features are closer than ``max_distance``, becomes one cluster, transitively.
     Returns labels renumbered 0.. in order of first appearance.
 
     Why: weak features split one object into fragments that lie side by side; HDBSCAN alone cannot join
@@ -340,19 +340,12 @@ def merge_touching(
     contact = links[i, j] / np.maximum(np.minimum(degree[i], degree[j]), 1)
     dist = np.linalg.norm(centres[i] - centres[j], axis=1)
     ok = (contact >= min_contact) & (dist < max_distance)
-    parent = np.arange(n)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for k in np.flatnonzero(ok)[np.argsort(dist[ok], kind="stable")]:
-        a, b = root(int(i[k])), root(int(j[k]))
-        if a != b:
-            parent[max(a, b)] = min(a, b)
-    merged = np.array([root(x) for x in range(n)])[labels]
+    pairs = np.flatnonzero(ok)  # every close, touching pair is merged: groups are connected components
+    graph = coo_matrix((np.ones(pairs.size), (i[pairs], j[pairs])), shape=(n, n))
+    merged = connected_components(graph, directed=False)[1][labels]
     kept, first = np.unique(merged, return_index=True)
     renumber = np.empty(n, dtype=np.int64)
     renumber[kept[np.argsort(first)]] = np.arange(kept.size)
@@ -780,25 +773,7 @@ def synthetic_features(
 
 
 def adjusted_rand_index(a: np.ndarray, b: np.ndarray) -> float:
-    """ARI between two labelings of the same items (sklearn's formula, computed with bincounts)."""
-    a = np.asarray(a).reshape(-1)
-    b = np.asarray(b).reshape(-1)
-    _, ai = np.unique(a, return_inverse=True)
-    _, bi = np.unique(b, return_inverse=True)
-    n = a.size
-    table = np.bincount(ai * (bi.max() + 1) + bi, minlength=(ai.max() + 1) * (bi.max() + 1)).astype(
-        np.float64
-    )
+    """ARI between two labelings of the same items, of any (equal) shape: sklearn's adjusted_rand_score."""
+    from sklearn.metrics import adjusted_rand_score
 
-    def comb2(x: np.ndarray) -> float:
-        return float((x * (x - 1) / 2).sum())
-
-    sum_ij = comb2(table)
-    sum_a = comb2(table.reshape(ai.max() + 1, -1).sum(1))
-    sum_b = comb2(table.reshape(ai.max() + 1, -1).sum(0))
-    total = n * (n - 1) / 2
-    expected = sum_a * sum_b / total if total else 0.0
-    maximum = (sum_a + sum_b) / 2
-    if maximum == expected:
-        return 1.0
-    return (sum_ij - expected) / (maximum - expected)
+    return float(adjusted_rand_score(np.asarray(a).reshape(-1), np.asarray(b).reshape(-1)))
