@@ -75,12 +75,14 @@ def install_excepthook(window) -> None:
 def install_features(window) -> None:
     """Add the feature modules (annotation editing, text queries) to a main window."""
     from viewer.editing import install_editing
+    from viewer.measure_tool import install_measure
     from viewer.panels.query import install_query_panel
     from viewer.review_panel import install_review
 
     install_editing(window)
     install_query_panel(window)
     install_review(window)
+    install_measure(window)
     window.restore_layout()
 
 
