@@ -759,14 +759,20 @@ class SceneView(QWidget):
             self.plotter.render()
 
     def save_screenshot(self, path: Path | str, scale: int = 1) -> Path:
-        """Save the 3D view (full detail) as a PNG image."""
+        """Save the 3D view (full detail) as a PNG image (atomically, as every file the app writes)."""
+        from PIL import Image
+
+        from model import atomic_write
+
         path = Path(path)
         self._refining = True
         try:
             self.render()
-            self.plotter.screenshot(str(path), scale=scale)
+            image = self.plotter.screenshot(None, return_img=True, scale=scale)
         finally:
             self._refining = False
+        with atomic_write.atomic_file(path) as tmp:
+            Image.fromarray(image).save(tmp, format="PNG")
         return path
 
     def shutdown(self) -> None:

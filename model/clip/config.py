@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
+
+from model import atomic_write
 
 # open_clip's BPE vocabulary size (the SimpleTokenizer ships it inside the package).
 OPEN_CLIP_VOCAB = 49408
@@ -94,18 +94,6 @@ def config_path_for(weights: Path) -> Path:
     return weights.with_suffix(".json")
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_tiny_clip(model: torch.nn.Module, cfg: TinyClipConfig, weights: Path, half: bool = True) -> None:
     """Write ``weights`` (.safetensors, fp16 by default) and its config JSON beside it, atomically."""
     from safetensors.torch import save
@@ -116,8 +104,8 @@ def save_tiny_clip(model: torch.nn.Module, cfg: TinyClipConfig, weights: Path, h
     for k, v in model.state_dict().items():
         v = v.detach().cpu().contiguous()
         state[k] = v.half() if half and v.is_floating_point() else v
-    _atomic_write_bytes(weights, save(state, metadata={"format": FORMAT}))
-    _atomic_write_bytes(config_path_for(weights), json.dumps(cfg.to_json(), indent=2).encode())
+    atomic_write.write_bytes(weights, save(state, metadata={"format": FORMAT}))
+    atomic_write.write_text(config_path_for(weights), json.dumps(cfg.to_json(), indent=2))
 
 
 def load_tiny_clip(
