@@ -14,8 +14,10 @@ With ``image_storage="paths"`` the images are not embedded: the manifest keeps e
 its SHA-256, and loading re-reads and re-preprocesses them (a missing or changed file becomes a grey
 placeholder and a warning in ``scene.load_warnings``).
 
-Saving writes a temporary file next to the target, fsyncs it, keeps the previous file as
-``<name>.bak`` and renames the new file into place, so a crash never leaves a half-written scene.
+Saving goes through ``model.atomic_write`` (a temporary file next to the target, fsynced, the previous
+file kept as ``<name>.bak``, then renamed into place), so a crash never leaves a half-written scene; it
+never replaces a file that is not a scene, nor a ``.bak`` that is not a scene's. Loading checks what the
+file declares before reading it (``app.scene_limits``).
 """
 
 from __future__ import annotations
