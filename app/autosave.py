@@ -84,12 +84,14 @@ class Autosaver:
 
     def write(self, scene: Scene, source: Path | None, edits: int = 0) -> Path:
         """Save ``scene`` to this session's side file (atomically) and its note."""
-        from app.scene_io import save_scene
+        from app.scene_io import is_scene_file, save_scene
 
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.path_for(source)
         if self.current is not None and self.current != path:
             self.discard()  # the scene was saved under another name meanwhile
+        if path.is_file() and not is_scene_file(path):  # our own side file, damaged: not the user's data
+            path.unlink()
         save_scene(scene, path, keep_backup=False)
         note = {
             "source": None if source is None else str(Path(source).expanduser().absolute()),

@@ -115,7 +115,7 @@ def _check_target(path: Path) -> None:
         raise UserError(f"cannot save the scene to {path}: folder {parent} is not writable")
 
 
-def _is_scene_file(path: Path) -> bool:
+def is_scene_file(path: Path) -> bool:
     try:
         read_manifest(path)
     except SceneFileError:
@@ -130,10 +130,10 @@ def check_replaceable(path: Path, keep_backup: bool = True) -> None:
     ``<name>.bak`` that is not a scene file: it may be the only copy of something).
     """
     _check_target(path)
-    if path.exists() and not _is_scene_file(path):
+    if path.exists() and not is_scene_file(path):
         raise UserError(f"{path} exists and is not an IGGT scene file; refusing to replace it")
     bak = backup_path(path)
-    if keep_backup and path.exists() and os.path.lexists(bak) and not _is_scene_file(bak):
+    if keep_backup and path.exists() and os.path.lexists(bak) and not is_scene_file(bak):
         raise UserError(f"{bak} exists and is not a scene backup; move it away to save {path.name}")
 
 

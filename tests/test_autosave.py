@@ -86,3 +86,15 @@ def test_saving_under_a_new_name_moves_the_autosave(scene: Scene, tmp_path: Path
     first = saver.write(scene, None)
     second = saver.write(scene, tmp_path / "named.iggt")
     assert not first.exists() and second.exists() and "named" in second.name
+
+
+def test_a_damaged_side_file_does_not_block_autosaving(tmp_path) -> None:
+    from scenes import make_scene
+
+    from app.autosave import Autosaver
+    from app.scene_io import load_scene
+
+    saver = Autosaver(tmp_path, session="s1")
+    side = saver.path_for(None)
+    side.write_bytes(b"PK\x03\x04 half a zip from a failing disk")
+    assert load_scene(saver.write(make_scene(), None, edits=1)).n_views == 2
