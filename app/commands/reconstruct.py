@@ -19,6 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "images", nargs="+", help="image folder(s) and/or image files (JPEG, PNG, WebP, BMP, TIFF)"
     )
     parser.add_argument("-o", "--output", required=True, type=Path, help="scene file to write (.iggt)")
+    add_run_options(parser)
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options that choose how a scan is reconstructed (`build_config` reads them); `iggt batch`
+    takes the same ones."""
     parser.add_argument(
         "--weights", default="bundled", help="'bundled' (default), a checkpoint file, or a cached hub id"
     )
@@ -54,7 +61,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="background for transparent pixels (default: white, as the demo)")  # fmt: skip
     parser.add_argument("--store-paths", action="store_true",
                         help="keep image paths and SHA-256 in the scene instead of the images")  # fmt: skip
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
 
 
 def _device(text: str) -> str:
