@@ -19,7 +19,7 @@ from pathlib import Path
 from app.batch_manifest import ScanRecord, append_record, manifest_path, read_manifest
 from app.batch_report import BatchProgress, BatchSummary
 from app.batch_run import BatchPlan, plan_batch, run_embedded, run_processes
-from app.batch_scans import OUTPUT_SUFFIX, Scan, find_scans, settings_fingerprint
+from app.batch_scans import Scan, find_scans, settings_fingerprint
 from app.batch_worker import running_dir, state_dir
 from app.errors import UserError
 from app.reconstruct import ReconstructConfig
@@ -72,11 +72,10 @@ def locked(out_dir: Path) -> Iterator[None]:
 
 
 def clear_leftovers(out_dir: Path) -> None:
-    """Remove the attempt markers and the temporary files of saves that a killed run left behind."""
+    """Remove the attempt markers a killed run left behind (temporary files of its interrupted saves are
+    removed by `model.atomic_write` when that scan is written again)."""
     for marker in running_dir(out_dir).glob("*"):
         marker.unlink(missing_ok=True)
-    for tmp in out_dir.rglob(f".*{OUTPUT_SUFFIX}.*.tmp"):
-        tmp.unlink(missing_ok=True)
 
 
 def prepare(source: Path, out_dir: Path, config: ReconstructConfig, retry_failed: bool

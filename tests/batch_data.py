@@ -17,7 +17,7 @@ RUN_OPTIONS = ["--width", "168"]  # reconstruct's own options, given to both com
 
 def write_room(folder: Path, seed: int, views: int = 2) -> Path:
     """Render room ``seed`` as PNGs into ``folder`` (one scan)."""
-    from model.synthetic import render_room
+    from training.synthetic import render_room
 
     room = render_room(seed, views, *SIZE)
     folder.mkdir(parents=True)

@@ -119,7 +119,7 @@ def test_local_process_killed_mid_scan_is_retried(scans: Path, tmp_path: Path, m
     assert any(line.startswith("retried room_2") for line in summary.lines())
     assert read_manifest(manifest_path(out))["room_2"].attempts == 2
     load_scene(out / "room_2.iggt")  # valid
-    assert not list(out.rglob("*.tmp"))
+    assert not list(out.rglob(".*.part"))
 
 
 def test_ctrl_c_stops_cleanly_and_a_rerun_resumes(scans: Path, tmp_path: Path) -> None:
@@ -135,6 +135,6 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_resumes(scans: Path, tmp_path: Path) -
     assert proc.returncode == 130, err
     assert "run the same command again to resume" in err + _
     left = [p.name for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")]
-    assert "room_1.iggt" not in left and not list(out.rglob("*.tmp"))
+    assert "room_1.iggt" not in left and not list(out.rglob(".*.part"))
     resumed = run_batch(scans, out, run_config(), BatchOptions(quiet=True))
     assert resumed.done == ["site_a/room_1"] and len(resumed.skipped) == 2
