@@ -42,6 +42,17 @@ def change_one_image(folder: Path) -> None:
     Image.fromarray(pixels).save(path)
 
 
+def run_config(*extra: str):
+    """The ReconstructConfig `iggt reconstruct` would use with RUN_OPTIONS and ``extra``."""
+    import argparse
+
+    from app.commands.reconstruct import add_run_options, build_config
+
+    parser = argparse.ArgumentParser()
+    add_run_options(parser)
+    return build_config(parser.parse_args([*RUN_OPTIONS, *extra]))
+
+
 def reconstruct_cli(folder: Path, out: Path) -> Path:
     assert main(["reconstruct", str(folder), "-o", str(out), "-q", *RUN_OPTIONS]) == 0
     return out

@@ -20,6 +20,7 @@ from batch_data import (
     assert_same_scene,
     change_one_image,
     reconstruct_cli,
+    run_config,
     write_broken,
     write_room,
 )
@@ -30,17 +31,8 @@ from app.batch_manifest import manifest_path, read_manifest
 from app.batch_scans import find_scans
 from app.batch_worker import FAULT_ENV
 from app.cli import main
-from app.commands.reconstruct import add_run_options, build_config
 from app.errors import UserError
 from app.scene_io import load_scene
-
-
-def run_config(*extra: str):
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    add_run_options(parser)
-    return build_config(parser.parse_args([*RUN_OPTIONS, *extra]))
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +74,7 @@ def test_embedded_batch_equals_reconstruct_and_resumes(scans: Path, tmp_path: Pa
     assert retry.done == [] and [s for s, _ in retry.failed] == ["broken"]
 
     _, plan, _ = prepare(root, out, run_config("--conf-percentile", "5"), retry_failed=False)
-    assert sorted(j.scan.name for j in plan.jobs) == ["room_2", "site_a/room_1"]  # other settings: again
+    assert sorted(j.scan.name for j in plan.jobs) == ["broken", "room_2", "site_a/room_1"]  # all again
 
 
 def test_dry_run_lists_work_with_estimate(scans: Path, tmp_path: Path, capsys) -> None:
