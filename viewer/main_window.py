@@ -124,6 +124,9 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_panels()
         self._build_actions()
+        from viewer.batch_scans import install as install_scans_panel
+
+        self.scans_panel = install_scans_panel(self)  # File > Open batch…, the Scans panel
         self._orbit_timer = QTimer(self)
         self._orbit_timer.setInterval(40)
         self._orbit_timer.timeout.connect(self._orbit_step)
