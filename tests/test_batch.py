@@ -114,11 +114,17 @@ def test_local_process_killed_mid_scan_is_retried(scans: Path, tmp_path: Path, m
     assert not list(out.rglob(".*.part"))
 
 
+def _default_sigint() -> None:
+    """Ctrl-C reaches the batch even when these tests run in a background shell (which ignores it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_cleanly_and_a_rerun_resumes(scans: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "app.cli", "batch", str(scans), "-o", str(out), *RUN_OPTIONS]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+                            env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            preexec_fn=_default_sigint)  # fmt: skip
     deadline = time.monotonic() + 300
     while len(read_manifest(manifest_path(out))) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)  # the broken scan and one room are finished; the last one is running
