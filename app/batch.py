@@ -13,7 +13,7 @@ import fcntl
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from app.batch_manifest import ScanRecord, append_record, manifest_path, read_manifest
@@ -22,7 +22,7 @@ from app.batch_run import BatchPlan, plan_batch, run_embedded, run_processes
 from app.batch_scans import Scan, find_scans, settings_fingerprint
 from app.batch_worker import running_dir, state_dir
 from app.errors import UserError
-from app.reconstruct import ReconstructConfig
+from app.run_plan import ReconstructConfig, RunPlan, make_plan
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,16 @@ class BatchOptions:
         return "embedded"
 
 
-def weights_files(config: ReconstructConfig) -> list[Path]:
+def batch_plan(config: ReconstructConfig, device_here: bool = True) -> RunPlan:
+    """The run plan every scan follows, made once here (the weights' defaults read once). With workers on
+    other machines (``device_here`` False) this machine's GPU is not checked: each worker checks its own."""
+    if device_here:
+        return make_plan(config)
+    probe = replace(config, inference=replace(config.inference, device="cpu"))
+    return replace(make_plan(probe), inference=config.inference)
+
+
+def weights_files(config: RunPlan) -> list[Path]:
     from app.inference import resolve_weights
 
     source = resolve_weights(config.inference.weights)
@@ -52,8 +61,8 @@ def weights_files(config: ReconstructConfig) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
 
 
-def run_settings(config: ReconstructConfig) -> str:
-    return settings_fingerprint(config.to_json(), weights_files(config))
+def run_settings(plan: RunPlan) -> str:
+    return settings_fingerprint(asdict(plan), weights_files(plan))
 
 
 @contextlib.contextmanager
@@ -78,7 +87,7 @@ def clear_leftovers(out_dir: Path) -> None:
         marker.unlink(missing_ok=True)
 
 
-def prepare(source: Path, out_dir: Path, config: ReconstructConfig, retry_failed: bool
+def prepare(source: Path, out_dir: Path, config: RunPlan, retry_failed: bool
             ) -> tuple[list[Scan], BatchPlan, str]:  # fmt: skip
     scans = find_scans(source, out_dir)
     settings = run_settings(config)
@@ -102,7 +111,7 @@ def check_out_dir(out_dir: Path) -> Path:
 def run_batch(source: Path, out_dir: Path, config: ReconstructConfig, options: BatchOptions,
               ray_stats=None) -> BatchSummary:  # fmt: skip
     """Run the batch; Ctrl-C (KeyboardInterrupt) ends it cleanly with ``summary.interrupted`` set."""
-    config.validate()
+    config = batch_plan(config, device_here=options.ray in (None, "local"))
     out_dir = check_out_dir(out_dir)
     started = time.monotonic()
     with locked(out_dir):

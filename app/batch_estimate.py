@@ -11,11 +11,11 @@ import json
 import statistics
 from pathlib import Path
 
-from app.batch import BatchOptions, prepare
+from app.batch import BatchOptions, batch_plan, prepare
 from app.batch_manifest import DONE, ScanRecord, manifest_path, read_manifest
 from app.images import collect_image_paths
 from app.progress import format_seconds
-from app.reconstruct import ReconstructConfig
+from app.run_plan import ReconstructConfig
 
 
 def seconds_per_view_mpx(records: dict[str, ScanRecord], size: tuple[int, int]) -> float | None:
@@ -27,11 +27,12 @@ def seconds_per_view_mpx(records: dict[str, ScanRecord], size: tuple[int, int]) 
 
 def dry_run(source: Path, out_dir: Path, config: ReconstructConfig, options: BatchOptions,
             as_json: bool = False) -> int:  # fmt: skip
-    from app.inference import bytes_per_view, free_memory_bytes, get_predictor, resolve_preprocess
+    from app.inference import bytes_per_view, free_memory_bytes, get_predictor
 
     out_dir = out_dir.expanduser().absolute()
-    scans, plan, _settings = prepare(source, out_dir, config, options.retry_failed)
-    h, w = resolve_preprocess(config.preprocess, config.inference.weights).target_size()
+    run_plan = batch_plan(config)
+    scans, plan, _settings = prepare(source, out_dir, run_plan, options.retry_failed)
+    h, w = run_plan.preprocess.target_size()
     predictor = get_predictor(config.inference)
     predictor.load()
     cap, why = predictor.max_views(h, w)
@@ -42,7 +43,7 @@ def dry_run(source: Path, out_dir: Path, config: ReconstructConfig, options: Bat
     rows = []
     for job in plan.jobs:
         n = len(collect_image_paths([job.scan.folder])[0])
-        views = min(n, config.preprocess.max_views or n)
+        views = min(n, run_plan.preprocess.max_views or n)
         rows.append({
             "scan": job.scan.name, "views": views, "memory_gb": round(per_view * views / 1e9, 2),
             "fits": views <= cap, "seconds": None if rate is None else round(rate * views * h * w / 1e6, 1),

@@ -22,7 +22,7 @@ from app.batch_manifest import FAILED, ScanRecord
 from app.batch_run import MAX_ATTEMPTS, Job, RecordFn, StartFn
 from app.batch_worker import FAULT_ENV
 from app.errors import UserError
-from app.reconstruct import ReconstructConfig
+from app.run_plan import RunPlan
 
 _UNSET = "\0unset"  # the driver had no OMP_NUM_THREADS
 
@@ -49,7 +49,7 @@ def import_ray():
 class ScanActor:
     """The Ray actor: a `ScanWorker` in its own process."""
 
-    def __init__(self, config: ReconstructConfig, out_dir: Path, driver_omp: str) -> None:
+    def __init__(self, config: RunPlan, out_dir: Path, driver_omp: str) -> None:
         # Ray pins OMP_NUM_THREADS to the actor's CPUs; use the threads `iggt reconstruct` would (the
         # driver's setting, else torch's default), so outputs are bit-identical to it
         if driver_omp == _UNSET:
@@ -100,7 +100,7 @@ def default_workers(ray, gpus_per_scan: float) -> int:
 
 
 def run_ray(
-    jobs: Sequence[Job], config: ReconstructConfig, out_dir: Path, settings: str,
+    jobs: Sequence[Job], config: RunPlan, out_dir: Path, settings: str,
     on_record: RecordFn, on_start: StartFn, *, address: str | None, workers: int | None,
     gpus_per_scan: float = 0.0, stats: RayStats | None = None,
 ) -> None:  # fmt: skip

@@ -18,7 +18,7 @@ from pathlib import Path
 from app.batch_manifest import DONE, FAILED, ScanRecord
 from app.batch_scans import Scan, input_fingerprint
 from app.batch_worker import ScanWorker, worker_name
-from app.reconstruct import ReconstructConfig
+from app.run_plan import RunPlan
 
 MAX_ATTEMPTS = 3  # a scan whose worker process died this many times is recorded as failed
 
@@ -56,7 +56,7 @@ def plan_batch(
 
 
 def run_embedded(
-    jobs: Sequence[Job], config: ReconstructConfig, out_dir: Path, settings: str,
+    jobs: Sequence[Job], config: RunPlan, out_dir: Path, settings: str,
     on_record: RecordFn, on_start: StartFn,
 ) -> None:  # fmt: skip
     """The scans one after another in this process, the network loaded once."""
@@ -72,7 +72,7 @@ def run_embedded(
 _WORKER: ScanWorker | None = None
 
 
-def _init_process(config: ReconstructConfig, out_dir: Path) -> None:
+def _init_process(config: RunPlan, out_dir: Path) -> None:
     global _WORKER
     import signal
 
@@ -86,7 +86,7 @@ def _run_in_process(job: Job, settings: str) -> ScanRecord:
 
 
 def run_processes(
-    jobs: Sequence[Job], config: ReconstructConfig, out_dir: Path, settings: str,
+    jobs: Sequence[Job], config: RunPlan, out_dir: Path, settings: str,
     on_record: RecordFn, on_start: StartFn, workers: int,
 ) -> None:  # fmt: skip
     """The scans on ``workers`` local processes (each loads the network once). A process that dies takes

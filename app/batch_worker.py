@@ -26,7 +26,8 @@ from app.batch_manifest import DONE, FAILED, ScanRecord
 from app.batch_scans import Scan
 from app.errors import UserError
 from app.progress import Cancelled, Progress
-from app.reconstruct import ReconstructConfig, iter_reconstruct
+from app.reconstruct import iter_reconstruct
+from app.run_plan import RunPlan
 
 FAULT_ENV = "IGGT_BATCH_FAULT"
 STATE_DIR = ".batch"  # under OUT_DIR: attempt markers and fault markers
@@ -83,7 +84,7 @@ def worker_name() -> str:
 class ScanWorker:
     """Reconstructs scans into ``out_dir`` with one network kept loaded between scans."""
 
-    def __init__(self, config: ReconstructConfig, out_dir: Path) -> None:
+    def __init__(self, config: RunPlan, out_dir: Path) -> None:
         from app.inference import get_predictor
 
         self.config = config

@@ -67,13 +67,13 @@ def main() -> None:
     args = parser.parse_args()
     h, w = (int(x) for x in args.size.split("x"))
 
-    from app.batch import run_settings
+    from app.batch import batch_plan, run_settings
     from app.batch_run import plan_batch
     from app.batch_scans import find_scans
     from app.images import PreprocessConfig
-    from app.reconstruct import ReconstructConfig
+    from app.run_plan import ReconstructConfig
 
-    config = ReconstructConfig(preprocess=PreprocessConfig(width=w, height=h))
+    config = batch_plan(ReconstructConfig(preprocess=PreprocessConfig(width=w, height=h)))
     settings = run_settings(config)
     with tempfile.TemporaryDirectory(prefix="iggt-bench-batch-") as tmp:
         root = Path(tmp) / "scans"

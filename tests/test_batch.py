@@ -26,7 +26,7 @@ from batch_data import (
 )
 from conftest import ROOT
 
-from app.batch import BatchOptions, locked, prepare, run_batch
+from app.batch import BatchOptions, batch_plan, locked, prepare, run_batch
 from app.batch_manifest import manifest_path, read_manifest
 from app.batch_scans import find_scans
 from app.batch_worker import FAULT_ENV
@@ -73,7 +73,8 @@ def test_embedded_batch_equals_reconstruct_and_resumes(scans: Path, tmp_path: Pa
     retry = run_batch(root, out, run_config(), BatchOptions(quiet=True, retry_failed=True))
     assert retry.done == [] and [s for s, _ in retry.failed] == ["broken"]
 
-    _, plan, _ = prepare(root, out, run_config("--conf-percentile", "5"), retry_failed=False)
+    other = batch_plan(run_config("--conf-percentile", "5"))
+    _, plan, _ = prepare(root, out, other, retry_failed=False)
     assert sorted(j.scan.name for j in plan.jobs) == ["broken", "room_2", "site_a/room_1"]  # all again
 
 
