@@ -126,7 +126,7 @@ def run_ray(
 
 def _drive(ray, jobs, config, out_dir, settings, on_record, on_start, workers, gpus_per_scan, stats,
            local) -> None:  # fmt: skip
-    from ray.exceptions import RayActorError, RayTaskError
+    from ray.exceptions import RayActorError
 
     n = min(len(jobs), workers or default_workers(ray, gpus_per_scan))
     options = {
@@ -141,46 +141,51 @@ def _drive(ray, jobs, config, out_dir, settings, on_record, on_start, workers, g
     driver_omp = os.environ.get("OMP_NUM_THREADS", _UNSET)
     t = time.perf_counter()
 
-    def new_actor():
-        return actor_class.remote(config, out_dir, driver_omp)
+    actors: list = []  # every actor started, so that all of them are ended
 
-    actors = [new_actor() for _ in range(n)]
+    def new_actor():
+        actors.append(actor_class.remote(config, out_dir, driver_omp))
+        return actors[-1]
+
     try:
-        ray.get([a.ready.remote() for a in actors])
-    except RayActorError as exc:
-        raise UserError(f"the Ray workers could not load the model: {exc}") from None
-    stats.actors_ready_s, stats.workers = time.perf_counter() - t, n
+        for _ in range(n):
+            new_actor()
+        try:
+            ray.get([a.ready.remote() for a in actors])
+        except RayActorError as exc:
+            raise UserError(f"the Ray workers could not load the model: {_first_line(exc)}") from None
+        stats.actors_ready_s, stats.workers = time.perf_counter() - t, n
+        _schedule(ray, jobs, settings, on_record, on_start, list(actors), new_actor)
+    finally:
+        for actor in actors:
+            ray.kill(actor, no_restart=True)
+
+
+def _schedule(ray, jobs, settings, on_record, on_start, idle: list, new_actor) -> None:
+    """One scan at a time on each idle actor until every scan has a record."""
+    from ray.exceptions import RayActorError, RayTaskError
+
     pending = list(jobs)
     running: dict = {}  # object ref -> (actor, job)
-    idle = list(actors)
-    try:
-        while pending or running:
-            while pending and idle:
-                actor, job = idle.pop(), pending.pop(0)
-                on_start(job.scan.name)
-                running[actor.run.remote(job, settings)] = (actor, job)
-            ready, _ = ray.wait(list(running), num_returns=1)
-            for ref in ready:
-                actor, job = running.pop(ref)
-                try:
-                    on_record(ray.get(ref))
-                    idle.append(actor)
-                except RayActorError as exc:  # the retries are used up: this scan kills its worker
-                    on_record(
-                        _failed(
-                            job,
-                            settings,
-                            f"the worker died {MAX_ATTEMPTS} times running this "
-                            f"scan (out of memory? killed?): {_first_line(exc)}",
-                        )
-                    )
-                    idle.append(new_actor())
-                except RayTaskError as exc:
-                    on_record(_failed(job, settings, f"internal error on the worker: {_first_line(exc)}"))
-                    idle.append(actor)
-    finally:
-        for actor in actors + idle:
-            ray.kill(actor, no_restart=True)
+    while pending or running:
+        while pending and idle:
+            actor, job = idle.pop(), pending.pop(0)
+            on_start(job.scan.name)
+            running[actor.run.remote(job, settings)] = (actor, job)
+        ready, _ = ray.wait(list(running), num_returns=1)
+        for ref in ready:
+            actor, job = running.pop(ref)
+            try:
+                on_record(ray.get(ref))
+                idle.append(actor)
+            except RayActorError as exc:  # the retries are used up: this scan kills its worker
+                error = (f"the worker died {MAX_ATTEMPTS} times running this scan (out of memory? killed?): "
+                         f"{_first_line(exc)}")  # fmt: skip
+                on_record(_failed(job, settings, error))
+                idle.append(new_actor())
+            except RayTaskError as exc:
+                on_record(_failed(job, settings, f"internal error on the worker: {_first_line(exc)}"))
+                idle.append(actor)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -24,7 +24,6 @@ from batch_data import (
     write_broken,
     write_room,
 )
-from conftest import ROOT
 
 from app.batch import BatchOptions, batch_plan, locked, prepare, run_batch
 from app.batch_manifest import manifest_path, read_manifest
@@ -33,6 +32,8 @@ from app.batch_worker import FAULT_ENV
 from app.cli import main
 from app.errors import UserError
 from app.scene_io import load_scene
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
