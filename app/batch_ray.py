@@ -162,14 +162,20 @@ def _drive(ray, jobs, config, out_dir, settings, on_record, on_start, workers, g
 
 
 def _schedule(ray, jobs, settings, on_record, on_start, idle: list, new_actor) -> None:
-    """One scan at a time on each idle actor until every scan has a record."""
-    from ray.exceptions import RayActorError, RayTaskError
+    """One scan at a time on each idle actor until every scan has a record.
+
+    A worker Ray's memory monitor killed (the node ran low on memory) is not retried by Ray itself for
+    actor tasks: its scan goes back in the queue (MAX_ATTEMPTS starts in all) for a fresh actor.
+    """
+    from ray.exceptions import OutOfMemoryError, RayActorError, RayTaskError
 
     pending = list(jobs)
     running: dict = {}  # object ref -> (actor, job)
+    tries: dict[str, int] = {}
     while pending or running:
         while pending and idle:
             actor, job = idle.pop(), pending.pop(0)
+            tries[job.scan.name] = tries.get(job.scan.name, 0) + 1
             on_start(job.scan.name)
             running[actor.run.remote(job, settings)] = (actor, job)
         ready, _ = ray.wait(list(running), num_returns=1)
@@ -178,6 +184,13 @@ def _schedule(ray, jobs, settings, on_record, on_start, idle: list, new_actor) -
             try:
                 on_record(ray.get(ref))
                 idle.append(actor)
+            except OutOfMemoryError as exc:
+                ray.kill(actor, no_restart=True)
+                idle.append(new_actor())
+                if tries[job.scan.name] < MAX_ATTEMPTS:
+                    pending.append(job)
+                else:
+                    on_record(_failed(job, settings, f"the node ran out of memory: {_first_line(exc)}"))
             except RayActorError as exc:  # the retries are used up: this scan kills its worker
                 error = (f"the worker died {MAX_ATTEMPTS} times running this scan (out of memory? killed?): "
                          f"{_first_line(exc)}")  # fmt: skip
@@ -186,7 +199,6 @@ def _schedule(ray, jobs, settings, on_record, on_start, idle: list, new_actor) -
             except RayTaskError as exc:
                 on_record(_failed(job, settings, f"internal error on the worker: {_first_line(exc)}"))
                 idle.append(actor)
-
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]

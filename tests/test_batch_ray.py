@@ -7,6 +7,7 @@ with ``ray start``) and leaves it running.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -32,10 +33,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def cluster():
+    # the test machine is shared: Ray's memory monitor would kill workers for other processes' memory
+    os.environ["RAY_memory_monitor_refresh_ms"] = "0"  # noqa: SIM112  (Ray's own spelling)
     ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
              configure_logging=False)  # fmt: skip
     yield ray
     ray.shutdown()
+    os.environ.pop("RAY_memory_monitor_refresh_ms", None)
 
 
 @pytest.fixture
