@@ -14,11 +14,11 @@ from model import (
     Prediction,
     PredictOptions,
     build_iggt,
-    predict,
 )
 from model.device import autocast_dtype, resolve_device
 from model.errors import IGGTError
 from model.geometry import pose_encoding_to_extri_intri, unproject_depth_map_to_point_map
+from model.predict import predict
 
 
 @pytest.fixture(scope="module")
