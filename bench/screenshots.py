@@ -197,6 +197,29 @@ def main() -> int:
     window.actions_["presentation"].setChecked(False)
     pump()
 
+    # review mode (issue 18): the queue, the current instance selected and framed, its masks view by view
+    panel = window.review_panel
+    panel.show()
+    panel.raise_()
+    panel.build_queue()
+    wait(lambda: window.job is None and bool(panel.items), 300)
+    shot("18_review_mode")
+    from viewer.editing import merge_candidates
+    from viewer.merge_dialog import MergeDialog, view_preview
+
+    scene = window.document.scene
+    iid = panel.current_item().instance_id
+    merge = MergeDialog(scene, iid, merge_candidates(scene, iid), view_preview(window.view), window)
+    merge.show()
+    merge._on_hover(merge.listing.item(0))  # as when the pointer rests on the first candidate
+    shot("19_merge_preview_in_3d")
+    shot("20_merge_dialog_swatches", merge)
+    merge.reject()
+    export = window.editing.show_export()
+    export.set_format("all")
+    shot("21_export_dialog_all", export)
+    export.close()
+
     window.document.set_modified(False)
     window.close()
     print(f"{len(shots)} screenshots in {args.out}")

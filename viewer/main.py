@@ -74,6 +74,7 @@ def install_excepthook(window) -> None:
 
 def install_features(window) -> None:
     """Add the feature modules (annotation editing, text queries) to a main window."""
+    from viewer.context_menu import install_context_menu
     from viewer.editing import install_editing
     from viewer.measure_tool import install_measure
     from viewer.panels.query import install_query_panel
@@ -83,6 +84,7 @@ def install_features(window) -> None:
     install_query_panel(window)
     install_review(window)
     install_measure(window)
+    install_context_menu(window)
     window.restore_layout()
 
 

@@ -59,8 +59,8 @@ def mask_thumbnail(scene: Scene, instance_id: int, view: int, height: int = THUM
     img = np.asarray(scene.images[view], np.float32)
     mask = np.asarray(scene.labels[view]) == instance_id
     colour = np.asarray(scene.instances[instance_id].colour, np.float32)
-    out = img * 0.45
-    out[mask] = img[mask] * 0.4 + colour * 0.6
+    out = img * 0.3
+    out[mask] = img[mask] * 0.25 + colour * 0.75
     step = max(1, round(img.shape[0] / height))
     out = np.ascontiguousarray(out[::step, ::step].clip(0, 255).astype(np.uint8))
     h, w, _ = out.shape
