@@ -147,6 +147,12 @@ def run(args: argparse.Namespace) -> int:
         ("log file", str(log_file_path())),
     ]
     rows += _hub_models()
+    from app.semantics.vlm_client import endpoint_status
+
+    vlm, reachable = endpoint_status()
+    rows.append(("VLM endpoint", vlm))
+    if reachable is not None:
+        checks.append(Check("VLM endpoint", reachable, vlm))
     if not args.no_weights:
         weights = _weights_check()
         checks.append(weights)
