@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
@@ -32,15 +31,18 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from app.progress import Progress
 from app.scene import InstanceEmbeddings, Scene
-from app.semantics.colouring import Colour, highlight_overlay, phrase_colour
+from app.semantics.colouring import highlight_overlay, phrase_colour
 from app.semantics.confidence import MATCH, WEAK
 from app.semantics.relevancy import QueryConfig, QueryError, QueryResult, Row, run_query
+from viewer.panels.ask import AskPane
+from viewer.panels.query_overlay import apply_overlay
 from viewer.workers import Job
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,8 @@ log = logging.getLogger(__name__)
 DEBOUNCE_MS = 200
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 VOCABULARIES = (("ScanNet-20", "scannet20"), ("Synthetic rooms", "synthetic"), ("From file…", "file"))
+LABEL_BACKENDS = (("with CLIP", "clip"), ("with the VLM: its own names", "vlm"),
+                  ("with the VLM: from the vocabulary", "vlm-vocab"))  # fmt: skip
 
 RunJob = Callable[[Job, Callable[[Any], None], str, str], bool]
 
@@ -88,6 +92,7 @@ class QueryPanel(QDockWidget):
         push_edit: Callable[[Any], None] | None = None,
         model_spec: Callable[[], str] = lambda: "bundled",
         parent: QWidget | None = None,
+        vlm_config: Callable[[], Any] = lambda: None,
     ) -> None:
         super().__init__("Find objects", parent)
         self.setObjectName("query_panel")
@@ -147,6 +152,11 @@ class QueryPanel(QDockWidget):
         layout.addWidget(self.table, 1)
 
         labels_row = QHBoxLayout()
+        self.label_backend = QComboBox(body)
+        self.label_backend.setObjectName("label_backend")
+        for text, key in LABEL_BACKENDS:
+            self.label_backend.addItem(text, key)
+        self.label_backend.setToolTip("Who names the objects: CLIP with the vocabulary, or the VLM (Ask tab)")
         self.vocabulary = QComboBox(body)
         self.vocabulary.setObjectName("label_vocabulary")
         for text, key in VOCABULARIES:
@@ -159,6 +169,7 @@ class QueryPanel(QDockWidget):
         self.accept_button.setToolTip("Set every object's category to its suggested label (undoable)")
         self.accept_button.setEnabled(False)
         labels_row.addWidget(self.vocabulary, 1)
+        labels_row.addWidget(self.label_backend)
         labels_row.addWidget(self.label_button)
         labels_row.addWidget(self.accept_button)
         layout.addLayout(labels_row)
@@ -167,7 +178,18 @@ class QueryPanel(QDockWidget):
         self.status.setObjectName("query_status")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
-        self.setWidget(body)
+        clip = lambda: (self.backend, self.embeddings) if self.ready() else None  # noqa: E731
+        self.ask = AskPane(select, vlm_config, clip, lambda: self._model_spec(), self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("find_tabs")
+        self.tabs.addTab(body, "Find")
+        self.tabs.addTab(self.ask, "Ask")
+        self.tabs.setTabToolTip(1, "Yes/no questions answered by a vision-language model")
+        self.tabs.currentChanged.connect(self._on_tab)
+        self.ask.highlight_changed.connect(lambda o: self.tabs.currentWidget() is self.ask
+                                           and self.highlight_changed.emit(o))  # fmt: skip
+        self.ask.names_ready.connect(self._vlm_names)
+        self.setWidget(self.tabs)
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -188,6 +210,7 @@ class QueryPanel(QDockWidget):
         self.scene = scene
         self.embeddings = None
         self.result = None
+        self.ask.set_scene(scene)
         if scene is not None:
             scene.events.labels.connect(self._on_masks_changed)
             from app.semantics.scene_embeddings import cached_embeddings
@@ -382,6 +405,10 @@ class QueryPanel(QDockWidget):
     def label_all(self) -> None:
         if self.scene is None:
             return
+        backend = self.label_backend.currentData()
+        if backend in ("vlm", "vlm-vocab"):
+            self._label_with_vlm(backend == "vlm-vocab")
+            return
         if not self.ready():
             self._pending_label = True
             self.prepare()
@@ -399,7 +426,12 @@ class QueryPanel(QDockWidget):
         name, classes = vocab
         suggestions = label_instances(self.embeddings, classes, self.backend)
         n = store_suggestions(self.scene, suggestions, name, self.backend.model_id)
+        self.show_suggestions(suggestions, f"from {name} ({len(classes)} classes)", n)
+
+    def show_suggestions(self, suggestions, source: str, n: int) -> None:
+        """List the stored label suggestions (weak ones marked) for Accept."""
         self.result = None
+        self.tabs.setCurrentIndex(0)
         self.table.setRowCount(len(suggestions))
         for r, s in enumerate(sorted(suggestions, key=lambda s: (s.weak, -s.score, s.instance_id))):
             inst = self.scene.instances[s.instance_id]
@@ -418,8 +450,44 @@ class QueryPanel(QDockWidget):
             tail = f"{n - n_weak} confident, {n_weak} weak; Accept keeps the confident ones"
         else:
             tail = "accept to keep them"
-        self.status.setText(f"{n} objects labelled from {name} ({len(classes)} classes): {tail}")
+        self.status.setText(f"{n} objects labelled {source}: {tail}")
         self.labels_suggested.emit(n)
+
+    def _label_with_vlm(self, use_vocabulary: bool) -> None:
+        from app.errors import UserError
+
+        classes = None
+        if use_vocabulary:
+            try:
+                vocab = self._vocabulary()
+            except UserError as exc:
+                self.status.setText(str(exc))
+                return
+            if vocab is None:
+                return
+            classes = vocab[1]
+        if self.ask.configured() is None:
+            self.tabs.setCurrentWidget(self.ask)
+            return
+        self.ask.name_all(classes)
+        self.status.setText("Naming the objects with the VLM (see the Ask tab; Cancel there)…")
+
+    def _vlm_names(self, result) -> None:
+        from app.semantics.ask import name_suggestions
+        from app.semantics.labeling import store_suggestions
+
+        if self.scene is None or result.error:
+            self.status.setText(f"The VLM named nothing: {result.error}" if result.error else "")
+            return
+        suggestions = name_suggestions(result)
+        n = store_suggestions(self.scene, suggestions, "vlm", f"vlm:{result.model}")
+        self.show_suggestions(suggestions, f"by {result.model}", n)
+
+    def _on_tab(self, index: int) -> None:
+        if self.tabs.widget(index) is self.ask:
+            self.highlight_changed.emit(dict(self.ask.overlay))
+        else:
+            self.highlight_changed.emit(highlight_overlay(self.result) if self.result is not None else {})
 
     def accept_all(self) -> None:
         if self.scene is None:
@@ -449,43 +517,6 @@ def _mark_weak(items: list[QTableWidgetItem]) -> None:
         item.setToolTip("Weak: not confident relative to this scene")
 
 
-# ------------------------------------------------------------------------------------ 3D view hookup
-def apply_overlay(view, overlay: dict[int, Colour]) -> None:
-    """Show query colours in the 3D view: matching instances in their heat colour, the rest dimmed.
-
-    Uses ``view.set_instance_overlay(overlay)`` when the scene view offers it; otherwise writes the colours
-    into the array the view draws from (an interim path until that hook exists).
-    """
-    hook = getattr(view, "set_instance_overlay", None)
-    if callable(hook):
-        hook(overlay or None)
-        return
-    scene = getattr(view, "scene", None)
-    if scene is None or scene.n_points == 0:
-        return
-    if not overlay:
-        view.set_colour_mode(view.colour_mode)  # restores the normal colours
-        return
-    colours = view.displayed_colours()
-    labels = np.asarray(scene.point_labels)
-    if colours is None or len(colours) != len(labels):
-        return
-    from viewer.colouring import dimmed
-
-    base = view.base_colours()
-    lut = np.zeros((max(int(labels.max(initial=0)), max(overlay)) + 1, 3), np.int16) - 1
-    for iid, rgb in overlay.items():
-        lut[iid] = rgb
-    chosen = lut[labels]
-    hit = chosen[:, 0] >= 0
-    np.copyto(colours, dimmed(base, view._background_rgb()))
-    colours[hit] = chosen[hit].astype(np.uint8)
-    vtk_colours = getattr(view, "_vtk_colours", None)
-    if vtk_colours is not None:
-        vtk_colours.Modified()
-    view.request_render()
-
-
 def open_models_settings(window) -> None:
     """Where the banner's link leads: the window's Models page when it has one, else Settings."""
     for name in ("show_models_settings", "show_settings"):
@@ -495,19 +526,33 @@ def open_models_settings(window) -> None:
             return
 
 
+def open_vlm_settings(window, panel: QueryPanel):
+    """Settings > VLM (endpoint, model, Test connection); Ask follows the saved values."""
+    from viewer.vlm_settings import VlmSettingsDialog
+
+    dialog = VlmSettingsDialog(window.settings, window)
+    dialog.saved.connect(panel.ask.refresh)
+    dialog.open()
+    return dialog
+
+
 def install_query_panel(window) -> QueryPanel:
     """Create the panel and wire it to a MainWindow (document, selection, jobs, undo, 3D view)."""
+    from viewer.vlm_settings import load_vlm_config
+
     panel = QueryPanel(
         select=window.selection.select,
         run_job=window.run_job,
         push_edit=window.push_edit,
         model_spec=lambda: str(window.settings.get("semantics/clip_model", "bundled")),
         parent=window,
+        vlm_config=lambda: load_vlm_config(window.settings),
     )
     window.add_panel(panel, Qt.DockWidgetArea.RightDockWidgetArea, "Ctrl+F")
     window.document.scene_changed.connect(panel.set_scene)
     panel.highlight_changed.connect(lambda overlay: apply_overlay(window.view, overlay))
     panel.models_requested.connect(lambda: open_models_settings(window))
+    panel.ask.settings_requested.connect(lambda: open_vlm_settings(window, panel))
     if window.document.scene is not None:
         panel.set_scene(window.document.scene)
     return panel
