@@ -278,10 +278,12 @@ def test_banner_is_hidden_for_real_models(qtbot, gt) -> None:
     assert p.banner.isVisible() and "bundled CLIP model was" in p.banner.text()
 
 
-def test_banner_link_opens_the_models_settings(window, qtbot) -> None:
-    from viewer.panels.query import open_models_settings
+def test_banner_link_opens_settings_models(window, qtbot) -> None:
+    from viewer.models_page import ModelsDialog
 
-    opened = []
-    window.show_models_settings = lambda: opened.append("models")
-    open_models_settings(window)
-    assert opened == ["models"]
+    panel = install_query_panel(window)
+    panel.models_requested.emit()  # what the banner's link does
+    qtbot.waitUntil(lambda: any(d.isVisible() for d in window.findChildren(ModelsDialog)), timeout=5_000)
+    for d in window.findChildren(ModelsDialog):
+        d.close()
+    window.settings_dialog.close()

@@ -517,13 +517,14 @@ def _mark_weak(items: list[QTableWidgetItem]) -> None:
         item.setToolTip("Weak: not confident relative to this scene")
 
 
-def open_models_settings(window) -> None:
-    """Where the banner's link leads: the window's Models page when it has one, else Settings."""
-    for name in ("show_models_settings", "show_settings"):
-        hook = getattr(window, name, None)
-        if callable(hook):
-            hook()
-            return
+def open_models_settings(window):
+    """Where the banner's link leads: Settings > Models (the settings dialog's Models page)."""
+    hook = getattr(window, "show_models_settings", None)
+    if callable(hook):
+        return hook()
+    dialog = window.show_settings()
+    opener = getattr(dialog, "open_models", None)
+    return opener() if callable(opener) else dialog
 
 
 def open_vlm_settings(window, panel: QueryPanel):
