@@ -303,6 +303,10 @@ class SettingsDialog(QDialog):
         cl.addWidget(self.clip_bundled)
         cl.addLayout(open_clip_row)
         cl.addLayout(clip_file_row)
+        vlm = QPushButton("Vision-language model (Ask)…", clip_box)  # Settings > VLM (viewer/vlm_settings.py)
+        vlm.setObjectName("open_vlm_settings")
+        vlm.clicked.connect(self.open_vlm_settings)
+        cl.addWidget(vlm)
         {"open_clip": self.clip_open_clip_radio, "file": self.clip_file_radio}.get(
             clip.source, self.clip_bundled).setChecked(True)
 
@@ -342,6 +346,13 @@ class SettingsDialog(QDialog):
         dialog = ModelsDialog(self)
         dialog.model_chosen.connect(self.use_model)
         dialog.show()
+        return dialog
+
+    def open_vlm_settings(self) -> QDialog:
+        from viewer.vlm_settings import VlmSettingsDialog
+
+        dialog = VlmSettingsDialog(self.settings, self)
+        dialog.open()
         return dialog
 
     def use_model(self, kind: str, setting: str) -> None:

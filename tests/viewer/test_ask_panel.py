@@ -152,3 +152,19 @@ def qtbot_button():
     from PySide6.QtCore import Qt
 
     return Qt.MouseButton.LeftButton
+
+
+def test_settings_dialog_opens_the_vlm_settings(qtbot, settings) -> None:
+    from viewer.settings_dialog import SettingsDialog
+    from viewer.vlm_settings import VlmSettingsDialog
+
+    dialog = SettingsDialog(settings)
+    qtbot.addWidget(dialog)
+    vlm = dialog.open_vlm_settings()
+    assert isinstance(vlm, VlmSettingsDialog) and vlm.isVisible()
+    vlm.endpoint.setText("http://127.0.0.1:8000/v1")
+    vlm.model.setText("qwen2.5vl:7b")
+    vlm.save()
+    from viewer.vlm_settings import load_vlm_config
+
+    assert load_vlm_config(settings).model == "qwen2.5vl:7b"

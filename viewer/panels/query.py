@@ -485,6 +485,7 @@ class QueryPanel(QDockWidget):
 
     def _on_tab(self, index: int) -> None:
         if self.tabs.widget(index) is self.ask:
+            self.ask.refresh()  # the VLM may have been set up in Settings meanwhile
             self.highlight_changed.emit(dict(self.ask.overlay))
         else:
             self.highlight_changed.emit(highlight_overlay(self.result) if self.result is not None else {})
