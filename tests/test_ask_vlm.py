@@ -5,6 +5,7 @@ server can fail ends in a clear message."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -100,9 +101,15 @@ def test_cli_json_schema_and_the_key_goes_only_in_the_header(room, red, tmp_path
 
     monkeypatch.setenv(KEY_ENV, KEY)
     path = save_scene(room.scene, tmp_path / "room.iggt")
-    with VlmServer(key=KEY) as server:
-        code = main(["--debug", "ask", str(path), "is this red?", "--endpoint", server.url + "/v1",
-                     "--model", "looker", "--json"])  # fmt: skip
+    try:
+        with VlmServer(key=KEY) as server:
+            code = main(["--debug", "ask", str(path), "is this red?", "--endpoint", server.url + "/v1",
+                         "--model", "looker", "--json"])  # fmt: skip
+    finally:  # the app attaches its log handlers once per process: later tests get the default levels
+        root = logging.getLogger()
+        for handler in [h for h in root.handlers if getattr(h, "_iggt", False)]:
+            root.removeHandler(handler)
+            handler.close()
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"question", "answers"} and out["question"] == "is this red?"
