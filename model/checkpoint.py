@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import re
 import zipfile
@@ -37,6 +38,7 @@ from . import atomic_write
 from .config import IGGTConfig
 from .errors import CheckpointError
 from .iggt import IGGT, build_iggt, set_tensor
+from .safetensors_file import SafetensorsReader
 
 log = logging.getLogger(__name__)
 
@@ -89,46 +91,6 @@ def _strip_prefix(key: str) -> str:
     while key.startswith("module."):
         key = key[len("module.") :]
     return key
-
-
-class SafetensorsReader:
-    """One .safetensors file through safetensors' own ``safe_open``: the library parses the header, checks
-    the tensors' offsets against the file size and maps the data, so opening costs a header read and a
-    tensor's bytes are read only when it is used."""
-
-    def __init__(self, path: Path) -> None:
-        from safetensors import SafetensorError, safe_open
-
-        self.path = path
-        try:
-            self._file = safe_open(str(path), framework="pt")
-            self.metadata = {str(k): str(v) for k, v in (self._file.metadata() or {}).items()}
-            names = self._file.keys()
-            self.shapes = {name: tuple(self._file.get_slice(name).get_shape()) for name in names}
-        except SafetensorError as exc:
-            raise CheckpointError(f"{path}: {_safetensors_problem(exc)}") from None
-        except OSError as exc:
-            raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-
-    def get_tensor(self, name: str) -> torch.Tensor:
-        return self._file.get_tensor(name)
-
-    def close(self) -> None:
-        self._file = None  # the library releases the mapping with its last reference
-
-
-def _safetensors_problem(exc: Exception) -> str:
-    text = str(exc).replace("Error while deserializing header: ", "")
-    if "not fully covered" in text or "incomplete" in text.lower():
-        return f"the file is truncated or damaged ({text})"
-    return f"not a safetensors file ({text})"
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def _read_safetensors(path: Path, source: TensorSource) -> None:
@@ -506,7 +468,7 @@ def read_weights_info(source: str | os.PathLike) -> WeightsInfo:
         cfg = config_from_source(src)
         return WeightsInfo(
             origin, None if cfg is None else cfg.name, len(src.shapes),
-            sum(_numel(shape) for shape in src.shapes.values()),
+            sum(math.prod(shape) for shape in src.shapes.values()),
             preferred_input_from_metadata(src.metadata, origin), dict(src.metadata),
         )  # fmt: skip
     finally:
@@ -591,7 +553,7 @@ def load_iggt(
     if leftovers:
         raise CheckpointError(f"{origin}: tensors left unset: {_listing(leftovers)}")
     net.weights_info = WeightsInfo(
-        origin, cfg.name, len(src.shapes), sum(_numel(shape) for shape in src.shapes.values()), preferred,
+        origin, cfg.name, len(src.shapes), sum(math.prod(shape) for shape in src.shapes.values()), preferred,
         dict(src.metadata),
     )  # fmt: skip
     log.info("loaded IGGT '%s' from %s (%d tensors, preferred input %s) on %s", cfg.name, origin,
