@@ -190,6 +190,8 @@ def get(key: str, progress: hub_download.ProgressFn | None = None,
         cancel: hub_download.CancelFn | None = None, revision: str | None = None) -> ModelState:
     """Download (or finish downloading) a catalog model, verify and validate it; its state afterwards."""
     model = find(key)
+    if revision is None and cached_files(model):  # already here: no need to ask the hub
+        return state(model)
     rev = revision or model.revision
     paths = hub_download.fetch(model.repo_id, rev, model.choose, _cache_dir(), progress, cancel)
     if progress is not None:
