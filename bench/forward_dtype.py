@@ -8,7 +8,7 @@ For each: forward time and peak-memory increment for both, the max relative erro
 cameras (pose encoding) and instance features against fp32 (max |a - b| / max |a|, per output),
 and on the photos the adjusted Rand index between the instances the app clusters from each ("large"
 preset, as for the official model). The aggregator is converted in place after the fp32 runs, so the
-weights are never held twice.
+weights are never held twice. Results and the decision (bf16 is not the CPU default): docs/models.md.
 """
 
 from __future__ import annotations
