@@ -29,11 +29,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.review import review_state
 from app.scene import Scene
 from viewer.selection import Selection
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ID_ROLE = Qt.ItemDataRole.UserRole + 2
+REVIEW_MARKS = {"accepted": "✓", "fixed": "✎"}  # shown after the name of reviewed instances
 COLUMNS = ("Name", "Points", "Views", "Cons.")
 COLUMN_TIPS = ("Instance name (tick: shown)", "Points in the cloud", "Views it is seen in",
                "Consistency: how well its masks agree across views")
@@ -116,8 +118,9 @@ class InstanceTableModel(QAbstractTableModel):
         if role == ID_ROLE:
             return inst.id
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
-            if col == 0:
-                return inst.name
+            if col == 0:  # reviewed instances carry their state's mark (app.review)
+                mark = REVIEW_MARKS.get(review_state(inst), "")
+                return f"{inst.name}  {mark}" if mark and role == Qt.ItemDataRole.DisplayRole else inst.name
             if col == 1:
                 return f"{stats.point_count:,}" if role == Qt.ItemDataRole.DisplayRole else stats.point_count
             if col == 2:
@@ -136,7 +139,8 @@ class InstanceTableModel(QAbstractTableModel):
             cat = f" ({inst.category})" if inst.category else ""
             return (f"{inst.name}{cat} — id {inst.id}\n{stats.point_count:,} points, seen in "
                     f"{len(stats.views)} of {self.scene.n_views} views, consistency "
-                    f"{format_consistency(stats.consistency)}\nDouble-click to rename; tick to show/hide")
+                    f"{format_consistency(stats.consistency)}, {review_state(inst)}\n"
+                    "Double-click to rename; tick to show/hide; Ctrl+click several, then Merge")
         if role == Qt.ItemDataRole.TextAlignmentRole and col > 0:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and not inst.visible:
@@ -193,7 +197,8 @@ class InstanceListPanel(QDockWidget):
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # several rows (Ctrl/Shift+click) then Merge merges them all (EditingController.list_selection)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(
             QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed
         )
@@ -221,6 +226,7 @@ class InstanceListPanel(QDockWidget):
         # a reloaded table (e.g. re-clustering, undo) drops its row selection: select the row again
         self.model.modelReset.connect(lambda: self._on_selection(self.selection.instance))
         self._syncing = False
+        self._from_table = False
 
     def set_scene(self, scene: Scene | None) -> None:
         # a new scene is not an undoable "show all" (the 3D view drops its isolation with the old scene)
@@ -234,9 +240,17 @@ class InstanceListPanel(QDockWidget):
         if self._syncing or not current.isValid():
             return
         iid = self.proxy.data(current, ID_ROLE)
-        self.selection.select(iid)
+        self._from_table = True  # the table already shows this selection (maybe with other rows: Ctrl+click)
+        try:
+            self.selection.select(iid)
+        finally:
+            self._from_table = False
 
     def _on_selection(self, instance_id: int | None) -> None:
+        if self._from_table:
+            if self.isolate_button.isChecked():
+                self._on_isolate(True)
+            return
         self._syncing = True
         try:
             sm = self.table.selectionModel()
