@@ -190,7 +190,7 @@ def iter_reconstruct(
     # ---- clustering
     t = time.perf_counter()
     features = pred["features"]
-    gen = iter_cluster_views(point_map, features, mask, plan.cluster)
+    gen = iter_cluster_views(point_map, features, mask, plan.cluster, colours=imageset.images)
     try:
         while True:
             message, fraction = next(gen)
@@ -278,6 +278,7 @@ class ReclusterSource:
     labels: np.ndarray
     instance_ids: tuple[int, ...]
     locked_ids: tuple[int, ...]
+    images: np.ndarray | None = None  # (S, H, W, 3) uint8 photos: the colour cue of clustering
 
     @classmethod
     def of(cls, scene: Scene) -> ReclusterSource:
@@ -291,6 +292,7 @@ class ReclusterSource:
             labels=scene.labels,
             instance_ids=tuple(scene.instances),
             locked_ids=tuple(kept_ids(scene)),  # locked, reviewed or renamed: kept as they are
+            images=scene.images,
         )
 
 
@@ -327,7 +329,7 @@ def iter_recluster(
     config.validate()
     t0 = time.perf_counter()
     keep, valid = _free_pixels(source)  # only the pixels of instances that are not kept take part
-    gen = iter_cluster_views(source.point_map, source.features, valid, config, cache)
+    gen = iter_cluster_views(source.point_map, source.features, valid, config, cache, colours=source.images)
     try:
         while True:
             message, fraction = next(gen)
@@ -393,7 +395,9 @@ def prepare_recluster(source: ReclusterSource, config: ClusterConfig, cache: Clu
     settings reuses (then other sizes/epsilon take milliseconds); e.g. in the background after opening."""
     from app.clustering import cluster_views
 
-    cluster_views(source.point_map, source.features, _free_pixels(source)[1], config, cache=cache)
+    cluster_views(
+        source.point_map, source.features, _free_pixels(source)[1], config, cache=cache, colours=source.images
+    )
     _correspondences(source, cache)
 
 

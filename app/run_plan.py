@@ -33,6 +33,8 @@ USER_CLUSTER_FIELDS: dict[str, tuple[str, str]] = {
     "epsilon": ("E", "HDBSCAN cluster_selection_epsilon"),
     "position_weight": ("W", "weight of 3D position beside the features, 0 = features only"),
     "merge_distance": ("D", "merge touching clusters whose mean features are closer than D, 0 = off"),
+    "colour_weight": ("C", "weight of the photo colour beside the features, 0 = off"),
+    "absorb_size": ("F", "fold clusters under F pixels (at 336x504) into their neighbour, 0 = off"),
     "sample_size": ("S", "points clustered by HDBSCAN (0: all, slow)"),
 }
 

@@ -76,7 +76,7 @@ def evaluate_scene(net, scene, device: str, baselines: bool, cluster=None) -> di
     cluster = cluster or ClusterConfig()
     images = torch.from_numpy(scene.images).permute(0, 3, 1, 2).float() / 255.0
     pred = predict(net, images, PredictOptions(device=device))
-    labels = cluster_views(pred.points_from_depth, pred.features, None, cluster).labels
+    labels = cluster_views(pred.points_from_depth, pred.features, None, cluster, colours=scene.images).labels
     rot, trans = pair_errors(pred.extrinsic, scene.extrinsic)
     out = {
         "depth": depth_metrics(pred.depth, scene.depth),
