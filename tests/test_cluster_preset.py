@@ -60,7 +60,7 @@ def test_spatial_preset_values_and_the_official_ones_untouched() -> None:
     assert all("position_weight" not in PRESETS[name] for name in OFFICIAL_PRESETS)
     spatial = ClusterConfig.preset("spatial")
     assert spatial.position_weight == 0.35 and isinstance(spatial.position_weight, float)
-    assert (spatial.epsilon, spatial.min_samples, spatial.min_cluster_size) == (0.06, 100, 1500)
+    assert (spatial.epsilon, spatial.min_samples, spatial.min_cluster_size) == (0.06, 100, 2500)
     assert ClusterConfig.preset("large").position_weight == 0.0
     assert ClusterConfig.from_json(spatial.to_json()) == spatial
     # scene files written before the field existed: features only
@@ -160,7 +160,7 @@ def test_cli_position_weight_overrides_the_preset() -> None:
     assert planned() == ClusterConfig.preset("spatial")  # the bundled weights' preset
     assert planned("--preset", "large") == ClusterConfig.preset("large")
     cfg = planned("--position-weight", "0.8")
-    assert cfg.position_weight == 0.8 and cfg.min_cluster_size == 1500
+    assert cfg.position_weight == 0.8 and cfg.min_cluster_size == 2500
     with pytest.raises(UserError, match="position weight"):
         build_config(parser.parse_args(["imgs", "-o", "x.iggt", "--position-weight", "-1"]))
 

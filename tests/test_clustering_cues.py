@@ -147,3 +147,11 @@ def test_blockwise_assignment_picks_the_cheapest_nearby_sample(reach: int) -> No
     found = want >= 0
     assert found.mean() > 0.9
     assert (got[found] == want[found]).mean() > 0.999
+
+
+def test_spatial_uses_every_cue_and_the_official_presets_none() -> None:
+    spatial = ClusterConfig.preset("spatial")
+    assert spatial.position_weight > 0 and spatial.colour_weight > 0 and spatial.absorb_size > 0
+    for name in ("small", "medium", "large"):
+        official = ClusterConfig.preset(name)
+        assert (official.position_weight, official.colour_weight, official.absorb_size) == (0, 0, 0)

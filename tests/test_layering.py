@@ -25,6 +25,7 @@ TRAINING_ENTRY_POINTS: dict[str, tuple[str, ...]] = {
     "app/commands/train.py": ("training.iggt",),
     "app/commands/synth.py": ("training.synthetic",),
     "app/commands/eval.py": ("training.synthetic",),
+    "app/commands/eval_vocab.py": ("training.synthetic",),
     "app/eval/runner.py": ("training.synthetic",),
     "app/semantics/evaluate.py": ("training.synthetic",),
 }

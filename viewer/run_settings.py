@@ -16,7 +16,10 @@ WEIGHT_SOURCES = ("bundled", "file", "hub")
 DEVICES = ("auto", "cpu", "cuda")
 CLUSTER_PRESETS = tuple(PRESETS)  # in the order shown
 MODEL_PRESET = "model"  # cluster_preset: the weights' own (resolved when the run is planned)
-CLUSTER_FIELDS = ("min_cluster_size", "min_samples", "epsilon", "position_weight", "merge_distance")
+CLUSTER_FIELDS = (
+    "min_cluster_size", "min_samples", "epsilon", "position_weight", "merge_distance", "colour_weight",
+    "absorb_size",
+)  # fmt: skip
 _CLUSTER_DEFAULTS = ClusterConfig()
 
 
@@ -25,7 +28,7 @@ def preset_values(name: str) -> dict[str, float]:
     0 for the official three)."""
     from app.clustering import ClusterConfig
 
-    return ClusterConfig.preset(name).to_json()
+    return asdict(ClusterConfig.preset(name))
 
 
 @dataclass
@@ -45,6 +48,8 @@ class RunSettings:
     epsilon: float = _CLUSTER_DEFAULTS.epsilon
     position_weight: float = _CLUSTER_DEFAULTS.position_weight
     merge_distance: float = _CLUSTER_DEFAULTS.merge_distance
+    colour_weight: float = _CLUSTER_DEFAULTS.colour_weight
+    absorb_size: int = _CLUSTER_DEFAULTS.absorb_size
 
     @classmethod
     def load(cls, settings: AppSettings) -> RunSettings:

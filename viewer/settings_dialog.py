@@ -461,6 +461,10 @@ class SettingsDialog(QDialog):
         run.epsilon = self.epsilon.value()
         run.position_weight = self.position_weight.value()
         run.merge_distance = self.merge_distance.value()
+        name = self._chosen_preset()
+        if name is not None:  # cues without a field here come with the preset (custom keeps the stored ones)
+            values = preset_values(name)
+            run.colour_weight, run.absorb_size = float(values["colour_weight"]), int(values["absorb_size"])
         return run
 
     # -------------------------------------------------------------------------------------- apply

@@ -15,14 +15,17 @@ PRESETS: dict[str, dict[str, float]] = {
     "small": {"epsilon": 0.005, "min_samples": 50, "min_cluster_size": 500, "knn_k": 20},
     "medium": {"epsilon": 0.01, "min_samples": 100, "min_cluster_size": 500, "knn_k": 20},
     "large": {"epsilon": 0.06, "min_samples": 100, "min_cluster_size": 500, "knn_k": 20},
-    # not the demo's: features plus 3D position, for features that alone do not keep look-alike objects
-    # apart (the bundled tiny model's; see ClusterConfig.position_weight)
+    # not the demo's: features plus 3D position and photo colour, with fragments folded into their
+    # neighbours, for features that alone do not keep look-alike objects apart (the bundled tiny model's;
+    # see ClusterConfig.position_weight / colour_weight / absorb_size; values chosen on validation rooms)
     "spatial": {
         "epsilon": 0.06,
         "min_samples": 100,
-        "min_cluster_size": 1500,
+        "min_cluster_size": 2500,
         "knn_k": 20,
         "position_weight": 0.35,
+        "colour_weight": 1.0,
+        "absorb_size": 4000,
     },
 }
 OFFICIAL_PRESETS = ("small", "medium", "large")

@@ -15,6 +15,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from app.semantics.console import add_model_arguments
 
     parser.add_argument("--scenes", type=int, default=20, help="held-out rooms to render (default 20)")
+    parser.add_argument(
+        "--seed", type=int, default=950_000,
+        help="seed of the first room (default 950000; the tiny models trained on seeds >= 1000000)",
+    )  # fmt: skip
     parser.add_argument("--views", type=int, default=6, help="views per room (default 6)")
     parser.add_argument("--size", default="224x308", help="image size HxW, multiples of 28 (default 224x308)")
     parser.add_argument(
@@ -39,6 +43,13 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--scenes must be between 1 and 1000")
     if not 1 <= args.views <= 64:
         raise UserError("--views must be between 1 and 64")
+    from training.synthetic.config import TRAIN_SEED_OFFSET
+
+    if args.seed < 0 or args.seed + args.scenes - 1 >= TRAIN_SEED_OFFSET:
+        raise UserError(
+            f"--seed: rooms {TRAIN_SEED_OFFSET} and above are training rooms; choose a first seed >= 0 with "
+            f"seed + scenes <= {TRAIN_SEED_OFFSET}"
+        )
     from app.progress import run_generator
     from app.semantics.console import ProgressLine, load_backend_for
     from app.semantics.evaluate import EvalConfig, iter_evaluate
@@ -46,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     backend = load_backend_for(args)
     cfg = EvalConfig(
         scenes=args.scenes,
+        seed=args.seed,
         views=args.views,
         height=height,
         width=width,

@@ -37,6 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument(
+        "--dtype", default="fp32", choices=["fp32", "bf16"],
+        help="bf16: forward pass under bfloat16 autocast (weights, optimizer state, losses stay fp32)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--render-workers", type=int, default=0, metavar="N",
+        help="render the rooms ahead in N worker processes (default 0: between steps, in this process)",
+    )  # fmt: skip
+    parser.add_argument(
         "--stage",
         default="all",
         choices=["all", "instance"],
@@ -74,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--init: no such file {args.init}")
     if args.steps < 1 or args.batch < 1 or args.lr <= 0:
         raise UserError("--steps and --batch must be positive and --lr > 0")
+    if not 0 <= args.render_workers <= 256:
+        raise UserError("--render-workers must be between 0 and 256")
+    if args.max_minutes <= 0:
+        raise UserError("--max-minutes must be positive")
     preferred: dict[str, str] = {}
     if args.input_height is not None and args.input_width is None:
         raise UserError("--input-height needs --input-width")
@@ -105,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         init=str(args.init) if args.init else None,
         stage=args.stage,
         reinit_instance=args.reinit_instance,
+        dtype=args.dtype,
+        render_workers=args.render_workers,
     )
     step = train(cfg, args.out, progress=lambda m: print(m, flush=True))
     print(f"reached step {step}; checkpoint {args.out / 'last.pt'}")

@@ -52,7 +52,8 @@ def test_a_named_preset_with_its_values_gives_exactly_that_preset():
         run = RunSettings(cluster_preset=name, min_cluster_size=int(v["min_cluster_size"]),
                           min_samples=int(v["min_samples"]), epsilon=v["epsilon"],
                           position_weight=v["position_weight"],
-                          merge_distance=v["merge_distance"])  # fmt: skip
+                          merge_distance=v["merge_distance"], colour_weight=v["colour_weight"],
+                          absorb_size=int(v["absorb_size"]))  # fmt: skip
         assert cluster_config(run) == ClusterConfig.preset(name), name
     # the fields are what runs for a named or custom preset (settings stored by older versions)
     custom = cluster_config(RunSettings(cluster_preset="custom", min_cluster_size=800, position_weight=0.2))
@@ -71,7 +72,7 @@ def test_panel_starts_with_the_weights_preset(qtbot, settings, plain_weights):
     p = ClusteringPanel(settings)
     qtbot.addWidget(p)
     assert _checked(p) == ["spatial"] and p.position.value() == pytest.approx(0.35)
-    assert p.min_size.value() == 1500
+    assert p.min_size.value() == 2500
     assert cluster_config(p.current_settings()) == ClusterConfig.preset("spatial")
 
     RunSettings(weights_source="file", weights_file=str(plain_weights)).save(settings)
@@ -89,7 +90,7 @@ def test_spatial_button_sets_the_sliders_and_requests_a_position_weight(qtbot, p
     with qtbot.waitSignal(panel.recluster_requested, timeout=1000) as sent:
         qtbot.mouseClick(panel.preset_buttons["spatial"], Qt.MouseButton.LeftButton)
     run = sent.args[0]
-    assert (panel.min_size.value(), panel.epsilon.value()) == (1500, pytest.approx(0.06))
+    assert (panel.min_size.value(), panel.epsilon.value()) == (2500, pytest.approx(0.06))
     assert panel.position.value() == pytest.approx(0.35) and _checked(panel) == ["spatial"]
     assert run.cluster_preset == "spatial" and cluster_config(run) == ClusterConfig.preset("spatial")
     assert cluster_config(run).position_weight == 0.35
@@ -165,7 +166,7 @@ def test_dialog_model_default_follows_the_chosen_weights(qtbot, settings, plain_
     assert [dialog.preset.itemData(i) for i in range(dialog.preset.count())] == [
         "model", "small", "medium", "large", "spatial", "custom"]
     assert dialog.preset.currentText() == "Model default (Spatial)"
-    assert _fields(dialog) == (1500, 100, 0.06, 0.35, 0.0)
+    assert _fields(dialog) == (2500, 100, 0.06, 0.35, 0.0)
     run = dialog.current()
     assert run.cluster_preset == "model" and cluster_config(run) == ClusterConfig.preset("spatial")
 
@@ -177,7 +178,7 @@ def test_dialog_model_default_follows_the_chosen_weights(qtbot, settings, plain_
     assert cluster_config(dialog.current()) == ClusterConfig.preset("large")
     dialog.weights_bundled.setChecked(True)
     assert dialog.preset.currentText() == "Model default (Spatial)"
-    assert _fields(dialog) == (1500, 100, 0.06, 0.35, 0.0)
+    assert _fields(dialog) == (2500, 100, 0.06, 0.35, 0.0)
     dialog.reject()
 
 
@@ -186,7 +187,7 @@ def test_dialog_presets_fill_the_fields_and_apply_stores_the_position_weight(qtb
     dialog = _dialog(qtbot, settings)
     assert dialog.preset.currentText() == "Model default (Large)"  # random tiny weights name no preset
     dialog.preset.setCurrentIndex(dialog.preset.findData("spatial"))
-    assert _fields(dialog) == (1500, 100, 0.06, 0.35, 0.0)
+    assert _fields(dialog) == (2500, 100, 0.06, 0.35, 0.0)
     assert cluster_config(dialog.current()) == ClusterConfig.preset("spatial")
     dialog.preset.setCurrentIndex(dialog.preset.findData("small"))
     assert _fields(dialog) == (500, 50, 0.005, 0.0, 0.0)

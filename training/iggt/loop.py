@@ -11,6 +11,7 @@ pure function of (seed, step).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -76,6 +77,11 @@ class TrainConfig:
     schedule_start: int = 0
     stage: str = "all"  # "all" or "instance" (only the instance branch, trunk frozen; see stages.py)
     reinit_instance: bool = False  # start the instance branch from fresh weights (new runs only)
+    # "bf16": the forward pass under torch.autocast in bfloat16 (AVX-512 BF16 CPUs, CUDA); parameters,
+    # optimizer state and losses stay float32. "fp32": everything float32.
+    dtype: str = "fp32"
+    # rooms rendered ahead by this many worker processes (0: in the training process, between steps)
+    render_workers: int = 0
     loss: LossWeights = dataclasses.field(default_factory=LossWeights)
 
     def to_dict(self) -> dict:
@@ -98,6 +104,86 @@ def step_plan(cfg: TrainConfig, step: int) -> tuple[list[int], int, int, int]:
         TRAIN_SEED_OFFSET + cfg.seed * 10_000_000 + step * cfg.batch_size + i for i in range(cfg.batch_size)
     ]
     return seeds, views, h, w
+
+
+def autocast(cfg: TrainConfig) -> contextlib.AbstractContextManager:
+    """The forward pass's precision context: bfloat16 autocast for ``dtype="bf16"``, else nothing."""
+    if cfg.dtype == "bf16":
+        return torch.autocast(device_type=torch.device(cfg.device).type, dtype=torch.bfloat16)
+    if cfg.dtype != "fp32":
+        raise ValueError(f"dtype must be 'fp32' or 'bf16', not {cfg.dtype!r}")
+    return contextlib.nullcontext()
+
+
+def float32_outputs(obj):
+    """Network outputs as float32 (the losses are computed in full precision)."""
+    if torch.is_tensor(obj):
+        return obj.float() if obj.is_floating_point() else obj
+    if isinstance(obj, dict):
+        return {k: float32_outputs(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(float32_outputs(v) for v in obj)
+    return obj
+
+
+def step_loss(net: torch.nn.Module, batch, cfg: TrainConfig, gen: torch.Generator):
+    """(loss, parts) of one training step: the forward under `autocast`, the loss in float32."""
+    with autocast(cfg):
+        out = instance_forward(net, batch.images) if cfg.stage == "instance" else net(batch.images)
+    out = float32_outputs(out)
+    if cfg.stage == "instance":
+        return instance_loss(out, batch, cfg.loss, gen)
+    return iggt_loss(out, batch, cfg.loss, gen)
+
+
+def render_step(cfg: TrainConfig, step: int) -> tuple[int, int, int, list]:
+    """(views, height, width, rooms) of a step: a pure function of (cfg.seed, step)."""
+    seeds, views, h, w = step_plan(cfg, step)
+    return views, h, w, [render_room(s, views, h, w) for s in seeds]
+
+
+class RoomSource:
+    """The rooms of each step, rendered in this process or ahead of time by worker processes
+    (``cfg.render_workers``), so rendering (numpy ray casting, about as long as a tiny-model step on
+    one core) leaves the training step's critical path. Same rooms either way: they depend only on
+    (seed, step)."""
+
+    def __init__(self, cfg: TrainConfig, first_step: int) -> None:
+        self.cfg = cfg
+        self.next_step = first_step
+        self.pending: dict = {}
+        self.pool = None
+        if cfg.render_workers > 0:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool = ProcessPoolExecutor(
+                cfg.render_workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_render_worker_init,
+            )
+
+    def take(self, step: int) -> tuple[int, int, int, list]:
+        if self.pool is None:
+            return render_step(self.cfg, step)
+        ahead = 2 * self.cfg.render_workers
+        self.next_step = max(self.next_step, step)
+        while self.next_step < min(step + ahead, self.cfg.steps):
+            self.pending[self.next_step] = self.pool.submit(render_step, self.cfg, self.next_step)
+            self.next_step += 1
+        future = self.pending.pop(step, None)
+        return future.result() if future is not None else render_step(self.cfg, step)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            for future in self.pending.values():
+                future.cancel()
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+
+def _render_worker_init() -> None:
+    torch.set_num_threads(1)
 
 
 def lr_at(cfg: TrainConfig, step: int) -> float:
@@ -177,6 +263,9 @@ def train(
 ) -> int:
     """Train (or continue training) in ``out_dir``; returns the step reached."""
     out_dir = Path(out_dir)
+    autocast(cfg)  # a bad dtype fails before anything is written
+    if cfg.render_workers < 0:
+        raise ValueError(f"render_workers must be >= 0, not {cfg.render_workers}")
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -194,6 +283,8 @@ def train(
             device=cfg.device,
             steps=cfg.steps or saved.steps,
             loss=cfg.loss,
+            dtype=cfg.dtype,
+            render_workers=cfg.render_workers,
         )
         if requested.schedule_start > saved.schedule_start:  # a fresh schedule for the continuation
             cfg = dataclasses.replace(
@@ -245,18 +336,17 @@ def train(
 
     piece_start = time.perf_counter()
     last_ckpt = piece_start
+    rooms = RoomSource(cfg, step)
     while step < cfg.steps:
         t0 = time.perf_counter()
-        seeds, views, h, w = step_plan(cfg, step)
-        batch = make_batch([render_room(s, views, h, w) for s in seeds]).to(cfg.device)
+        views, h, w, scenes = rooms.take(step)
+        wait = time.perf_counter() - t0
+        batch = make_batch(scenes).to(cfg.device)
         lr = lr_at(cfg, step)
         for g in opt.param_groups:
             g["lr"] = lr
         gen = torch.Generator().manual_seed(cfg.seed * 7_919 + step)
-        if cfg.stage == "instance":
-            loss, parts = instance_loss(instance_forward(net, batch.images), batch, cfg.loss, gen)
-        else:
-            loss, parts = iggt_loss(net(batch.images), batch, cfg.loss, gen)
+        loss, parts = step_loss(net, batch, cfg, gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip:
@@ -280,7 +370,7 @@ def train(
             progress(
                 f"step {step}/{cfg.steps} loss {parts['total']:.4f} ("
                 + " ".join(f"{k} {parts[k]:.3f}" for k in ("camera", "depth", "point", "mvc") if k in parts)
-                + f") {views}x{h}x{w} {dt:.2f}s/step lr {lr:.2e}"
+                + f") {views}x{h}x{w} {dt:.2f}s/step (rooms {wait:.2f}s) lr {lr:.2e}"
             )
         if cfg.val_every and step % cfg.val_every == 0:
             val = validation_loss(net, cfg, cfg.sizes[-1])
@@ -297,5 +387,6 @@ def train(
         if now - piece_start > cfg.max_minutes * 60 or should_stop():
             progress(f"piece finished at step {step}; run again to resume")
             break
+    rooms.close()
     save()
     return step

@@ -101,8 +101,9 @@ def regression_loss(
 
 def sample_pixels(labels: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Flat indices into one scene's (S, H, W) label map: half uniform, half balanced over labels
-    (so small objects are sampled as often as large ones)."""
-    flat = labels.reshape(-1)
+    (so small objects are sampled as often as large ones). Sampled on the CPU (``generator`` is a CPU
+    generator), so the same pixels are drawn on every device."""
+    flat = labels.reshape(-1).cpu()
     n_uniform = n // 2
     uniform = torch.randint(0, flat.numel(), (n_uniform,), generator=generator)
     sorted_labels, order = torch.sort(flat, stable=True)
@@ -130,14 +131,17 @@ def contrastive_loss(
     b, s, c, h, w = features.shape
     total = features.new_zeros((), dtype=torch.float32)
     for i in range(b):
-        idx = sample_pixels(labels[i], n_samples, generator)
+        idx = sample_pixels(labels[i], n_samples, generator).to(features.device)
         f = features[i].float().permute(0, 2, 3, 1).reshape(-1, c)[idx]
         f = F.normalize(f, dim=-1)
         lab = labels[i].reshape(-1)[idx]
         view = idx // (h * w)
         d2 = (f[:, None, :] - f[None, :, :]).pow(2).sum(-1)
         dist = torch.sqrt(d2 + 1e-12)
-        pair = view[:, None] != view[None, :] if s > 1 else ~torch.eye(len(idx), dtype=torch.bool)
+        if s > 1:
+            pair = view[:, None] != view[None, :]
+        else:
+            pair = ~torch.eye(len(idx), dtype=torch.bool, device=idx.device)
         same = (lab[:, None] == lab[None, :]) & pair
         diff = (lab[:, None] != lab[None, :]) & pair
         pull_sum = dist[same].sum()

@@ -45,7 +45,10 @@ def preset_tooltip(name: str) -> str:
             f"objects; the bundled model's default")
 
 
-_MATCHED = ("epsilon", "min_samples", "min_cluster_size", "position_weight", "merge_distance")
+_MATCHED = (
+    "epsilon", "min_samples", "min_cluster_size", "position_weight", "merge_distance", "colour_weight",
+    "absorb_size",
+)  # fmt: skip
 
 
 def matching_preset(config) -> str:
@@ -154,6 +157,7 @@ class ClusteringPanel(QDockWidget):
         run.min_cluster_size, run.min_samples = config.min_cluster_size, config.min_samples
         run.epsilon, run.position_weight = config.epsilon, config.position_weight
         run.merge_distance = config.merge_distance
+        run.colour_weight, run.absorb_size = config.colour_weight, config.absorb_size
         self._run = run
         self._set_values(config.min_cluster_size, config.epsilon, config.position_weight, run.cluster_preset)
 
@@ -161,6 +165,8 @@ class ClusteringPanel(QDockWidget):
         values = preset_values(name)
         self._run.min_samples = int(values["min_samples"])
         self._run.merge_distance = float(values["merge_distance"])
+        self._run.colour_weight = float(values["colour_weight"])
+        self._run.absorb_size = int(values["absorb_size"])
         self._set_values(values["min_cluster_size"], values["epsilon"], values["position_weight"], name)
         self._run.cluster_preset = name
         self.request()
@@ -178,6 +184,8 @@ class ClusteringPanel(QDockWidget):
         run.position_weight = round(float(self.position.value()), 6)
         run.min_samples = int(self._run.min_samples)
         run.merge_distance = float(self._run.merge_distance)  # no slider: kept from the preset or scene
+        run.colour_weight = float(self._run.colour_weight)  # likewise
+        run.absorb_size = int(self._run.absorb_size)
         return run
 
     def request(self) -> None:
@@ -202,6 +210,8 @@ class ClusteringPanel(QDockWidget):
             return
         self._run.min_samples = int(config.min_samples)
         self._run.merge_distance = float(config.merge_distance)
+        self._run.colour_weight = float(config.colour_weight)
+        self._run.absorb_size = int(config.absorb_size)
         self._run.cluster_preset = preset
         self._set_values(config.min_cluster_size, config.epsilon, config.position_weight, preset)
         self.status.setText(f"{n_instances} instances")
