@@ -2,7 +2,8 @@
 
 Memory comes from the same estimate the viewer's settings dialog shows (`app.inference.bytes_per_view` and
 the predictor's views cap on the chosen device); time from the scans this batch already finished (their
-seconds per view-megapixel in the manifest), since a first batch has nothing measured yet.
+seconds per view-megapixel in the manifest), else, for the full model on a CPU, from the prior the app
+announces before such a run (`app.run_estimate`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ def dry_run(source: Path, out_dir: Path, config: ReconstructConfig, options: Bat
     reduced = predictor.device.startswith("cuda") and config.inference.dtype != "float32"
     per_view = bytes_per_view(token_dim, h, w, reduced)
     rate = seconds_per_view_mpx(read_manifest(manifest_path(out_dir)), (h, w))
+    time_from = None if rate is None else "the scans this batch already finished"
+    if rate is None and getattr(predictor.net.config, "name", "") == "full" and predictor.device == "cpu":
+        from app.run_estimate import cpu_seconds
+
+        rate = cpu_seconds(1, 1000, 1000)  # the full model's forward on this CPU, per view-megapixel
+        time_from = "the full model's expected forward time on this CPU, before any scan has measured it"
     rows = []
     for job in plan.jobs:
         n = len(collect_image_paths([job.scan.folder])[0])
@@ -53,7 +60,7 @@ def dry_run(source: Path, out_dir: Path, config: ReconstructConfig, options: Bat
         "scans": len(scans), "to_run": rows, "skipped": [{"scan": s, "why": y} for s, y in plan.skipped],
         "model": predictor.model_id, "device": predictor.device, "input_size": [h, w],
         "views_cap": cap, "views_cap_why": why, "free_bytes": free_memory_bytes(predictor.device),
-        "seconds_total_one_worker": total_s, "runner": options.runner,
+        "seconds_total_one_worker": total_s, "time_from": time_from, "runner": options.runner,
     }  # fmt: skip
     if as_json:
         print(json.dumps(report, indent=1))
@@ -67,7 +74,7 @@ def dry_run(source: Path, out_dir: Path, config: ReconstructConfig, options: Bat
     for scan, why_skip in plan.skipped:
         print(f"  skip  {scan}: {why_skip}")
     if total_s is not None and rows:
-        print(f"about {format_seconds(total_s)} on one worker (from the scans this batch already finished)")
+        print(f"about {format_seconds(total_s)} on one worker (from {time_from})")
     elif rows:
         print("time: measured by the first scans (the manifest has none finished yet)")
     return 0

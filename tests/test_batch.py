@@ -45,7 +45,7 @@ def scans(tmp_path_factory) -> Path:
     return root
 
 
-def test_embedded_batch_equals_reconstruct_and_resumes(scans: Path, tmp_path: Path) -> None:
+def test_embedded_batch_equals_reconstruct_and_resumes(scans: Path, tmp_path: Path, capsys) -> None:
     root = tmp_path / "in"
     shutil.copytree(scans, root)
     out = tmp_path / "out"
@@ -70,6 +70,14 @@ def test_embedded_batch_equals_reconstruct_and_resumes(scans: Path, tmp_path: Pa
     changed = run_batch(root, out, run_config(), BatchOptions(quiet=True))
     assert changed.done == ["room_2"] and not changed.failed
     assert (out / "room_2.iggt.bak").exists()  # the earlier file (maybe edited by someone) is kept
+
+    capsys.readouterr()
+    argv = ["batch", str(root), "-o", str(out), "--dry-run", "--json", "--retry-failed", *RUN_OPTIONS]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [r["scan"] for r in report["to_run"]] == ["broken"] and len(report["skipped"]) == 2
+    assert report["to_run"][0]["seconds"] > 0  # from the rooms' measured seconds per view-megapixel
+    assert report["time_from"] == "the scans this batch already finished"
 
     retry = run_batch(root, out, run_config(), BatchOptions(quiet=True, retry_failed=True))
     assert retry.done == [] and [s for s, _ in retry.failed] == ["broken"]
