@@ -79,12 +79,14 @@ def install_features(window) -> None:
     from viewer.measure_tool import install_measure
     from viewer.panels.query import install_query_panel
     from viewer.review_panel import install_review
+    from viewer.view_image import install_view_image
 
     install_editing(window)
     install_query_panel(window)
     install_review(window)
     install_measure(window)
     install_context_menu(window)
+    install_view_image(window)
     window.restore_layout()
 
 
