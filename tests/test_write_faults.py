@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -98,9 +99,17 @@ def snapshot(path: Path) -> dict[str, bytes]:
     """The output's files; hidden ``.part`` files (allowed leftovers of a kill) and autosave notes (they
     hold the time and pid of the writer) aside."""
     if path.is_file():
-        return {path.name: path.read_bytes()}
+        return {path.name: _content(path)}
     files = [p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith(".")]
-    return {str(p.relative_to(path)): p.read_bytes() for p in files if not p.name.endswith(".iggt.json")}
+    return {str(p.relative_to(path)): _content(p) for p in files if not p.name.endswith(".iggt.json")}
+
+
+def _content(path: Path):
+    """A file's bytes; for a scene file, its members' bytes (the zip's own time stamps left out)."""
+    if path.suffix != ".iggt":
+        return path.read_bytes()
+    with zipfile.ZipFile(path) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
 
 
 def write(writer: str, scene, target: Path) -> None:
