@@ -159,13 +159,17 @@ class Predictor(Protocol):
 
 
 def free_memory_bytes(device: str) -> int | None:
-    """Free memory of the device (CUDA: free GPU memory; CPU: MemAvailable), None if unknown."""
+    """Free memory of the device, None if unknown. CUDA: free GPU memory plus what PyTorch holds cached
+    but unused (reserved - allocated: it is ours to reuse, and counting it as used would shrink the view
+    cap after every run in one process); CPU: MemAvailable."""
     if device.startswith("cuda"):
         import torch
 
         try:
-            free, _ = torch.cuda.mem_get_info(torch.device(device))
-            return int(free)
+            dev = torch.device(device)
+            free, _ = torch.cuda.mem_get_info(dev)
+            cached = torch.cuda.memory_reserved(dev) - torch.cuda.memory_allocated(dev)
+            return int(free) + max(0, int(cached))
         except (RuntimeError, AssertionError):
             return None
     try:
@@ -175,6 +179,36 @@ def free_memory_bytes(device: str) -> int | None:
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def weights_bytes(source: WeightsSource) -> int | None:
+    """Bytes of the weight file(s) (None for a hub id: the loader finds the files)."""
+    if source.kind != "file":
+        return None
+    path = Path(source.location)
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.iterdir() if p.suffix in WEIGHT_SUFFIXES)
+    return path.stat().st_size
+
+
+def weights_oom_message(size: int | None, device: str) -> str:
+    what = "the weights" if size is None else f"the weights ({size / 1e6:,.0f} MB)"
+    where = "GPU memory" if device.startswith("cuda") else "memory"
+    advice = ("use --dtype bfloat16 (float16 before compute capability 8.0) to hold the aggregator in half "
+              "the memory, or run on the CPU (--device cpu)"
+              if device.startswith("cuda") else "close other programs, or use smaller weights")  # fmt: skip
+    return f"ran out of {where} loading {what} on {device}; {advice}"
+
+
+def check_weights_fit(size: int | None, free: int | None, device: str) -> None:
+    """UserError, before loading, when the weights alone cannot fit the GPU's free memory. (On the CPU
+    ``.pt`` weights are memory-mapped and need no free memory up front, so only CUDA is checked.)"""
+    if not device.startswith("cuda") or size is None or free is None or size <= free:
+        return
+    raise UserError(
+        f"the weights ({size / 1e9:.1f} GB) do not fit the {free / 1e9:.1f} GB of free GPU memory on "
+        f"{device}; use --dtype bfloat16 (half the memory), run on the CPU (--device cpu) or free GPU memory"
+    )
 
 
 def bytes_per_view(token_dim: int, height: int, width: int, reduced_precision: bool) -> float:
@@ -202,16 +236,32 @@ class NetworkPredictor:
         import torch
 
         from model import load_iggt
-        from model.device import resolve_device
+        from model.device import free_device_memory, is_out_of_memory, resolve_device
         from model.errors import IGGTError
 
         try:
             dev = resolve_device(self.config.device)
-            self.net = load_iggt(self.source.location, device=dev)
+        except IGGTError as exc:
+            raise UserError(str(exc)) from None
+        # an explicit reduced precision on a GPU also stores the aggregator's weights in it (half the memory)
+        storage = None
+        if dev.type == "cuda" and self.config.dtype in ("bfloat16", "float16"):
+            storage = getattr(torch, self.config.dtype)
+        size = weights_bytes(self.source)
+        needed = None if size is None else size // 2 if storage is not None else size
+        check_weights_fit(needed, free_memory_bytes(str(dev)), str(dev))
+        try:
+            self.net = load_iggt(self.source.location, device=dev, dtype=storage)
         except IGGTError as exc:
             raise UserError(str(exc)) from None
         except FileNotFoundError as exc:
             raise UserError(f"weights not found: {exc}") from None
+        except Exception as exc:  # only running out of memory is handled here
+            if not is_out_of_memory(exc):
+                raise
+        if self.net is None:  # out of memory: every reference to the half-loaded network is gone now
+            free_device_memory(dev)
+            raise UserError(weights_oom_message(size, str(dev)))
         self.device = str(dev)
         info = getattr(self.net, "weights_info", None)
         self.preferred = None if info is None else info.preferred
@@ -238,10 +288,8 @@ class NetworkPredictor:
         self.load()
         import torch
 
-        from app.progress import Cancelled
         from app.run_estimate import cpu_warning
-        from model.errors import Cancelled as ModelCancelled
-        from model.errors import IGGTError, OutOfMemory
+        from model.errors import Cancelled, IGGTError, OutOfMemory
         from model.predict import PredictOptions, predict
 
         warning = cpu_warning(self.net.config.name, self.device, *images.shape[:3])
@@ -257,8 +305,8 @@ class NetworkPredictor:
         )
         try:
             return predict(self.net, torch.from_numpy(np.ascontiguousarray(images)), options)
-        except ModelCancelled:
-            raise Cancelled("reconstruction cancelled") from None
+        except Cancelled:
+            raise  # (an IGGTError too, but not the user's mistake)
         except OutOfMemory as exc:
             raise UserError(f"{exc} (use --views N with a smaller N, or a smaller --width)") from None
         except IGGTError as exc:

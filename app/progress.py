@@ -1,22 +1,25 @@
 """Progress events, stage weighting and ETA for long steps driven as generators.
 
 Long steps are generators that ``yield Progress(...)`` and ``return`` their result; the CLI loop and the
-GUI worker both consume them (``run_generator`` is the plain loop). Closing a generator (or a cancel
-callback returning True) stops the step; steps raise `Cancelled` when they notice.
+GUI's thread workers both consume them (``run_generator`` is the plain loop). Closing a generator (or a
+cancel callback returning True) stops the step; steps raise `Cancelled` when they notice. `Cancelled` is
+``model.errors.Cancelled``: one class for every layer.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from model.errors import Cancelled  # the one cancel exception of every layer, re-exported here
+
+__all__ = ["Cancelled", "Progress", "StagePlan", "format_seconds", "iter_in_thread", "run_generator"]
 
 T = TypeVar("T")
-
-
-class Cancelled(Exception):
-    """The user cancelled a long step."""
 
 
 @dataclass(frozen=True)
@@ -127,3 +130,53 @@ def run_generator(
                 raise Cancelled(f"{what} cancelled" if what else "cancelled")
     finally:
         gen.close()
+
+
+def iter_in_thread(
+    work: Callable[[Callable[[str, float], None], Callable[[], bool]], T],
+    plan: StagePlan,
+    stage: str,
+    heartbeat_s: float = 0.5,
+) -> Generator[Progress, None, T]:
+    """Run ``work(progress, cancel)`` (a blocking call with progress and cancel callbacks, e.g. the network
+    or an exporter) in a helper thread, yielding its progress as ``plan``'s events (and a heartbeat).
+
+    Closing this generator (or an exception in the consumer, e.g. KeyboardInterrupt) asks the work to
+    stop through ``cancel`` and waits for the thread, so no work continues after the pipeline ends.
+    """
+    events: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def progress(message: str, fraction: float) -> None:
+        events.put((message, fraction))
+
+    def target() -> None:
+        try:
+            outcome["value"] = work(progress, stop.is_set)
+        except BaseException as exc:  # handed to the consumer thread
+            outcome["error"] = exc
+        finally:
+            events.put(None)
+
+    thread = threading.Thread(target=target, name=f"iggt-{stage}", daemon=True)
+    thread.start()
+    last = (stage, 0.0)
+    try:
+        while True:
+            try:
+                item = events.get(timeout=heartbeat_s)
+            except queue.Empty:
+                yield plan.event(stage, last[1], last[0])
+                continue
+            if item is None:
+                break
+            last = (str(item[0]), float(item[1]))
+            yield plan.event(stage, last[1], last[0])
+    finally:
+        if thread.is_alive():
+            stop.set()
+            thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

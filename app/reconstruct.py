@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
-import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,9 +31,9 @@ from app.geometry import (
     sanitize_prediction,
 )
 from app.images import ImageSet, iter_load_images
-from app.inference import Predictor, get_predictor
+from app.inference import HARD_MAX_VIEWS, Predictor, get_predictor
 from app.instances import build_instances, cluster_labels_to_ids, instance_statistics, match_to_previous
-from app.progress import Progress, StagePlan, run_generator
+from app.progress import Progress, StagePlan, iter_in_thread, run_generator
 from app.review import kept_ids
 from app.run_plan import ReconstructConfig, RunPlan, make_plan
 from app.scene import InstanceStats, Scene
@@ -44,7 +42,6 @@ if TYPE_CHECKING:
     from app.edits import Edit
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 STAGES = (
     ("images", 0.05),
@@ -56,68 +53,23 @@ STAGES = (
 )
 
 
-def _in_thread(
-    work: Callable[[Callable[[str, float], None], Callable[[], bool]], T],
-    plan: StagePlan,
-    stage: str,
-    heartbeat_s: float = 0.5,
-) -> Generator[Progress, None, T]:
-    """Run ``work(progress, cancel)`` in a helper thread, yielding its progress (and a heartbeat).
+def view_cap_note(n_views: int, cap: int, why: str, size: tuple[int, int]) -> str | None:
+    """A warning when more views than the memory estimate allows are about to run (None when they fit).
 
-    Closing this generator (or an exception in the consumer, e.g. KeyboardInterrupt) asks the work to
-    stop through ``cancel`` and waits for the thread, so no work continues after the pipeline ends.
-    """
-    events: queue.Queue = queue.Queue()
-    stop = threading.Event()
-    outcome: dict[str, Any] = {}
-
-    def progress(message: str, fraction: float) -> None:
-        events.put((message, fraction))
-
-    def target() -> None:
-        try:
-            outcome["value"] = work(progress, stop.is_set)
-        except BaseException as exc:  # handed to the consumer thread
-            outcome["error"] = exc
-        finally:
-            events.put(None)
-
-    thread = threading.Thread(target=target, name=f"iggt-{stage}", daemon=True)
-    thread.start()
-    last = (stage, 0.0)
-    try:
-        while True:
-            try:
-                item = events.get(timeout=heartbeat_s)
-            except queue.Empty:
-                yield plan.event(stage, last[1], last[0])
-                continue
-            if item is None:
-                break
-            last = (str(item[0]), float(item[1]))
-            yield plan.event(stage, last[1], last[0])
-    finally:
-        if thread.is_alive():
-            stop.set()
-            thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
-
-
-def check_view_cap(n_views: int, cap: int, why: str, size: tuple[int, int], requested: int | None) -> None:
-    """Raise UserError when more views than the device allows are about to run."""
-    if n_views <= cap:
-        return
-    h, w = size
-    if requested is not None:
+    The per-view estimate is rough (scaled from a CPU fp32 measurement; see bench/gpu_check.py), so it
+    warns and the run goes on: running out of memory is reported cleanly with advice. More than
+    `HARD_MAX_VIEWS` views is refused (global attention is quadratic in views)."""
+    if n_views > HARD_MAX_VIEWS:
         raise UserError(
-            f"--views {requested} is more than this device can reconstruct at {w}x{h}: at most {cap} views "
-            f"({why}); use --views {cap} or a smaller --width"
+            f"{n_views} views is more than {HARD_MAX_VIEWS}, the most one reconstruction takes; "
+            f"use --views {HARD_MAX_VIEWS} to pick {HARD_MAX_VIEWS} evenly spaced images"
         )
-    raise UserError(
-        f"{n_views} images is more than this device can reconstruct at {w}x{h}: at most {cap} views "
-        f"({why}); use --views {cap} to pick {cap} evenly spaced images, or a smaller --width"
+    if n_views <= cap:
+        return None
+    h, w = size
+    return (
+        f"{n_views} views at {w}x{h} may not fit: the memory estimate allows {cap} ({why}); if the run "
+        f"runs out of memory, use --views {cap} or a smaller --width"
     )
 
 
@@ -157,15 +109,19 @@ def iter_reconstruct(
     t = time.perf_counter()
     predictor = predictor or get_predictor(plan.inference)
     yield stages.event("model", 0.0, "loading the model")
-    yield from _in_thread(lambda progress, cancel: predictor.load(), stages, "model")
+    yield from iter_in_thread(lambda progress, cancel: predictor.load(), stages, "model")
     cap, why = predictor.max_views(h, w)
-    check_view_cap(len(imageset.views), cap, why, (h, w), plan.requested_views)
+    over = view_cap_note(len(imageset.views), cap, why, (h, w))
+    if over is not None:
+        log.warning("%s", over)
+        notes.append(over)
+        yield stages.event("model", 1.0, over)
     timings["model"] = time.perf_counter() - t
 
     # ---- network
     t = time.perf_counter()
     images = imageset.as_float()
-    prediction = yield from _in_thread(
+    prediction = yield from iter_in_thread(
         lambda progress, cancel: predictor.predict(images, progress, cancel), stages, "inference"
     )
     timings["inference"] = time.perf_counter() - t

@@ -172,7 +172,6 @@ class RunPlan:
     background_filter: str = "none"
     mask_dir: str | None = None
     image_storage: str = "embedded"
-    requested_views: int | None = None  # the views cap the user asked for (None: all, or the weights')
 
 
 def make_plan(config: ReconstructConfig, read_size: bool = True) -> RunPlan:
@@ -201,5 +200,4 @@ def make_plan(config: ReconstructConfig, read_size: bool = True) -> RunPlan:
         background_filter=config.background_filter,
         mask_dir=config.mask_dir,
         image_storage=config.image_storage,
-        requested_views=config.preprocess.max_views,
     )

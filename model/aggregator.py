@@ -66,20 +66,20 @@ class Aggregator(nn.Module):
     def patch_start_idx(self) -> int:
         return self.num_special
 
-    def forward(self, images: torch.Tensor, keep: tuple[int, ...], control=None) -> dict[int, torch.Tensor]:
+    def forward(self, images: torch.Tensor, keep: tuple[int, ...]) -> dict[int, torch.Tensor]:
         weight_dtype = self.camera_token.dtype
         device_type = images.device.type
         if weight_dtype == torch.float32 or _autocast_on(device_type):
-            return self._forward(images, keep, control)
+            return self._forward(images, keep)
         # weights stored in reduced precision (load_iggt(dtype=...)): compute in that precision
         with torch.autocast(device_type, dtype=weight_dtype):
-            return self._forward(images, keep, control)
+            return self._forward(images, keep)
 
-    def _forward(self, images: torch.Tensor, keep: tuple[int, ...], control=None) -> dict[int, torch.Tensor]:
+    def _forward(self, images: torch.Tensor, keep: tuple[int, ...]) -> dict[int, torch.Tensor]:
         b, s, _, h, w = images.shape
         rows, cols = h // self.patch_size, w // self.patch_size
         normalised = ((images - self._resnet_mean) / self._resnet_std).reshape(b * s, 3, h, w)
-        patches = self.patch_embed(normalised, control)
+        patches = self.patch_embed(normalised)
         del normalised
         c = patches.shape[-1]
         tokens = torch.cat(
@@ -101,12 +101,8 @@ class Aggregator(nn.Module):
         for i in range(depth):
             tokens = self.frame_blocks[i](tokens.reshape(b * s, p, c), frame_tables)
             frame_out = tokens.reshape(b, s, p, c) if i in keep else None
-            if control is not None:
-                control.check()
             tokens = self.global_blocks[i](tokens.reshape(b, s * p, c), global_tables)
             if frame_out is not None:
                 outputs[i] = torch.cat([frame_out, tokens.reshape(b, s, p, c)], dim=-1)
             del frame_out
-            if control is not None:
-                control.step("aggregator", (i + 1) / depth)
         return outputs

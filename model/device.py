@@ -1,20 +1,19 @@
-"""Where and how a forward runs: device choice, precision, progress/cancel control, OOM translation."""
+"""Where and how a forward runs: device choice, precision, releasing memory (after an OOM, between head
+steps on the CPU). Progress and cancel: `model.forward_watch`."""
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import ctypes
 import ctypes.util
 import functools
+import gc
 import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 import torch
 
-from .errors import Cancelled, IGGTError, OutOfMemory
+from .errors import IGGTError
 
 ProgressFn = Callable[[str, float], None]
 CancelFn = Callable[[], bool]
@@ -33,8 +32,19 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     return dev
 
 
+BF16_MIN_CAPABILITY = (8, 0)  # Ampere: native bf16; before it bf16 is only emulated (VGGT's rule)
+
+
+def cuda_reduced_dtype(device: torch.device | int | None = None) -> torch.dtype:
+    """The reduced precision a CUDA GPU runs natively: bf16 from compute capability 8.0, else fp16.
+
+    (``torch.cuda.is_bf16_supported()`` also says yes where bf16 is only emulated, e.g. on a T4.)"""
+    capability = torch.cuda.get_device_capability(device)
+    return torch.bfloat16 if tuple(capability) >= BF16_MIN_CAPABILITY else torch.float16
+
+
 def autocast_dtype(device: torch.device, dtype: torch.dtype | None = None) -> torch.dtype | None:
-    """Reduced precision for the aggregator: bf16 where the GPU supports it, else fp16; None on CPU.
+    """Reduced precision for the aggregator: `cuda_reduced_dtype` on CUDA; None on CPU.
 
     An explicit ``dtype`` wins (``torch.float32`` disables autocast).
     """
@@ -42,7 +52,7 @@ def autocast_dtype(device: torch.device, dtype: torch.dtype | None = None) -> to
         return None if dtype == torch.float32 else dtype
     if device.type != "cuda":
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return cuda_reduced_dtype(device)
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
@@ -58,77 +68,27 @@ def full_precision(device: torch.device) -> contextlib.AbstractContextManager:
     return torch.autocast("cuda", enabled=False)
 
 
-@dataclass
-class RunControl:
-    """Progress reporting and cooperative cancellation, checked between blocks.
-
-    ``step(stage, fraction)`` reports progress (rate-limited) and raises ``Cancelled`` when the cancel
-    callback says so.
-    """
-
-    progress: ProgressFn | None = None
-    cancel: CancelFn | None = None
-    min_interval_s: float = 0.05
-    _last_report: float = field(default=0.0, repr=False)
-
-    def check(self) -> None:
-        if self.cancel is not None and self.cancel():
-            raise Cancelled("Inference was cancelled.")
-
-    def step(self, stage: str, fraction: float) -> None:
-        self.check()
-        if self.progress is None:
-            return
-        now = time.monotonic()
-        if fraction >= 1.0 or now - self._last_report >= self.min_interval_s:
-            self._last_report = now
-            self.progress(stage, min(max(float(fraction), 0.0), 1.0))
-
-
-_ACTIVE_CONTROL: contextvars.ContextVar[RunControl | None] = contextvars.ContextVar(
-    "iggt_control", default=None
-)
-
-
-@contextlib.contextmanager
-def control_scope(control: RunControl | None) -> Iterator[None]:
-    """Makes ``control`` reachable from deep inside the network (``check_cancel``) during a forward."""
-    token = _ACTIVE_CONTROL.set(control)
-    try:
-        yield
-    finally:
-        _ACTIVE_CONTROL.reset(token)
-
-
-def check_cancel() -> None:
-    """Raises ``Cancelled`` if the forward running in this context was asked to stop."""
-    control = _ACTIVE_CONTROL.get()
-    if control is not None:
-        control.check()
-
-
 def is_out_of_memory(exc: BaseException) -> bool:
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         return True
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
 
 
-@contextlib.contextmanager
-def translate_oom(views: int, height: int, width: int, device: torch.device) -> Iterator[None]:
-    """Turns a device OOM into ``OutOfMemory`` with advice, after releasing cached memory."""
-    try:
-        yield
-    except Exception as exc:
-        if not is_out_of_memory(exc):
-            raise
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
-        where = "GPU" if device.type == "cuda" else "memory"
-        raise OutOfMemory(
-            f"Ran out of {where} memory for {views} view(s) at {width}x{height}. "
-            "Try fewer views or a smaller image size"
-            + (", or run on the CPU." if device.type == "cuda" else ".")
-        ) from None
+def oom_message(views: int, height: int, width: int, device: torch.device) -> str:
+    where = "GPU" if device.type == "cuda" else "memory"
+    return (
+        f"Ran out of {where} memory for {views} view(s) at {width}x{height}. "
+        "Try fewer views or a smaller image size" + (", or run on the CPU." if device.type == "cuda" else ".")
+    )
+
+
+def free_device_memory(device: torch.device) -> None:
+    """Hand memory back after a failed forward. Call it only once every reference to the failure is gone
+    (the exception, its traceback and the frames it holds: images, kept layer outputs): memory still
+    referenced cannot be freed, and a retry with fewer views would find it missing."""
+    gc.collect()  # frames caught in reference cycles
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
 
 
 @functools.lru_cache(maxsize=1)

@@ -7,13 +7,14 @@ from torch import nn
 
 from .aggregator import IMAGENET_MEAN, IMAGENET_STD, Aggregator
 from .config import SIZE_MULTIPLE, IGGTConfig
-from .device import RunControl, control_scope, full_precision, release_free_memory
+from .device import full_precision, release_free_memory
 from .errors import IGGTError, InputSizeError
 from .heads import CameraHead, DPTHead, PartAdaptor, PartHead, TrackHead
 from .heads.window_attention import relative_index_overlap, relative_index_self
 
-# pixels per head chunk when no frame_chunk is given: one frame unless the images are tiny
+# pixels per head chunk on the CPU when no frame_chunk is given: one frame unless the images are tiny
 AUTO_CHUNK_PIXELS = 16_384
+GPU_FRAME_CHUNK = 8  # frames per head chunk on a GPU (as VGGT's heads)
 
 
 def check_images(images: torch.Tensor) -> torch.Tensor:
@@ -42,8 +43,17 @@ def check_images(images: torch.Tensor) -> torch.Tensor:
     return images
 
 
-def auto_frame_chunk(height: int, width: int) -> int:
+def auto_frame_chunk(height: int, width: int, device: torch.device | str = "cpu") -> int:
+    """Frames per head chunk: on the CPU about one frame (what bounds its memory), on a GPU 8."""
+    if torch.device(device).type != "cpu":
+        return GPU_FRAME_CHUNK
     return max(1, AUTO_CHUNK_PIXELS // (height * width))
+
+
+def trims_memory(device: torch.device) -> bool:
+    """Whether the heads return freed heap to the OS after each step: on the CPU only (a GPU's memory is
+    PyTorch's caching allocator's, and malloc_trim there only costs time)."""
+    return device.type == "cpu"
 
 
 class IGGT(nn.Module):
@@ -94,7 +104,6 @@ class IGGT(nn.Module):
         query_points: torch.Tensor | None = None,
         *,
         frame_chunk: int | None = None,
-        control: RunControl | None = None,
     ) -> dict[str, torch.Tensor | list[torch.Tensor]]:
         """images (S, 3, H, W) or (B, S, 3, H, W) in [0, 1], H and W multiples of 28.
 
@@ -103,20 +112,20 @@ class IGGT(nn.Module):
         Returns ``pose_enc`` (list of ``camera_iterations`` tensors (B, S, 9), last = final),
         ``depth`` (B, S, H, W, 1), ``depth_conf`` (B, S, H, W), ``world_points`` (B, S, H, W, 3),
         ``world_points_conf`` (B, S, H, W), ``part_feat`` (B, S, 8, H, W) raw, ``images`` (B, S, 3, H, W).
-        The dense heads run over ``frame_chunk`` frames at a time (default: by image size); the result
-        does not depend on it.
+        The dense heads run over ``frame_chunk`` frames at a time (default: by device and image size, see
+        `auto_frame_chunk`); the result does not depend on it. Progress and cancel come from outside,
+        through forward hooks (`model.forward_watch`): the forward itself is pure.
         """
         if query_points is not None:
             raise IGGTError("point tracking (query_points) is not supported by this implementation")
         images = check_images(images)
-        with control_scope(control):
-            return self._forward(images, frame_chunk, control)
+        return self._forward(images, frame_chunk)
 
-    def _forward(self, images, frame_chunk, control):
+    def _forward(self, images, frame_chunk):
         cfg = self.config
         h, w = images.shape[-2:]
         rows, cols = h // cfg.patch_size, w // cfg.patch_size
-        tokens = self.aggregator(images, cfg.output_layers, control)
+        tokens = self.aggregator(images, cfg.output_layers)
         start = self.aggregator.patch_start_idx
 
         with full_precision(images.device):
@@ -124,14 +133,15 @@ class IGGT(nn.Module):
             pose_enc = self.camera_head(tokens[cfg.aa_depth - 1][:, :, 0])
             layers = [tokens[i] for i in cfg.head_layers]
             del tokens
-            release_free_memory()
-            out = self._dense_outputs(layers, start, images, rows, cols, frame_chunk, control)
+            trim = release_free_memory if trims_memory(images.device) else _no_trim
+            trim()
+            out = self._dense_outputs(layers, start, images, rows, cols, frame_chunk, trim)
         out["pose_enc"] = pose_enc
         out["images"] = images
         return {k: out[k] for k in ("pose_enc", "depth", "depth_conf", "world_points",
                                      "world_points_conf", "part_feat", "images")}
 
-    def _dense_outputs(self, layers, start, images, rows, cols, frame_chunk, control):
+    def _dense_outputs(self, layers, start, images, rows, cols, frame_chunk, trim):
         b, s, _, h, w = images.shape
         dev = images.device
         out = {
@@ -141,7 +151,7 @@ class IGGT(nn.Module):
             "world_points_conf": torch.empty(b, s, h, w, device=dev),
             "part_feat": torch.empty(b, s, self.config.part_dim, h, w, device=dev),
         }
-        chunk = max(1, int(frame_chunk)) if frame_chunk else auto_frame_chunk(h, w)
+        chunk = max(1, int(frame_chunk)) if frame_chunk else auto_frame_chunk(h, w, dev)
         for s0 in range(0, s, chunk):
             s1 = min(s, s0 + chunk)
             n = b * (s1 - s0)
@@ -150,24 +160,19 @@ class IGGT(nn.Module):
             out["depth"][:, s0:s1] = depth.view(b, s1 - s0, h, w, 1)
             out["depth_conf"][:, s0:s1] = depth_conf.view(b, s1 - s0, h, w)
             del depth, depth_conf
-            release_free_memory()
-            _check(control)
+            trim()
             points, points_conf, point_feats = self.point_head(chunk_tokens, rows, cols, (h, w))
             out["world_points"][:, s0:s1] = points.view(b, s1 - s0, h, w, 3)
             out["world_points_conf"][:, s0:s1] = points_conf.view(b, s1 - s0, h, w)
             del points, points_conf
-            release_free_memory()
-            _check(control)
+            trim()
             adaptor_maps = self.part_adaptor(chunk_tokens, rows, cols)
             del chunk_tokens
-            release_free_memory()
-            _check(control)
+            trim()
             part = self.part_head(adaptor_maps, point_feats, (h, w))
             out["part_feat"][:, s0:s1] = part.view(b, s1 - s0, -1, h, w)
             del adaptor_maps, point_feats, part
-            release_free_memory()
-            if control is not None:
-                control.step("heads", s1 / s)
+            trim()
         return out
 
     # ------------------------------------------------------------------ helpers
@@ -186,9 +191,8 @@ class IGGT(nn.Module):
                     module._buffers[name] = _constructor_value(module, name).to(device)
 
 
-def _check(control: RunControl | None) -> None:
-    if control is not None:
-        control.check()
+def _no_trim() -> None:
+    pass
 
 
 def _constructor_value(module: nn.Module, name: str) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,15 +11,17 @@ import torch
 from .device import (
     CancelFn,
     ProgressFn,
-    RunControl,
     autocast,
     autocast_dtype,
+    free_device_memory,
+    is_out_of_memory,
+    oom_message,
     resolve_device,
-    translate_oom,
 )
-from .errors import IGGTError, InputSizeError
+from .errors import IGGTError, InputSizeError, OutOfMemory
+from .forward_watch import ForwardWatch, device_sync
 from .geometry import pose_encoding_to_extri_intri, unproject_depth_map_to_point_map
-from .iggt import IGGT, check_images
+from .iggt import IGGT, auto_frame_chunk, check_images
 
 
 @dataclass
@@ -29,9 +32,10 @@ class PredictOptions:
     ``dtype``: reduced precision of the aggregator on CUDA (autocast); None = bfloat16 where the GPU
     supports it, else float16; ``torch.float32`` disables it. The heads always run in float32, and
     everything runs in float32 on the CPU.
-    ``frame_chunk``: frames per head pass (None = by image size); lower it to save memory.
+    ``frame_chunk``: frames per head pass (None = by device and image size); lower it to save memory.
     ``progress(stage, fraction)`` is called between blocks; ``cancel()`` returning True stops the run
-    with ``model.errors.Cancelled`` (checked between blocks, i.e. well within a second on a GPU).
+    with ``model.errors.Cancelled`` (checked between blocks, i.e. well within a second on a GPU). Both
+    work through forward hooks (`model.forward_watch`).
     """
 
     device: str | torch.device = "auto"
@@ -94,37 +98,50 @@ def predict(
     """Runs the network on one scene's views and converts the outputs (see ``Prediction``).
 
     Raises ``InputSizeError`` for unusable shapes (before any work), ``Cancelled`` when cancelled,
-    ``OutOfMemory`` (with advice) when the device runs out of memory.
+    ``OutOfMemory`` (with advice) when the device runs out of memory: by then every reference to the
+    failed forward is gone and the cached memory is released, so a retry with fewer views finds it free.
     """
     opts = options or PredictOptions()
-    control = RunControl(opts.progress, opts.cancel)
     batch = check_images(as_image_tensor(images))
     _, s, _, h, w = batch.shape
     device = resolve_device(opts.device)
+    try:
+        return _predict(net, batch, device, opts)
+    except Exception as exc:  # only an out-of-memory error is handled here
+        if not is_out_of_memory(exc):
+            raise
+    # outside the except block: the exception, its traceback and the frames it kept are gone
+    free_device_memory(device)
+    raise OutOfMemory(oom_message(s, h, w, device))
+
+
+def _predict(net: IGGT, batch: torch.Tensor, device: torch.device, opts: PredictOptions) -> Prediction:
+    _, s, _, h, w = batch.shape
     compute_dtype = autocast_dtype(device, opts.dtype)
-    control.step("preparing", 0.0)
-    with translate_oom(s, h, w, device):
-        net = _on_device(net, device)
-        batch = batch.to(device)
-        with torch.inference_mode(), autocast(device, compute_dtype):
-            out = net(batch, frame_chunk=opts.frame_chunk, control=control)
-        control.step("cameras", 0.0)
-        pose_enc = out["pose_enc"][-1][0].float()
-        extrinsic, intrinsic = pose_encoding_to_extri_intri(pose_enc, (h, w))
-        depth = out["depth"][0, ..., 0]
-        points_from_depth = unproject_depth_map_to_point_map(depth, extrinsic, intrinsic)
-        result = Prediction(
-            extrinsic=_np(extrinsic),
-            intrinsic=_np(intrinsic),
-            depth=_np(depth),
-            depth_conf=_np(out["depth_conf"][0]),
-            world_points=_np(out["world_points"][0]),
-            world_points_conf=_np(out["world_points_conf"][0]),
-            points_from_depth=_np(points_from_depth),
-            features=_np(out["part_feat"][0].permute(0, 2, 3, 1)),
-            pose_enc=_np(pose_enc),
-        )
-    control.step("done", 1.0)
+    chunk = max(1, int(opts.frame_chunk)) if opts.frame_chunk else auto_frame_chunk(h, w, device)
+    net = _on_device(net, device)
+    watch = ForwardWatch(net, opts.progress, opts.cancel, math.ceil(s / chunk), device_sync(device))
+    watch.step("preparing", 0.0)
+    batch = batch.to(device)
+    with watch, torch.inference_mode(), autocast(device, compute_dtype):
+        out = net(batch, frame_chunk=chunk)
+    watch.step("cameras", 0.0)
+    pose_enc = out["pose_enc"][-1][0].float()
+    extrinsic, intrinsic = pose_encoding_to_extri_intri(pose_enc, (h, w))
+    depth = out["depth"][0, ..., 0]
+    points_from_depth = unproject_depth_map_to_point_map(depth, extrinsic, intrinsic)
+    result = Prediction(
+        extrinsic=_np(extrinsic),
+        intrinsic=_np(intrinsic),
+        depth=_np(depth),
+        depth_conf=_np(out["depth_conf"][0]),
+        world_points=_np(out["world_points"][0]),
+        world_points_conf=_np(out["world_points_conf"][0]),
+        points_from_depth=_np(points_from_depth),
+        features=_np(out["part_feat"][0].permute(0, 2, 3, 1)),
+        pose_enc=_np(pose_enc),
+    )
+    watch.step("done", 1.0)
     return result
 
 

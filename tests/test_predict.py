@@ -211,9 +211,9 @@ def test_other_errors_are_not_disguised_as_oom(net, monkeypatch) -> None:
 def test_precision_choice(monkeypatch) -> None:
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert autocast_dtype(cpu) is None
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: (8, 0))
     assert autocast_dtype(cuda) == torch.bfloat16
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: (7, 5))
     assert autocast_dtype(cuda) == torch.float16
     assert autocast_dtype(cuda, torch.float32) is None
     assert autocast_dtype(cuda, torch.float16) == torch.float16

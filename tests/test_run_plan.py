@@ -39,7 +39,6 @@ def test_plan_resolves_every_default_once_and_is_frozen(medium_weights) -> None:
     plan = make_plan(ReconstructConfig(inference=InferenceConfig(weights=str(medium_weights))))
     assert plan.cluster == ClusterConfig.preset("medium")
     assert plan.preprocess.target_size() == (112, 168) and plan.preprocess.max_views == 2
-    assert plan.requested_views is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         plan.cluster = ClusterConfig()  # type: ignore[misc]
     # what the user chose wins over the weights
@@ -47,7 +46,7 @@ def test_plan_resolves_every_default_once_and_is_frozen(medium_weights) -> None:
                                        InferenceConfig(weights=str(medium_weights)),
                                        cluster=ClusterConfig.preset("small")))  # fmt: skip
     assert mine.cluster == ClusterConfig.preset("small")
-    assert (mine.preprocess.target_size(), mine.requested_views) == ((140, 224), 5)
+    assert (mine.preprocess.target_size(), mine.preprocess.max_views) == ((140, 224), 5)
 
 
 def test_plan_reports_bad_requests_before_any_work(tmp_path) -> None:

@@ -7,10 +7,9 @@ output, shows progress with a Cancel button, and reports warnings (e.g. a missin
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,61 +27,30 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.export import FORMATS, ExportCancelled, ExportOptions, ExportResult, export_all, export_scene
+from app.export import FORMATS, ExportOptions, ExportResult, export_all, export_scene
+from app.progress import Progress, StagePlan, iter_in_thread
 from app.scene import Scene
+from viewer.workers import Job
 
 log = logging.getLogger(__name__)
 
 
-class ExportJob(QObject):
-    """Runs one export in a thread; signals arrive in the GUI thread."""
+def export_step(scene: Scene, fmt: str, path: Path, options: ExportOptions):
+    """A `viewer.workers.Job` factory: the export as a generator of `app.progress.Progress` (the exporter
+    runs with its progress/cancel callbacks, see `app.progress.iter_in_thread`); returns its ExportResult."""
 
-    progress = Signal(str, float)
-    succeeded = Signal(object)  # ExportResult
-    failed = Signal(object)  # exception
-    cancelled = Signal()
-    finished = Signal()
+    def factory(cancelled):
+        def work(progress, cancel):
+            options.progress = progress
+            options.cancel = lambda: cancel() or cancelled()
+            if fmt != ALL:
+                return export_scene(scene, fmt, path, options)
+            results = export_all(scene, path, options)
+            return ExportResult(path, [r.path for r in results], [w for r in results for w in r.warnings])
 
-    def __init__(self, scene: Scene, fmt: str, path: Path, options: ExportOptions, parent=None) -> None:
-        super().__init__(parent)
-        self.scene, self.fmt, self.path = scene, fmt, Path(path)
-        self._cancel = threading.Event()
-        options.progress = lambda message, fraction: self.progress.emit(message, fraction)
-        options.cancel = self._cancel.is_set
-        self.options = options
-        self.result: ExportResult | None = None
-        self.error: BaseException | None = None
-        self._thread: threading.Thread | None = None
+        return (yield from iter_in_thread(work, StagePlan([("export", 1.0)]), "export"))
 
-    def start(self) -> ExportJob:
-        self._thread = threading.Thread(target=self._run, name=f"export-{self.fmt}", daemon=True)
-        self._thread.start()
-        return self
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def wait(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        try:
-            if self.fmt == ALL:
-                results = export_all(self.scene, self.path, self.options)
-                self.result = ExportResult(self.path, [r.path for r in results],
-                                           [w for r in results for w in r.warnings])  # fmt: skip
-            else:
-                self.result = export_scene(self.scene, self.fmt, self.path, self.options)
-        except ExportCancelled:
-            self.cancelled.emit()
-        except Exception as exc:
-            log.exception("export to %s failed", self.path)
-            self.error = exc
-            self.failed.emit(exc)
-        else:
-            self.succeeded.emit(self.result)
-        self.finished.emit()
+    return factory
 
 
 def confirm_overwrite(parent: QWidget, path: Path) -> bool:
@@ -132,7 +100,7 @@ class ExportDialog(QDialog):
         self.setWindowTitle("Export")
         self.scene = scene
         self.scene_path = scene_path
-        self.job: ExportJob | None = None
+        self.job: Job | None = None
         self.last_result: ExportResult | None = None
         self.last_error: str | None = None
         self._user_edited_path = False
@@ -240,7 +208,7 @@ class ExportDialog(QDialog):
             self.set_target(path)
 
     # running -------------------------------------------------------------------------------------
-    def start_export(self) -> ExportJob | None:
+    def start_export(self) -> Job | None:
         if self.job is not None:
             return None
         text = self.target.text().strip()
@@ -257,12 +225,14 @@ class ExportDialog(QDialog):
         options = ExportOptions(
             force=force, colour_by=str(self.colour_by.currentData()), with_images=self.with_images.isChecked()
         )
-        self.job = ExportJob(self.scene, self.fmt(), path, options, self)
-        self.job.progress.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
-        self.job.succeeded.connect(self._on_succeeded, Qt.ConnectionType.QueuedConnection)
-        self.job.failed.connect(self._on_failed, Qt.ConnectionType.QueuedConnection)
-        self.job.cancelled.connect(self._on_cancelled, Qt.ConnectionType.QueuedConnection)
-        self.job.finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
+        # a cancel is reported when the exporter stops (it may finish first: then the export is written)
+        step = export_step(self.scene, self.fmt(), path, options)
+        self.job = Job(f"export-{self.fmt()}", step, self, cancel_at_once=False)
+        self.job.progress.connect(self._on_progress)
+        self.job.succeeded.connect(self._on_succeeded)
+        self.job.failed.connect(self._on_failed)
+        self.job.cancelled.connect(self._on_cancelled)
+        self.job.done.connect(self._on_finished)
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self.export_button.setEnabled(False)
@@ -270,9 +240,9 @@ class ExportDialog(QDialog):
         self._show_status(f"Exporting {self._spec()[1]}…")
         return self.job.start()
 
-    def _on_progress(self, message: str, fraction: float) -> None:
-        self.progress.setValue(int(fraction * 1000))
-        self.status.setText(message)
+    def _on_progress(self, event: Progress) -> None:
+        self.progress.setValue(int(event.fraction * 1000))
+        self.status.setText(event.message)
 
     def _on_succeeded(self, result: ExportResult) -> None:
         self.last_result = result
@@ -292,7 +262,7 @@ class ExportDialog(QDialog):
         self._show_status("Export cancelled; nothing was written.")
 
     def _on_finished(self) -> None:
-        self.job = None
+        self.job = None  # (the Job drops the export's data once it has reported)
         self.progress.setVisible(False)
         self.export_button.setEnabled(True)
         self.cancel_button.setText("Close")

@@ -176,7 +176,8 @@ def estimate_text(model_id: str, device: str, n_views: int, size: tuple[int, int
     else:
         text += " The time is measured on the first run."
     if n_views > cap:
-        text += f" ⚠ This will not fit: at most {cap} views ({why}). Lower the views or the width."
+        text += (f" ⚠ This may not fit: the estimate allows {cap} views ({why}); the run will try. "
+                 "Lower the views or the width if it runs out of memory.")
     else:
         text += f" Fits (up to {cap} views)."
     return text

@@ -1,36 +1,74 @@
-"""Run long steps (generators yielding `app.progress.Progress`) in a background thread.
+"""Long steps (generators yielding `app.progress.Progress`) in Qt's thread pool, through superqt's workers.
 
-The GUI thread only receives signals. Cancelling is immediate for the GUI (the job reports
-``cancelled`` at once and any late result is dropped) and cooperative for the step: the cancel
-callback passed to the step returns True and the generator is closed at its next yield.
+`Job` is the GUI's handle on one step: superqt's ``GeneratorWorker`` runs the generator (no thread of our
+own), and the handle turns the worker's signals into exactly one of succeeded / failed / cancelled, then
+``done``, all delivered in the GUI thread. Cancelling is immediate for the GUI (``cancelled`` at once, any
+late result dropped; ``cancel_at_once=False`` waits for the step's own outcome, for steps that write) and
+cooperative for the step: the ``cancelled()`` callback the step's factory gets
+turns True and the generator is closed (its cleanup runs) at its next yield. Once the job has reported,
+it drops the step, its result and its error (and the error's frames), so that nothing the step held
+(images, network outputs) outlives it: memory lost to a failed run comes back.
+
+`start_background(func)` runs a plain function in the pool (warm-ups); nothing listens for its end.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
+import traceback
 from collections.abc import Callable, Generator
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
+from superqt.utils import GeneratorWorker, create_worker
 
 from app.progress import Cancelled
 
 log = logging.getLogger(__name__)
 
-
-def _cancel_types() -> tuple[type[BaseException], ...]:
-    try:
-        from model.errors import Cancelled as ModelCancelled
-    except ImportError:  # pragma: no cover - model package absent
-        return (Cancelled,)
-    return (Cancelled, ModelCancelled)
-
-
-CANCEL_TYPES = _cancel_types()
-
 StepFactory = Callable[[Callable[[], bool]], Generator[Any, None, Any]]
+# superqt runs workers in Qt's global pool, sized by CPU cores: background warm-ups must never make a
+# job the user started wait for a free thread
+MIN_POOL_THREADS = 8
+
+
+def _pool_room() -> None:
+    pool = QThreadPool.globalInstance()
+    if pool.maxThreadCount() < MIN_POOL_THREADS:
+        pool.setMaxThreadCount(MIN_POOL_THREADS)
+
+
+class StepError(Exception):
+    """Carries a step's RuntimeError through superqt (which would take a RuntimeError for a deleted
+    worker and drop it silently)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _drive(factory: StepFactory, cancelled: Callable[[], bool], ended: list[bool]):
+    """The generator superqt runs: the step's events, its result as the return value; closed on cancel."""
+    gen = None
+    try:
+        gen = factory(cancelled)
+        while True:
+            if cancelled():
+                raise Cancelled("cancelled")
+            try:
+                event = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            yield event
+    except RuntimeError as exc:
+        raise StepError(exc) from None
+    finally:
+        try:
+            if gen is not None:
+                gen.close()
+        finally:
+            ended[0] = True
 
 
 class Job(QObject):
@@ -43,106 +81,105 @@ class Job(QObject):
     cancelled = Signal()
     done = Signal()
 
-    def __init__(self, name: str, factory: StepFactory, parent: QObject | None = None) -> None:
+    def __init__(
+        self, name: str, factory: StepFactory, parent: QObject | None = None, cancel_at_once: bool = True
+    ) -> None:
         super().__init__(parent)
         self.name = name
-        self._factory = factory
-        self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.cancel_at_once = cancel_at_once  # False: a cancel is reported when the step stops (writers)
+        self._factory: StepFactory | None = factory
+        self._cancel_requested = False
         self._reported = False
-        self._lock = threading.Lock()
+        self._ended = [False]  # set by the worker thread when the step's code has finished
+        self._worker: GeneratorWorker | None = None
         self.started_at = 0.0
-        self.result: Any = None
-        self.error: BaseException | None = None
 
     # control ----------------------------------------------------------------------------------------
     def start(self) -> Job:
         self.started_at = time.monotonic()
-        self._thread = threading.Thread(target=self._run, name=f"job-{self.name}", daemon=True)
-        self._thread.start()
+        _pool_room()
+        worker = create_worker(
+            _drive, self._factory, self.is_cancelled, self._ended, _start_thread=False, _ignore_errors=True
+        )
+        self._factory = None
+        worker.yielded.connect(self._on_yielded)
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(self._on_errored)
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        worker.start()
         return self
 
     def cancel(self) -> None:
         """Ask the step to stop; the GUI is told at once."""
-        if self._cancel.is_set():
+        if self._cancel_requested:
             return
-        self._cancel.set()
-        if self._claim():
+        self._cancel_requested = True
+        if self.cancel_at_once and self._claim():
             log.info("job %s cancelled by the user", self.name)
             self.cancelled.emit()
             self.done.emit()
 
     def is_cancelled(self) -> bool:
-        return self._cancel.is_set()
+        return self._cancel_requested
 
     def is_running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._worker is not None and not self._ended[0]
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the worker thread has ended (tests, shutdown)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
+        """Block until the step's code has ended (tests, shutdown); True when it has."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.is_running() and (deadline is None or time.monotonic() < deadline):
+            time.sleep(0.01)
         return not self.is_running()
 
-    # internals --------------------------------------------------------------------------------------
+    # worker signals (GUI thread) --------------------------------------------------------------------
     def _claim(self) -> bool:
         """True for the first of (result, error, cancel) to arrive: only that one is reported."""
-        with self._lock:
-            if self._reported:
-                return False
-            self._reported = True
-            return True
+        if self._reported:
+            return False
+        self._reported = True
+        return True
 
-    def _run(self) -> None:
-        gen = None
-        try:
-            gen = self._factory(self._cancel.is_set)
-            while True:
-                if self._cancel.is_set():
-                    raise Cancelled("cancelled")
-                try:
-                    event = next(gen)
-                except StopIteration as stop:
-                    self.result = stop.value
-                    break
-                if not self._cancel.is_set():
-                    self.progress.emit(event)
-        except CANCEL_TYPES:
+    def _on_yielded(self, event: Any) -> None:
+        if not self._reported:
+            self.progress.emit(event)
+
+    def _on_returned(self, result: Any) -> None:
+        if self._claim():
+            self.succeeded.emit(result)
+            self.done.emit()
+
+    def _on_errored(self, exc: BaseException) -> None:
+        if isinstance(exc, StepError):
+            exc = exc.error
+        if isinstance(exc, Cancelled):
             if self._claim():
                 self.cancelled.emit()
                 self.done.emit()
-            return
-        except BaseException as exc:
-            self.error = exc
-            if self._cancel.is_set():
-                log.info("job %s ended with %s after cancel", self.name, type(exc).__name__)
-                return
+        elif self._cancel_requested and self.cancel_at_once:
+            log.info("job %s ended with %s after cancel", self.name, type(exc).__name__)
+        else:
             log.error("job %s failed", self.name, exc_info=(type(exc), exc, exc.__traceback__))
             if self._claim():
                 self.failed.emit(exc)
                 self.done.emit()
-            return
-        finally:
-            if gen is not None:
-                try:
-                    gen.close()
-                except Exception:
-                    log.exception("closing job %s", self.name)
-        if self._claim():
-            self.succeeded.emit(self.result)
-            self.done.emit()
+        if exc.__traceback__ is not None:  # the frames of a failed step hold its data (images, outputs)
+            traceback.clear_frames(exc.__traceback__)
+
+    def _on_finished(self) -> None:
+        self._worker = None  # superqt forgets it too: nothing of the step is left
 
 
-def run_function(name: str, func: Callable[[], Any], parent: QObject | None = None) -> Job:
-    """A Job for a plain function (no progress): runs ``func()`` in the background."""
+def start_background(func: Callable[[], Any], name: str) -> None:
+    """Run ``func()`` once in Qt's thread pool, for work nobody waits for (e.g. warming caches up); its
+    errors are logged at debug level."""
 
-    def factory(_cancelled):
-        return (yield from _call(func))
+    def work() -> None:
+        try:
+            func()
+        except Exception:
+            log.debug("background work %s failed", name, exc_info=True)
 
-    return Job(name, factory, parent)
-
-
-def _call(func: Callable[[], Any]):
-    if False:  # pragma: no cover - makes this a generator
-        yield None
-    return func()
+    _pool_room()
+    create_worker(work, _start_thread=True, _ignore_errors=True)

@@ -44,7 +44,12 @@ def _torch_lines() -> tuple[list[tuple[str, str]], Check]:
         for i in range(torch.cuda.device_count()):
             props = torch.cuda.get_device_properties(i)
             lines.append((f"CUDA device {i}", f"{props.name}, {props.total_memory / 2**30:.1f} GiB"))
-        lines.append(("bf16 supported", "yes" if torch.cuda.is_bf16_supported() else "no"))
+        from model.device import cuda_reduced_dtype
+
+        for i in range(torch.cuda.device_count()):
+            major, minor = torch.cuda.get_device_capability(i)
+            dtype = str(cuda_reduced_dtype(i)).removeprefix("torch.")
+            lines.append((f"CUDA device {i} precision", f"{dtype} (compute capability {major}.{minor})"))
     lines.append(("device (auto)", "cuda" if cuda else "cpu"))
     lines.append(("CPU threads", str(torch.get_num_threads())))
     return lines, Check("torch", True, torch.__version__)

@@ -92,8 +92,9 @@ class OpenClipBackend:
         import torch
 
         if self.device.startswith("cuda"):
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-            return torch.autocast("cuda", dtype=dtype)
+            from model.device import cuda_reduced_dtype  # bf16 from compute capability 8.0, else fp16
+
+            return torch.autocast("cuda", dtype=cuda_reduced_dtype(torch.device(self.device)))
         return contextlib.nullcontext()
 
     def encode_images(self, images: np.ndarray) -> np.ndarray:

@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..device import check_cancel
 from ..layers.conv import Conv2d, tokens_to_map
 from .activations import split_value_and_conf
 
@@ -180,10 +179,8 @@ class DPTHead(TokenMaps):
         del l3
         out2 = sc.refinenet2(out3, l2, size=l1.shape[2:])
         del l2
-        check_cancel()
         out1 = sc.refinenet1(out2, l1)
         del l1
-        check_cancel()
         return sc.output_conv1(out1), (out2, out3, out4)
 
     def forward(
@@ -192,9 +189,7 @@ class DPTHead(TokenMaps):
         """layer_tokens: four (N, rows*cols, dim_in) patch-token tensors (one per level)."""
         h, w = image_hw
         levels = [self.level(i, t, rows, cols, (w, h)) for i, t in enumerate(layer_tokens)]
-        check_cancel()
         out, feats = self.fuse(levels)
-        check_cancel()
         out = add_uv_embedding(interpolate(out, (h, w)), w, h)
         out = self.scratch.output_conv2(out)
         values, conf = split_value_and_conf(out, self.activation)

@@ -19,7 +19,6 @@ import torch
 from torch import nn
 
 from ..config import IGGTConfig
-from ..device import check_cancel
 from ..layers import CrossAttention
 from ..layers.conv import map_to_tokens, tokens_to_map
 from .dpt import Scratch, TokenMaps, interpolate
@@ -77,14 +76,9 @@ class PartHead(nn.Module):
         del l3
         x = sc.refinenet2(x, l2, size=l1.shape[2:])
         del l2
-        check_cancel()
         x = self.window_cross_attention(x, point_feats[0])
-        check_cancel()
         x = sc.refinenet1(x, l1)
         del l1
-        check_cancel()
         x = sc.output_conv1(x)
-        check_cancel()
         x = self.window_self_atten(x)
-        check_cancel()
         return sc.output_conv2(interpolate(x, image_hw))

@@ -14,7 +14,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..device import check_cancel
 from ..layers.block import Mlp
 from ..layers.conv import Conv2d, map_to_tokens, tokens_to_map
 from ..layers.linear import Linear
@@ -155,7 +154,6 @@ class SelfAttentionBlock(nn.Module):
         ws = self.window
         band = max(ws, (TOKENS_PER_CHUNK // max(w, 1)) // ws * ws)
         for r0 in range(0, h, band):
-            check_cancel()
             r1 = min(h, r0 + band)
             attn = self.attn(window_partition(normed[:, r0:r1], ws))
             out[:, r0:r1] += window_merge(attn, ws, b, r1 - r0, w).view(b, r1 - r0, w, c)
@@ -166,7 +164,6 @@ class SelfAttentionBlock(nn.Module):
 def residual_mlp_(x: torch.Tensor, norm: nn.Module, mlp: nn.Module) -> torch.Tensor:
     """x += mlp(norm(x)) in place, over chunks of tokens (inference only)."""
     for t0 in range(0, x.shape[1], TOKENS_PER_CHUNK):
-        check_cancel()
         part = x[:, t0 : t0 + TOKENS_PER_CHUNK]
         part += mlp(norm(part))
     return x
@@ -255,7 +252,6 @@ class _WindowStage(nn.Module):
         h, w = x.shape[-2:]
         body = tokens_to_map(self.norm(tokens), h, w)
         del tokens
-        check_cancel()
         y = self.conv_after_body(body) + x
         del body
         return self.conv_last(self.conv_before_upsample(y))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..device import check_cancel
 from .attention import SelfAttention
 from .linear import Linear
 from .rope import Rope2D, RopeTables
@@ -59,7 +58,6 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, rope_tables: RopeTables | None = None) -> torch.Tensor:
         x = _residual(x, self.attn(self.norm1(x), rope_tables), self.ls1)
-        check_cancel()
         return _residual(x, self.mlp(self.norm2(x)), self.ls2)
 
 

@@ -65,7 +65,7 @@ class VisionTransformer(nn.Module):
         grid = grid.permute(0, 2, 3, 1).reshape(1, rows * cols, dim)
         return torch.cat([pos[:, :1], grid], dim=1)
 
-    def forward(self, images: torch.Tensor, control=None) -> torch.Tensor:
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
         """images (N, 3, H, W), already mean/std normalised -> patch tokens (N, rows*cols, dim)."""
         n, _, h, w = images.shape
         rows, cols = h // self.patch_embed.proj.stride[0], w // self.patch_embed.proj.stride[1]
@@ -73,8 +73,6 @@ class VisionTransformer(nn.Module):
         x = torch.cat([self.cls_token.expand(n, -1, -1), x], dim=1)
         x = x + self.resized_pos_embed(rows, cols).to(x.dtype)
         x = torch.cat([x[:, :1], self.register_tokens.expand(n, -1, -1), x[:, 1:]], dim=1)
-        for i, block in enumerate(self.blocks):
+        for block in self.blocks:
             x = block(x)
-            if control is not None:
-                control.step("patch embedding", (i + 1) / len(self.blocks))
         return self.norm(x[:, 1 + self.num_registers :])  # per-token norm: slice first

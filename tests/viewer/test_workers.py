@@ -1,0 +1,114 @@
+"""viewer.workers: long steps run by superqt's workers; exactly one outcome; nothing of a step kept."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+import weakref
+
+import numpy as np
+
+from app.progress import Cancelled, Progress
+from viewer.workers import Job
+
+
+def _run(qtbot, job: Job) -> list[tuple[str, object]]:
+    outcome: list[tuple[str, object]] = []
+    job.progress.connect(lambda e: outcome.append(("progress", e)))
+    job.succeeded.connect(lambda r: outcome.append(("succeeded", r)))
+    job.failed.connect(lambda e: outcome.append(("failed", repr(e))))  # keeps no reference to the error
+    job.cancelled.connect(lambda: outcome.append(("cancelled", None)))
+    with qtbot.waitSignal(job.done, timeout=5000):
+        job.start()
+    qtbot.waitUntil(lambda: not job.is_running(), timeout=5000)
+    return outcome
+
+
+def test_a_step_runs_in_a_pool_thread_and_returns(qtbot) -> None:
+    threads = []
+
+    def step(_cancelled):
+        threads.append(threading.current_thread())
+        yield Progress("images", "one", 0.5, 0.5)
+        return 42
+
+    outcome = _run(qtbot, Job("t", step))
+    assert [k for k, _ in outcome] == ["progress", "succeeded"] and outcome[-1][1] == 42
+    assert threads[0] is not threading.main_thread()
+    assert not threads[0].name.startswith("job-")  # Qt's pool (superqt), no thread of our own
+
+
+def test_runtime_errors_are_reported_not_swallowed(qtbot) -> None:
+    """superqt takes a RuntimeError for a deleted worker; a step's own must still reach the GUI."""
+
+    def step(_cancelled):
+        yield Progress("inference", "x", 0.1, 0.1)
+        raise RuntimeError("CUDA error: device-side assert triggered")
+
+    outcome = _run(qtbot, Job("t", step))
+    assert outcome[-1][0] == "failed" and "device-side assert" in str(outcome[-1][1])
+
+
+def test_a_failed_step_keeps_no_memory(qtbot) -> None:
+    """#22 item 1: the failed job's error and frames (its images, outputs) must not outlive it."""
+    kept: list[weakref.ref] = []
+
+    def step(_cancelled):
+        outputs = np.ones((32, 1024, 1024), np.float32)  # 128 MB of "network outputs"
+        kept.append(weakref.ref(outputs))
+        yield Progress("inference", "x", 0.5, 0.5)
+        raise MemoryError("out of memory")
+
+    job = Job("t", step)
+    outcome = _run(qtbot, job)
+    assert outcome[-1][0] == "failed"
+    qtbot.waitUntil(lambda: job._worker is None, timeout=2000)
+    gc.collect()
+    assert kept[0]() is None
+
+
+def test_cancel_is_reported_at_once_and_closes_the_step(qtbot) -> None:
+    closed = []
+
+    def step(cancelled):
+        try:
+            for i in range(1000):
+                time.sleep(0.01)
+                yield Progress("inference", str(i), i / 1000, i / 1000)
+            return "late"
+        finally:
+            closed.append(True)
+
+    job = Job("t", step)
+    outcome: list[str] = []
+    job.succeeded.connect(lambda _r: outcome.append("succeeded"))
+    job.cancelled.connect(lambda: outcome.append("cancelled"))
+    with qtbot.waitSignal(job.progress, timeout=5000):  # the step is under way
+        job.start()
+    job.cancel()
+    assert outcome == ["cancelled"]  # at once, before the step noticed
+    qtbot.waitUntil(lambda: closed == [True], timeout=2000)
+    assert job.wait(2.0) and outcome == ["cancelled"]
+
+
+def test_a_writer_reports_its_own_outcome_after_cancel(qtbot) -> None:
+    """cancel_at_once=False (exports): the step decides, e.g. it finished before it saw the cancel."""
+
+    def step(cancelled):
+        yield Progress("export", "x", 0.5, 0.5)
+        time.sleep(0.2)
+        if cancelled():
+            raise Cancelled("export cancelled")
+        return "written"
+
+    job = Job("t", step, cancel_at_once=False)
+    outcome: list[str] = []
+    job.cancelled.connect(lambda: outcome.append("cancelled"))
+    job.succeeded.connect(lambda _r: outcome.append("succeeded"))
+    with qtbot.waitSignal(job.done, timeout=5000):
+        job.start()
+        qtbot.waitUntil(job.is_running, timeout=2000)
+        job.cancel()
+        assert outcome == []
+    assert outcome == ["cancelled"]
