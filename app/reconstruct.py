@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,6 +37,7 @@ from app.progress import Progress, StagePlan, iter_in_thread, run_generator
 from app.review import kept_ids
 from app.run_plan import ReconstructConfig, RunPlan, make_plan
 from app.scene import InstanceStats, Scene
+from app.scene_settings import SceneSettings
 
 if TYPE_CHECKING:
     from app.edits import Edit
@@ -167,21 +168,15 @@ def iter_reconstruct(
     timings["instances"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
 
-    settings = {
-        "weights": plan.inference.weights,
-        "device": getattr(predictor, "device", plan.inference.device),
-        "inference": asdict(plan.inference),
-        "preprocess": {**asdict(plan.preprocess), "image_size": [int(h), int(w)]},
-        "points_source": plan.points_source,
-        "conf_percentile": plan.conf_percentile,
-        "background_filter": plan.background_filter,
-        "mask_dir": plan.mask_dir,
-        "cluster": plan.cluster.to_json(),
-        "cluster_params": clusters.params,
-        "skipped_files": [{"file": str(s.path), "reason": s.reason, "bad": s.bad} for s in imageset.skipped],
-        "notes": notes,
-        "timings_s": {k: round(v, 3) for k, v in timings.items()},
-    }
+    settings = SceneSettings.of_run(
+        plan,
+        device=getattr(predictor, "device", plan.inference.device),
+        image_size=(h, w),
+        cluster_params=clusters.params,
+        skipped_files=[{"file": str(s.path), "reason": s.reason, "bad": s.bad} for s in imageset.skipped],
+        notes=notes,
+        timings_s={k: round(v, 3) for k, v in timings.items()},
+    ).to_json()
     scene = Scene(
         views=imageset.views,
         images=imageset.images,

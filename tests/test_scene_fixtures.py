@@ -102,3 +102,17 @@ def test_fixture_saves_back_unchanged(name: str, tmp_path: Path) -> None:
     for key in ("settings", "instances", "edit_log", "views", "model_id", "image_size", "arrays", "metadata"):
         assert after[key] == before[key], key
     assert _array_digests(out) == _array_digests(source)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_stored_settings_read_as_the_typed_record_and_back(name: str) -> None:
+    from app.scene_settings import SceneSettings
+
+    stored = _manifest(FIXTURES / name)["settings"]
+    typed = SceneSettings.from_json(stored)
+    assert typed.to_json() == stored and list(typed.to_json()) == list(stored)  # same keys, same order
+    assert typed.cluster == ClusterConfig.preset("spatial") and typed.weights == "bundled"
+    assert typed.image_size == EXPECTED[name]["size"] and typed.preprocess.width == EXPECTED[name]["width"]
+    assert typed.extra == {}
+    future = SceneSettings.from_json({**stored, "vocabulary": ["chair"]})  # a key of another version
+    assert future.to_json()["vocabulary"] == ["chair"]
