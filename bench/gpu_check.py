@@ -307,7 +307,8 @@ class Check:
         one, eight = self.predict(x, frame_chunk=1), self.predict(x, frame_chunk=8)
         outputs = ("depth", "depth_conf", "world_points", "features", "extrinsic")
         diffs = {k: float(np.abs(getattr(one, k) - getattr(eight, k)).max()) for k in outputs}
-        same = all(np.allclose(getattr(one, k), getattr(eight, k), rtol=1e-4, atol=1e-5) for k in outputs)
+        # the parity tolerances (tests/reference): chunking changes only the float rounding
+        same = all(np.allclose(getattr(one, k), getattr(eight, k), rtol=1e-4, atol=1e-4) for k in outputs)
         return {"status": "ok" if same else "fail", "max_abs_diff": diffs}
 
     def oom_recovery(self) -> dict[str, Any]:

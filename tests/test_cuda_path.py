@@ -127,7 +127,7 @@ def test_heads_chunk_by_device_and_trim_only_on_the_cpu(net) -> None:
     one = predict(net, x, PredictOptions(device="cpu", frame_chunk=1))
     eight = predict(net, x, PredictOptions(device="cpu", frame_chunk=8))
     for name in ("depth", "depth_conf", "world_points", "features", "extrinsic"):
-        np.testing.assert_allclose(getattr(one, name), getattr(eight, name), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(getattr(one, name), getattr(eight, name), rtol=1e-4, atol=1e-4)
 
 
 # ---- 7. progress means work done: synchronise before reporting
