@@ -219,6 +219,16 @@ def main() -> int:
     export.set_format("all")
     shot("21_export_dialog_all", export)
     export.close()
+    # isolating frames the instance without the camera frusta; the view image at 2x with a legend
+    window.actions_["cameras"].setChecked(True)
+    window.selection.select(iid)  # the review queue's first instance
+    window.actions_["isolate"].trigger()
+    shot("22_isolate_framed")
+    window.actions_["isolate"].trigger()
+    from viewer.view_image import save_view_image
+
+    save_view_image(window.view, scene, args.out / "23_view_2x_legend.png", 2, True)
+    shots.append(args.out / "23_view_2x_legend.png")
 
     window.document.set_modified(False)
     window.close()
