@@ -269,8 +269,8 @@ class ReclusterResult:
 
 def iter_recluster(
     source: ReclusterSource, config: ClusterConfig, cache: ClusterCache | None = None
-) -> Generator[tuple[str, float], None, ReclusterResult]:
-    """Re-cluster stored features (no network); yields (message, fraction). Pure: reads ``source`` only.
+) -> Generator[Progress, None, ReclusterResult]:
+    """Re-cluster stored features (no network), yielding `Progress`. Pure: reads ``source`` only.
 
     New instances that overlap an old one (IoU >= 0.5) take its id, so names and colours carry over;
     kept instances (locked, reviewed or renamed: `app.review.kept_ids`) keep exactly their pixels and only
@@ -284,12 +284,12 @@ def iter_recluster(
     try:
         while True:
             message, fraction = next(gen)
-            yield message, 0.85 * fraction
+            yield Progress("clustering", message, 0.85 * fraction, 0.85 * fraction)
     except StopIteration as stop:
         clusters = stop.value
     finally:
         gen.close()
-    yield "measuring instances", 0.9
+    yield Progress("clustering", "measuring instances", 0.9, 0.9)
     t = time.perf_counter()
     free_ids = set(source.instance_ids) - set(source.locked_ids)
     labels = match_to_previous(cluster_labels_to_ids(clusters.labels), source.labels, free_ids)

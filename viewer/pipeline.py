@@ -12,7 +12,7 @@ from pathlib import Path
 
 from app.errors import UserError
 from app.paths import SAMPLE_DIR
-from app.progress import Cancelled, Progress
+from app.progress import Progress
 from app.scene import Scene
 from viewer.run_settings import MODEL_PRESET, RunSettings
 
@@ -119,18 +119,8 @@ def recluster_factory(scene: Scene, run: RunSettings, cache=None):
     config.validate()
     source = ReclusterSource.of(scene)
 
-    def factory(cancelled):
-        gen = iter_recluster(source, config, cache)
-        try:
-            while True:
-                message, fraction = next(gen)
-                yield Progress("clustering", message, fraction, fraction)
-                if cancelled():
-                    raise Cancelled("re-clustering cancelled")
-        except StopIteration as stop:
-            return stop.value
-        finally:
-            gen.close()
+    def factory(_cancelled):  # the Job closes the generator on cancel
+        return iter_recluster(source, config, cache)
 
     return factory
 
