@@ -188,8 +188,12 @@ def _mount_small_tmpfs(folder: Path) -> bool:
     return subprocess.run(argv, capture_output=True).returncode == 0
 
 
+def _can_mount_tmpfs() -> bool:
+    return os.geteuid() == 0 and sys.platform == "linux"
+
+
 # RLIMIT_FSIZE (EFBIG) works for anyone; a tmpfs (ENOSPC) where this user may mount one
-FULL_KINDS = ["rlimit_fsize"] + (["tmpfs"] if os.geteuid() == 0 and sys.platform == "linux" else [])
+FULL_KINDS = ["rlimit_fsize"] + (["tmpfs"] if _can_mount_tmpfs() else [])
 
 
 @pytest.mark.parametrize("kind", FULL_KINDS)
@@ -223,6 +227,25 @@ def test_disk_full_export_is_one_line_and_keeps_the_previous_output(
     finally:
         if mounted:
             subprocess.run(["umount", str(folder)], check=False)
+
+
+@pytest.mark.skipif(not _can_mount_tmpfs(), reason="mounting a tmpfs needs root on Linux")
+def test_disk_full_reconstruct_is_one_line_and_keeps_the_previous_scene(
+    tmp_path: Path, room, gt_network, capsys  # noqa: F811
+) -> None:
+    folder = tmp_path / "small"
+    folder.mkdir()
+    assert _mount_small_tmpfs(folder)
+    try:
+        previous = save_scene(make_scene(), folder / "room.iggt", keep_backup=False)
+        st = os.statvfs(folder)
+        (folder / "filler").write_bytes(bytes(st.f_bavail * st.f_frsize - LIMIT))
+        before = snapshot(folder)
+        assert main(["reconstruct", str(room[1]), "-o", str(previous), "--width", "168", "-q"]) == 1
+        one_error_line(capsys.readouterr().err, "No space left on device")
+        assert snapshot(folder) == before  # the previous scene intact, no .bak or .part left
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
 
 
 # ------------------------------------------------------------------------------ reading what it is told
