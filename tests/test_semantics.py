@@ -253,6 +253,10 @@ def test_cli_eval_vocab_prints_metrics_and_baseline(capsys: pytest.CaptureFixtur
     assert 0.0 <= result["top1"] <= 1.0 and 0.0 <= result["miou"] <= 1.0
     assert result["queries"] >= 1
     assert {"top1", "miou"} <= set(result["baseline"])
+    labels = result["labels"]  # Label all's confident / weak labels and how often each is right
+    assert set(labels) == {"confident", "weak"}
+    assert labels["confident"]["count"] + labels["weak"]["count"] >= 1
+    assert all(v["accuracy"] is None or 0.0 <= v["accuracy"] <= 1.0 for v in labels.values())
 
 
 def test_majority_categories_name_predicted_instances_by_their_pixels() -> None:

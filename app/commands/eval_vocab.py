@@ -81,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
         f"  instance pooling (ours): top-1 {result['top1']:.3f} ({result['queries']} queries), "
         f"mIoU {result['miou']:.3f}"
     )
+    lab = result["labels"]
+    parts = [f"{k} {v['count']}" + (f" ({v['accuracy']:.0%} right)" if v["accuracy"] is not None else "")
+             for k, v in lab.items()]  # fmt: skip
+    print("  Label all judged with the scene: " + ", ".join(parts))
     if result["baseline"]:
         b = result["baseline"]
         print(f"  pixel-wise CLIP baseline: top-1 {b['top1']:.3f}, mIoU {b['miou']:.3f}")

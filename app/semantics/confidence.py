@@ -13,8 +13,8 @@ against the scene's own distribution of that phrase:
   never lit up as matches.
 
 A label is *confident* when its vocabulary probability is at least ``label_min_prob`` and the object is a
-match for that class in its scene; otherwise it is *weak* (on 40 held-out synthetic rooms with the bundled
-models: confident labels 91% right, weak ones 61%).
+match for that class in its scene; otherwise it is *weak* (`iggt eval-vocab`, 20 held-out synthetic rooms
+x 6 views with the bundled CLIP: 117 confident labels 93% right, 19 weak ones 32%).
 """
 
 from __future__ import annotations

@@ -121,6 +121,7 @@ def iter_evaluate(backend: ClipBackend, cfg: EvalConfig | None = None) -> Genera
 
     cfg = cfg or EvalConfig()
     ours, base = _Tally(), _Tally()
+    labels_right: dict[str, list[bool]] = {"confident": [], "weak": []}  # Label all, judged with the scene
     n_classes = len(SYNTHETIC) + 1
     qcfg = QueryConfig()
     class_text = np.stack([phrase_embedding(backend, c) for c in (*SYNTHETIC, *STRUCTURE)])
@@ -154,6 +155,8 @@ def iter_evaluate(backend: ClipBackend, cfg: EvalConfig | None = None) -> Genera
         lut = np.zeros(int(label_maps.max()) + 1, np.int64)
         for s in label_instances(emb, list(SYNTHETIC), backend) if len(emb.instance_ids) else []:
             lut[s.instance_id] = SYNTHETIC.index(s.label) + 1
+            right = predicted_category.get(s.instance_id) == s.label
+            labels_right["weak" if s.weak else "confident"].append(right)
         ours.add_confusion(truth, lut[label_maps], n_classes)
         if not cfg.baseline:
             continue
@@ -178,6 +181,10 @@ def iter_evaluate(backend: ClipBackend, cfg: EvalConfig | None = None) -> Genera
         "miou": round(ours.miou(), 4),
         "per_class_iou": {k: round(v, 4) for k, v in ours.iou().items()},
         "queries": ours.queries,
+        "labels": {
+            kind: {"count": len(v), "accuracy": round(float(np.mean(v)), 4) if v else None}
+            for kind, v in labels_right.items()
+        },
         "scenes": cfg.scenes,
         "views": cfg.views,
         "image_size": [cfg.height, cfg.width],
