@@ -30,11 +30,11 @@ NONE = ""
 
 @dataclass(frozen=True)
 class MatchRule:
-    floor: float = 0.3
+    floor: float = 0.4
     stand_out: float = 2.0
     min_spread: float = 0.05
-    crowded_share: float = 1 / 3
-    crowded_min_objects: int = 12
+    crowded_share: float = 0.45
+    crowded_min_objects: int = 8
     weak_best: int = 3
     weak_floor: float = 0.25
     label_min_prob: float = 0.5

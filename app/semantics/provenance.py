@@ -28,11 +28,13 @@ def _file_digest(path: Path) -> str | None:
 
 
 def bundled_iggt(scene_model_id: str | None) -> bool:
-    """The scene was reconstructed with the bundled tiny IGGT (its id ends with that file's digest)."""
+    """The scene was reconstructed with the bundled tiny IGGT (its id ends with that file's digest) or
+    another tiny-config IGGT (this project trains that size on synthetic rooms only)."""
     from app.inference import BUNDLED_WEIGHTS
 
+    text = str(scene_model_id or "")
     digest = _file_digest(BUNDLED_WEIGHTS)
-    return bool(scene_model_id) and digest is not None and str(scene_model_id).endswith(f":{digest}")
+    return text.startswith("iggt-tiny:") or (digest is not None and text.endswith(f":{digest}"))
 
 
 def bundled_clip(spec_or_model_id: str | None) -> bool:
