@@ -78,7 +78,7 @@ def stand_in_scene(points, feats, valid, depth, extrinsic, intrinsic, labels):
 
 
 def synthetic_inputs(args):
-    """(points, features, valid, ground-truth ids, Scene) of a synthetic room."""
+    """(points, features, valid, ground-truth ids, Scene, photos) of a synthetic room."""
     from training.synthetic import render_room
 
     room = render_room(args.seed, args.views, args.height, args.width)
@@ -87,11 +87,11 @@ def synthetic_inputs(args):
     valid = np.ones(points.shape[:3], bool)
     scene = stand_in_scene(points, feats, valid, room.depth, room.extrinsic, room.intrinsic,
                            room.instance_ids.astype(np.int32))
-    return points, feats, valid, room.instance_ids, scene
+    return points, feats, valid, room.instance_ids, scene, room.images
 
 
 def scene_inputs(path: str):
-    """(points, features, valid, None, Scene) of a scene file."""
+    """(points, features, valid, None, Scene, photos) of a scene file."""
     from app.scene_io import load_scene
 
     scene = load_scene(path)
@@ -101,6 +101,7 @@ def scene_inputs(path: str):
         np.asarray(scene.point_mask),
         None,
         scene,
+        np.asarray(scene.images),
     )
 
 
@@ -169,14 +170,15 @@ def main() -> None:
         os.sched_setaffinity(0, cpus)
         print(f"pinned to CPU cores {cpus}")
 
-    points, feats, valid, gt, scene = scene_inputs(args.scene) if args.scene else synthetic_inputs(args)
+    inputs = scene_inputs(args.scene) if args.scene else synthetic_inputs(args)
+    points, feats, valid, gt, scene, photos = inputs
     s, h, w = points.shape[:3]
     print(f"input: {s} views at {h}x{w} = {s * h * w} pixels, {int(valid.sum())} valid points")
     config = ClusterConfig.preset(args.preset, sample_size=args.sample_size)
     times, cpu, results = [], [], []
     for _ in range(args.repeat):
         t, c = time.perf_counter(), time.process_time()
-        results.append(cluster_views(points, feats, valid, config))
+        results.append(cluster_views(points, feats, valid, config, colours=photos))
         times.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
     fast = results[-1]
