@@ -28,7 +28,13 @@ Measured with the bundled tiny model on 8 held-out synthetic rooms (seeds 900000
 0.40 / 0.56 there with a fifth fewer instances, but on the 50 held-out rooms it left the scores as they
 were (0.348 / 0.353 against 0.356 / 0.357; 18% fewer instances) and on the bundled 10-view sample it
 lowered the ARI against the ground truth (0.79 -> 0.74: some merges join different objects), so it stays
-off by default. Weights name the preset
+off by default.
+The "spatial" preset also uses the photo colour (``colour_weight``: each pixel's box-averaged RGB in [0, 1]
+appended beside features and position; the colour+position baseline is strong on flat-coloured rooms)
+and folds clusters under ``absorb_size`` pixels into the neighbour they share most 3D links with
+(`absorb_fragments`), with min cluster size 2500. Chosen on validation rooms 800000-800011 (T-mIoU
+0.360 -> 0.375, T-SR 0.317 -> 0.421 against position alone; position 1.0 / colour 2.0 scored 0.428 there
+but split the walls of the bundled sample room: ARI 0.80 -> 0.66). Weights name the preset
 that suits them in their metadata (``iggt.cluster_preset``, read by `app.run_plan`).
 Labels are 0-based cluster indices, -1 = no cluster (only when nothing could be clustered).
 
