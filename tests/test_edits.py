@@ -10,7 +10,8 @@ from scenes import rebuild_scene
 from test_export_fixtures import make_export_scene
 
 from app import edits
-from app.edits import EditError, EditHistory
+from app.edit_record import edits_since_clustering, history_of
+from app.edits import EditError
 from app.scene import Instance, Scene
 from app.scene_io import load_scene, save_scene
 
@@ -199,32 +200,28 @@ def test_field_edits_and_locks(scene: Scene) -> None:
     assert edits.category_vocabulary(scene, 1)[0] != "bathtub"
 
 
-def test_history_undo_redo_and_dirty_state(scene: Scene, tmp_path: Path) -> None:
+def test_edits_replay_exactly_and_the_saved_log_keeps_the_history(scene: Scene, tmp_path: Path) -> None:
     original = snapshot(scene)
-    history = EditHistory(scene)
-    assert not history.dirty
-    history.push(edits.merge(scene, [2, 3]))
+    merge = edits.merge(scene, [2, 3])
+    merge.apply(scene)
     after_merge = snapshot(scene)
-    history.push(edits.split_by_mask(scene, 1, np.broadcast_to(np.arange(16) < 4, scene.labels.shape)))
-    history.push(edits.rename(scene, 2, "big table"))
-    assert history.dirty and history.texts()[-1] == "Rename table to big table"
-    history.undo()
-    history.undo()
+    split = edits.split_by_mask(scene, 1, np.broadcast_to(np.arange(16) < 4, scene.labels.shape))
+    split.apply(scene)
+    rename = edits.rename(scene, 2, "big table")
+    rename.apply(scene)
+    rename.revert(scene)
+    split.revert(scene)
     assert_same(snapshot(scene), after_merge)
-    history.redo()
-    history.mark_saved()
-    assert not history.dirty
+    split.apply(scene)
     saved_state = snapshot(scene)
     reloaded = load_scene(save_scene(scene, tmp_path / "edited.iggt"))
     assert_same(snapshot(reloaded), saved_state)
-    history.undo()
-    history.undo()
-    assert history.dirty and not history.can_undo
+    assert history_of(reloaded.edit_log) == [merge.text, split.text]  # the undone rename is not listed
+    split.revert(scene)
+    merge.revert(scene)
     assert_same(snapshot(scene), original)
-    history.push(edits.rename(scene, 1, "x"))  # a new edit drops the redo branch; the saved state is gone
-    assert not history.can_redo and history.dirty
-    with pytest.raises(EditError):
-        history.redo()
+    with pytest.raises(EditError, match="changed underneath"):
+        split.revert(scene)
 
 
 def test_replay_refuses_a_changed_scene(scene: Scene) -> None:
@@ -333,3 +330,18 @@ def test_show_hide_is_an_edit_even_on_locked_instances(scene: Scene) -> None:
     assert scene.instances[1].visible and scene.instances[2].visible
     with pytest.raises(EditError, match="nothing changes"):
         edits.set_visible(scene, [1], True)
+
+
+def test_edits_since_the_last_clustering_are_read_from_the_log() -> None:
+    log = [
+        {"op": "rename", "text": "Rename a to b"},
+        {"op": "recluster", "text": "Re-cluster (large)"},
+        {"op": "merge", "text": "Merge x, y"},
+        {"op": "rename", "text": "Rename c to d"},
+        {"op": "rename", "text": "Rename c to d", "undo": True},
+    ]
+    assert history_of(log) == ["Rename a to b", "Re-cluster (large)", "Merge x, y"]
+    assert edits_since_clustering(log) == ["Merge x, y"]
+    undone = [*log, {"op": "merge", "text": "Merge x, y", "undo": True},
+              {"op": "recluster", "text": "Re-cluster (large)", "undo": True}]
+    assert edits_since_clustering(undone) == ["Rename a to b"]  # the undone re-clustering replaced nothing

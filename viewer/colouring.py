@@ -8,15 +8,7 @@ import numpy as np
 
 from app.colors import NO_INSTANCE_COLOUR, FeaturePca
 from app.scene import Scene
-
-COLOUR_MODES: dict[str, str] = {
-    "rgb": "Photo colour",
-    "instance": "Instance",
-    "pca": "Features (PCA)",
-    "confidence": "Confidence",
-    "height": "Height",
-    "depth": "Depth",
-}
+from viewer.state import COLOUR_MODES
 
 
 def _colormap_lut(name: str = "viridis", n: int = 256) -> np.ndarray:

@@ -97,7 +97,7 @@ class EditStack(QUndoStack):
     @staticmethod
     def _signals(scene: Scene):
         ev = scene.events
-        return (ev.labels, ev.instances, ev.instance_changed, ev.points, ev.layers, ev.embeddings)
+        return (ev.labels, ev.instances, ev.instance_changed, ev.points, ev.layers)  # not embeddings: a cache
 
     @staticmethod
     def _relabel_signals(scene: Scene):

@@ -12,11 +12,12 @@ from app.scene import Scene
 log = logging.getLogger(__name__)
 
 SCENE_SUFFIX = ".iggt"
-_EDIT_EVENTS = ("labels", "instances", "instance_changed", "embeddings", "layers", "edit_log", "points")
 
 
 class Document(QObject):
-    """Owns the Scene shown by every view; any scene event marks the document modified."""
+    """Owns the Scene shown by every view. Whether it is modified is the window's undo stack's to say
+    (an edit away from the saved point, or a change made outside the stack); cached derived data such as
+    CLIP features is not a change the user has to save."""
 
     scene_changed = Signal(object)  # Scene | None
     modified_changed = Signal(bool)
@@ -40,22 +41,13 @@ class Document(QObject):
 
     def set_scene(self, scene: Scene | None, path: Path | None = None, source: Path | None = None,
                   modified: bool = False) -> None:
-        if self.scene is not None:
-            for name in _EDIT_EVENTS:
-                getattr(self.scene.events, name).disconnect(self._on_edit)
         self.scene = scene
         self.path = path
         self.source = source
-        if scene is not None:
-            for name in _EDIT_EVENTS:
-                getattr(scene.events, name).connect(self._on_edit)
         self._modified = not modified  # force the signal
         self.set_modified(modified)
         self.path_changed.emit(path)
         self.scene_changed.emit(scene)
-
-    def _on_edit(self, *_args) -> None:
-        self.set_modified(True)
 
     def save(self, path: Path | None = None) -> Path:
         """Save atomically (app.scene_io); raises app errors with readable messages."""

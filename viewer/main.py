@@ -73,21 +73,22 @@ def install_excepthook(window) -> None:
 
 
 def install_features(window) -> None:
-    """Add the feature modules (annotation editing, text queries) to a main window."""
+    """Add the feature modules (text queries) to a main window and offer to recover a crashed session."""
+    from PySide6.QtCore import QTimer
+
     from viewer.context_menu import install_context_menu
-    from viewer.editing import install_editing
     from viewer.measure_tool import install_measure
     from viewer.panels.query import install_query_panel
     from viewer.review_panel import install_review
     from viewer.view_image import install_view_image
 
-    install_editing(window)
     install_query_panel(window)
     install_review(window)
     install_measure(window)
     install_context_menu(window)
     install_view_image(window)
     window.restore_layout()
+    QTimer.singleShot(0, window.editing.offer_recovery)
 
 
 def create_window(path: Path | None = None, open_sample: bool = False, settings=None, log_path=None):

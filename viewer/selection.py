@@ -1,15 +1,15 @@
-"""The selected instance, shared by the 3D view and every panel (one source, many listeners)."""
+"""The selected instance, shared by the 3D view and every panel (one source, many listeners). Qt-free:
+the signal is psygnal's, so the viewer state and its tests run without a GUI."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from psygnal import Signal
 
 
-class Selection(QObject):
+class Selection:
     changed = Signal(object)  # int instance id | None
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self) -> None:
         self._instance: int | None = None
 
     @property

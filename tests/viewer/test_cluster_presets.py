@@ -94,7 +94,9 @@ def test_spatial_button_sets_the_sliders_and_requests_a_position_weight(qtbot, p
     assert panel.position.value() == pytest.approx(0.35) and _checked(panel) == ["spatial"]
     assert run.cluster_preset == "spatial" and cluster_config(run) == ClusterConfig.preset("spatial")
     assert cluster_config(run).position_weight == 0.35
-    assert RunSettings.load(settings).position_weight == 0.35  # kept for the next session
+    # the scene's clustering does not become the next reconstruction's default (issue 17, item 2)
+    assert RunSettings.load(settings).cluster_preset == "model"
+    assert panel.next_run.text() == "New reconstructions: the model's default preset"
     # an official preset puts the position weight back to 0
     with qtbot.waitSignal(panel.recluster_requested, timeout=1000) as sent:
         qtbot.mouseClick(panel.preset_buttons["medium"], Qt.MouseButton.LeftButton)
@@ -215,3 +217,19 @@ def test_dialog_keeps_what_older_versions_stored(qtbot, settings):
     assert dialog.preset.currentData() == "custom" and dialog.min_size.value() == 800
     assert cluster_config(dialog.current()).min_cluster_size == 800
     dialog.reject()
+
+
+def test_the_next_run_keeps_its_clustering_and_can_go_back_to_the_model_default(qtbot, settings):
+    RunSettings(cluster_preset="custom", epsilon=0.1076, min_cluster_size=200).save(settings)  # an old leak
+    p = ClusteringPanel(settings)
+    qtbot.addWidget(p)
+    p.setEnabled(True)
+    p.show()
+    qtbot.waitExposed(p)
+    assert "custom (epsilon 0.1076" in p.next_run.text() and not p.reset_button.isHidden()
+    with qtbot.waitSignal(p.recluster_requested, timeout=1000):
+        qtbot.mouseClick(p.preset_buttons["small"], Qt.MouseButton.LeftButton)
+    assert RunSettings.load(settings).epsilon == 0.1076  # the scene's change is not saved
+    qtbot.mouseClick(p.reset_button, Qt.MouseButton.LeftButton)
+    assert RunSettings.load(settings).cluster_preset == "model" and p.reset_button.isHidden()
+    assert p.next_run.text() == "New reconstructions: the model's default preset"

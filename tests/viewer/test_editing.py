@@ -20,7 +20,7 @@ from app import autosave, edits
 from app.export import FORMATS
 from app.scene import Instance, Scene
 from app.scene_io import load_scene, save_scene
-from viewer import editing, export_dialog
+from viewer import edit_dialogs, export_dialog, lasso
 from viewer.panels.instances import ID_ROLE
 from viewer.run_settings import RunSettings
 
@@ -68,7 +68,7 @@ def annotation_case(tmp_path_factory):
 def edit_window(make_window, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # a private autosave folder
     window = make_window()
-    controller = editing.install_editing(window, offer_recovery=False)
+    controller = window.editing
     yield window, controller
     window.document.set_modified(False)  # no unsaved-changes prompt at teardown
 
@@ -115,7 +115,7 @@ def test_done_when_path(edit_window, annotation_case, tmp_path, qtbot, monkeypat
     assert window.menus["edit"].actions()[:2] == [actions["undo"], actions["redo"]]
 
     # merge the two pieces of one object (Edit > Merge with…, partner picked in the dialog)
-    monkeypatch.setattr(editing, "ask_merge_partners", lambda _w, _s, _i: [case["piece_b"]])
+    monkeypatch.setattr(edit_dialogs, "ask_merge_partners", lambda _w, _s, _i: [case["piece_b"]])
     window.selection.select(case["piece_a"])
     actions["merge"].trigger()
     kept = ctl.stack.command(0).edit.details["target"]  # the bigger piece keeps its id and name
@@ -127,7 +127,7 @@ def test_done_when_path(edit_window, annotation_case, tmp_path, qtbot, monkeypat
     assert window.document.modified and actions["undo"].isEnabled()
 
     # split the wrongly merged pair into two (Edit > Split into parts…, k = 2)
-    monkeypatch.setattr(editing, "ask_split_parts", lambda _w, _n: 2)
+    monkeypatch.setattr(edit_dialogs, "ask_split_parts", lambda _w, _n: 2)
     window.selection.select(case["pair"])
     actions["split"].trigger()
     (new_id,) = ctl.stack.command(ctl.stack.index() - 1).edit.details["new_ids"]
@@ -144,7 +144,7 @@ def test_done_when_path(edit_window, annotation_case, tmp_path, qtbot, monkeypat
     window.selection.select(new_id)
     rename_in_list(window, new_id, "second object")
     assert scene.instances[new_id].name == "second object"
-    assert ctl.history.entries()[-1].startswith("Rename")
+    assert window.history.entries()[-1].startswith("Rename")
 
     # undo twice (rename, split), redo once (split)
     actions["undo"].trigger()
@@ -154,7 +154,7 @@ def test_done_when_path(edit_window, annotation_case, tmp_path, qtbot, monkeypat
     actions["redo"].trigger()
     assert scene.instances[new_id].name != "second object"  # the rename stays undone
     assert actions["redo"].isEnabled() and actions["undo"].text().startswith("&Undo Split")
-    assert len(ctl.history.entries()) == 1 + 3  # the empty state + merge, split, rename (one undone)
+    assert len(window.history.entries()) == 1 + 3  # the empty state + merge, split, rename (one undone)
     expected = snapshot(scene)
 
     # save, reopen, find exactly that state
@@ -207,14 +207,15 @@ def test_export_asks_before_overwriting(edit_window, annotation_case, tmp_path, 
 def test_history_panel_jumps_and_edits_are_refused_on_locked(
     edit_window, annotation_case, qtbot, monkeypatch
 ):
-    window, ctl = edit_window
+    window, _ctl = edit_window
     scene = open_scene(window, annotation_case["path"], qtbot)
     original = snapshot(scene)
     iid = annotation_case["piece_a"]
     window.selection.select(iid)
-    monkeypatch.setattr(editing, "ask_category", lambda _w, vocab, _c: vocab[0] if "chair" in vocab else None)
+    monkeypatch.setattr(edit_dialogs, "ask_category",
+                        lambda _w, vocab, _c: vocab[0] if "chair" in vocab else None)
     window.actions_["category"].trigger()
-    monkeypatch.setattr(editing, "ask_colour", lambda _w, _c: (10, 20, 30))
+    monkeypatch.setattr(edit_dialogs, "ask_colour", lambda _w, _c: (10, 20, 30))
     window.actions_["colour"].trigger()
     window.actions_["lock"].trigger()
     assert scene.instances[iid].locked and scene.instances[iid].colour == (10, 20, 30)
@@ -224,7 +225,7 @@ def test_history_panel_jumps_and_edits_are_refused_on_locked(
     qtbot.waitUntil(lambda: bool(window.error_dialogs))
     assert "locked" in window.error_dialogs[-1].text()
     window.error_dialogs[-1].close()
-    view = ctl.history.view
+    view = window.history.view
     view.setCurrentIndex(view.model().index(0, 0))  # click "Opened scene": back to the start
     np.testing.assert_array_equal(snapshot(scene)[0], original[0])
     assert snapshot(scene)[1] == original[1]
@@ -242,7 +243,7 @@ def test_delete_and_restore_from_the_menu(edit_window, annotation_case, qtbot, m
     window.actions_["delete"].trigger()
     assert iid not in scene.instances and window.selection.instance is None
     assert window.actions_["restore"].isEnabled()
-    monkeypatch.setattr(editing, "ask_restore", lambda _w, deleted: deleted[-1].id)
+    monkeypatch.setattr(edit_dialogs, "ask_restore", lambda _w, deleted: deleted[-1].id)
     window.actions_["restore"].trigger()
     np.testing.assert_array_equal(scene.labels == iid, pixels)
     assert window.selection.instance == iid and not window.actions_["restore"].isEnabled()
@@ -254,7 +255,7 @@ def test_lasso_in_the_3d_view_assigns_points(edit_window, annotation_case, qtbot
     view = window.view
     view.plotter.render()
     # the display matrix agrees with VTK's own world -> display transform
-    matrix = editing.view_display_matrix(view)
+    matrix = lasso.view_display_matrix(view)
     renderer = view.plotter.renderer
     for p in scene.points[:: max(scene.n_points // 5, 1)][:5]:
         renderer.SetWorldPoint(*p, 1.0)
@@ -364,9 +365,9 @@ def test_autosave_recovery_after_a_crash(edit_window, annotation_case, make_wind
     window.close()
 
     second = make_window()
-    ctl2 = editing.install_editing(second, offer_recovery=False)
+    ctl2 = second.editing
     asked = []
-    monkeypatch.setattr(editing, "ask_recover", lambda _w, rec: asked.append(rec) or "recover")
+    monkeypatch.setattr(edit_dialogs, "ask_recover", lambda _w, rec: asked.append(rec) or "recover")
     assert ctl2.offer_recovery()
     assert asked and asked[0].source == annotation_case["path"]
     recovered = second.document.scene
@@ -420,7 +421,7 @@ def test_merge_rows_selected_together_in_the_list(edit_window, annotation_case, 
     flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
     table.selectionModel().select(proxy.index(rows[0], 0), flags)
     assert sorted(ctl.list_selection()) == sorted([a, b])
-    monkeypatch.setattr(editing, "ask_merge_partners", lambda *_a: pytest.fail("no dialog expected"))
+    monkeypatch.setattr(edit_dialogs, "ask_merge_partners", lambda *_a: pytest.fail("no dialog expected"))
     window.actions_["merge"].trigger()
     assert len({a, b} & set(scene.instances)) == 1
     qtbot.waitUntil(lambda: "Ctrl+Z" in window.statusBar().currentMessage(), timeout=2000)
@@ -456,9 +457,9 @@ def test_sample_room_merge_split_rename_undo_save_reopen_export(
 
     # merge two pieces: an instance and its nearest neighbour
     first = by_size[min(1, len(by_size) - 1)]
-    partner = editing.merge_candidates(scene, first)[0]
+    partner = edits.merge_candidates(scene, first)[0]
     union = np.isin(scene.labels, [first, partner])
-    monkeypatch.setattr(editing, "ask_merge_partners", lambda _w, _s, _i: [partner])
+    monkeypatch.setattr(edit_dialogs, "ask_merge_partners", lambda _w, _s, _i: [partner])
     window.selection.select(first)
     actions["merge"].trigger()
     kept = ctl.stack.command(0).edit.details["target"]
@@ -467,7 +468,7 @@ def test_sample_room_merge_split_rename_undo_save_reopen_export(
     # split the biggest instance in two (with the untrained network's few instances, the merged one)
     big = _sizes(scene)[0]
     pixels = scene.labels == big
-    monkeypatch.setattr(editing, "ask_split_parts", lambda _w, _n: 2)
+    monkeypatch.setattr(edit_dialogs, "ask_split_parts", lambda _w, _n: 2)
     window.selection.select(big)
     actions["split"].trigger()
     (new_id,) = ctl.stack.command(1).edit.details["new_ids"]
@@ -557,7 +558,7 @@ def test_recluster_is_undone_with_ctrl_z_labels_table_and_selection(edit_window,
     assert cache.misses == misses  # nothing but the cluster selection was computed
     relabelled = np.array(scene.labels)
     assert not np.array_equal(relabelled, labels) and scene.settings["cluster"]["epsilon"] == 0.005
-    assert ctl.stack.count() == 2 and ctl.history.entries()[-1].startswith("Re-cluster into")
+    assert ctl.stack.count() == 2 and window.history.entries()[-1].startswith("Re-cluster into")
     # a second re-clustering (reusing the first one's work), undone: the panel shows the settings again
     buttons = window.clustering_panel.preset_buttons
     biggest = _sizes(scene)[0]
@@ -591,7 +592,7 @@ def test_recluster_is_undone_with_ctrl_z_labels_table_and_selection(edit_window,
 
 
 def test_show_hide_and_isolate_are_undone_with_ctrl_z(edit_window, annotation_case, qtbot):
-    window, ctl = edit_window
+    window, _ctl = edit_window
     scene = open_scene(window, annotation_case["path"], qtbot)
     view = window.view
     iid = annotation_case["pair"]
@@ -606,7 +607,7 @@ def test_show_hide_and_isolate_are_undone_with_ctrl_z(edit_window, annotation_ca
 
     qtbot.keyClick(window, Qt.Key.Key_I)  # isolate
     assert window.instances_panel.isolate_button.isChecked() and view.n_visible == n_iid
-    assert ctl.history.entries()[-1] == f"Isolate {scene.instances[iid].name}"
+    assert window.history.entries()[-1] == f"Isolate {scene.instances[iid].name}"
     assert not window.document.modified  # isolating changes nothing that is saved
     window.selection.select(None)
     QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)

@@ -1,7 +1,8 @@
 """Clustering panel: how finely the features are split into instances. Presets are the official demo's
 three settings and "Spatial" (features plus 3D position, for weights whose features alone merge look-alike
 objects); the sliders fine-tune them. Changes re-cluster the stored features in the background (no network
-run) and recolour the cloud."""
+run) and recolour the cloud. They apply to the shown scene only: what new reconstructions use is the Settings
+dialog's choice, shown below the sliders with a way back to the model's default."""
 
 from __future__ import annotations
 
@@ -112,6 +113,16 @@ class ClusteringPanel(QDockWidget):
         self.status.setObjectName("clustering_status")
         self.status.setWordWrap(True)
         form.addRow(self.status)
+        self.next_run = QLabel("", body)
+        self.next_run.setObjectName("next_run_clustering")
+        self.next_run.setWordWrap(True)
+        self.next_run.setEnabled(False)
+        self.reset_button = QPushButton("Reset to model default", body)
+        self.reset_button.setObjectName("reset_next_run_clustering")
+        self.reset_button.setToolTip("New reconstructions cluster with the preset the weights name")
+        self.reset_button.clicked.connect(self.reset_next_run)
+        form.addRow(self.next_run)
+        form.addRow(self.reset_button)
         self.setWidget(body)
 
         self._run = RunSettings.load(settings)
@@ -123,6 +134,25 @@ class ClusteringPanel(QDockWidget):
         for slider in self._sliders():
             slider.valueChanged.connect(self._on_slider)
         self.setEnabled(False)
+
+    def show_next_run(self) -> None:
+        """Which clustering the next reconstruction uses (the Settings dialog's, never this panel's)."""
+        run = RunSettings.load(self.settings)
+        if run.cluster_preset == MODEL_PRESET:
+            text = "New reconstructions: the model's default preset"
+        elif run.cluster_preset == "custom":
+            text = (f"New reconstructions: custom (epsilon {run.epsilon:g}, "
+                    f"min. size {run.min_cluster_size}, position {run.position_weight:g})")
+        else:
+            text = f"New reconstructions: the {run.cluster_preset} preset"
+        self.next_run.setText(text)
+        self.reset_button.setVisible(run.cluster_preset != MODEL_PRESET)
+
+    def reset_next_run(self) -> None:
+        run = RunSettings.load(self.settings)
+        run.cluster_preset = MODEL_PRESET
+        run.save(self.settings)
+        self.show_next_run()
 
     def _sliders(self) -> tuple[QWidget, ...]:
         return self.min_size, self.epsilon, self.position
@@ -160,6 +190,7 @@ class ClusteringPanel(QDockWidget):
         run.colour_weight, run.absorb_size = config.colour_weight, config.absorb_size
         self._run = run
         self._set_values(config.min_cluster_size, config.epsilon, config.position_weight, run.cluster_preset)
+        self.show_next_run()
 
     def apply_preset(self, name: str) -> None:
         values = preset_values(name)
@@ -190,8 +221,7 @@ class ClusteringPanel(QDockWidget):
 
     def request(self) -> None:
         self._debounce.stop()
-        run = self.current_settings()
-        run.save(self.settings)
+        run = self.current_settings()  # for this scene only: not saved as the next run's default
         self.status.setText("Re-clustering…")
         self.recluster_requested.emit(run)
 

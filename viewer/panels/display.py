@@ -1,8 +1,11 @@
-"""Display panel: colour mode, point size, live confidence filter, cameras, grid."""
+"""Display panel: colour mode, point size, live confidence filter, cameras, grid.
+
+It writes what the user chooses into the viewer state and follows the state's events (the 3D view,
+the keyboard shortcuts and the View menu write to the same state)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -14,19 +17,14 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledDoubleSlider
 
-from viewer.colouring import COLOUR_MODES
-from viewer.scene_view import SceneView
-from viewer.settings import AppSettings
+from viewer.state import COLOUR_MODES, POINT_SIZE_RANGE, ViewerState
 
 
 class DisplayPanel(QDockWidget):
-    colour_mode_changed = Signal(str)
-
-    def __init__(self, view: SceneView, settings: AppSettings, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
         super().__init__("Display", parent)
         self.setObjectName("display_panel")
-        self.view = view
-        self.settings = settings
+        self.state = state
         body = QWidget(self)
         form = QFormLayout(body)
 
@@ -39,7 +37,7 @@ class DisplayPanel(QDockWidget):
 
         self.point_size = QDoubleSpinBox(body)
         self.point_size.setObjectName("point_size")
-        self.point_size.setRange(1.0, 12.0)
+        self.point_size.setRange(*POINT_SIZE_RANGE)
         self.point_size.setSingleStep(0.5)
         self.point_size.setSuffix(" px")
         self.point_size.setToolTip("Size of the points on screen")
@@ -65,48 +63,35 @@ class DisplayPanel(QDockWidget):
         form.addRow(self.grid)
         self.setWidget(body)
 
-        mode_index = self.colour_mode.findData(settings.get("view/colour_mode", "rgb"))
-        self.colour_mode.setCurrentIndex(max(0, mode_index))
-        self.point_size.setValue(settings.get("view/point_size", 2.0))
-        self.frustums.setChecked(settings.get("view/frustums", True))
-        view.colour_mode = self.colour_mode.currentData()
-        view.point_size = self.point_size.value()
-        view.frustums_visible = self.frustums.isChecked()
-
-        self.colour_mode.currentIndexChanged.connect(self._on_mode)
-        self.point_size.valueChanged.connect(self._on_point_size)
-        self.threshold.valueChanged.connect(self._on_threshold)
-        self.frustums.toggled.connect(self._on_frustums)
-        self.grid.toggled.connect(view.set_grid_visible)
-        self.refresh()
+        self._show_state()
+        self.colour_mode.currentIndexChanged.connect(
+            lambda _i: state.set_colour_mode(self.colour_mode.currentData()))
+        self.point_size.valueChanged.connect(state.set_point_size)
+        self.threshold.valueChanged.connect(state.set_threshold)
+        self.frustums.toggled.connect(lambda on: setattr(state, "frustums_visible", on))
+        self.grid.toggled.connect(lambda on: setattr(state, "grid_visible", on))
+        for name in ("colour_mode", "point_size", "threshold_percent", "frustums_visible", "grid_visible"):
+            getattr(state.events, name).connect(self._show_state)
 
     def set_colour_mode(self, mode: str) -> None:
-        self.colour_mode.setCurrentIndex(self.colour_mode.findData(mode))
+        self.state.set_colour_mode(mode)
 
-    def _on_mode(self, _index: int) -> None:
-        mode = self.colour_mode.currentData()
-        self.settings.set("view/colour_mode", mode)
-        if self.view.scene is not None:
-            self.view.set_colour_mode(mode)
-        else:
-            self.view.colour_mode = mode
-        self.colour_mode_changed.emit(mode)
+    def _show_state(self, *_args) -> None:
+        """Show the state's values without writing them back."""
+        s = self.state
+        for widget, setter, value in (
+            (self.colour_mode, self.colour_mode.setCurrentIndex, self.colour_mode.findData(s.colour_mode)),
+            (self.point_size, self.point_size.setValue, s.point_size),
+            (self.threshold, self.threshold.setValue, s.threshold_percent),
+            (self.frustums, self.frustums.setChecked, s.frustums_visible),
+            (self.grid, self.grid.setChecked, s.grid_visible),
+        ):
+            widget.blockSignals(True)
+            try:
+                setter(value)
+            finally:
+                widget.blockSignals(False)
 
-    def _on_point_size(self, value: float) -> None:
-        self.settings.set("view/point_size", value)
-        self.view.set_point_size(value)
-
-    def _on_threshold(self, value: float) -> None:
-        self.view.set_confidence_threshold(value)
-        self.refresh()
-
-    def _on_frustums(self, on: bool) -> None:
-        self.settings.set("view/frustums", on)
-        self.view.set_frustums_visible(on)
-
-    def refresh(self) -> None:
-        """Update the visible-points line (after a scene change or a filter change)."""
-        if self.view.scene is None:
-            self.visible_label.setText("")
-            return
-        self.visible_label.setText(f"{self.view.n_visible:,} of {self.view.n_points:,} points shown")
+    def show_point_counts(self, shown: int, total: int) -> None:
+        """The visible-points line (the 3D view reports it after a scene or filter change)."""
+        self.visible_label.setText(f"{shown:,} of {total:,} points shown" if total else "")

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.review import review_state
 from app.scene import Scene
-from viewer.selection import Selection
+from viewer.state import ViewerState
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ID_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -165,12 +165,16 @@ class InstanceTableModel(QAbstractTableModel):
 
 
 class InstanceListPanel(QDockWidget):
-    isolate_requested = Signal(object)  # set[int] | None
+    """Writes the selection to the viewer state and follows it; the isolate button asks for isolating
+    (``isolate_requested``: the window records it for undo) and shows the state's isolation."""
 
-    def __init__(self, selection: Selection, edit: EditFn, parent: QWidget | None = None) -> None:
+    isolate_requested = Signal(bool)
+
+    def __init__(self, state: ViewerState, edit: EditFn, parent: QWidget | None = None) -> None:
         super().__init__("Instances", parent)
         self.setObjectName("instances_panel")
-        self.selection = selection
+        self.state = state
+        self.selection = selection = state.selection
         self.model = InstanceTableModel(edit, self)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
@@ -189,7 +193,8 @@ class InstanceListPanel(QDockWidget):
         self.isolate_button.setCheckable(True)
         self.isolate_button.setIcon(qta.icon("mdi6.image-filter-center-focus"))
         self.isolate_button.setToolTip("Show only the selected instance (I)")
-        self.isolate_button.toggled.connect(self._on_isolate)
+        self.isolate_button.toggled.connect(self._on_isolate_button)
+        state.events.isolating.connect(self._show_isolating)
 
         self.table = QTableView(body)
         self.table.setObjectName("instance_table")
@@ -229,11 +234,16 @@ class InstanceListPanel(QDockWidget):
         self._from_table = False
 
     def set_scene(self, scene: Scene | None) -> None:
-        # a new scene is not an undoable "show all" (the 3D view drops its isolation with the old scene)
-        self.isolate_button.blockSignals(True)
-        self.isolate_button.setChecked(False)
-        self.isolate_button.blockSignals(False)
         self.model.set_scene(scene)
+
+    def _on_isolate_button(self, on: bool) -> None:
+        self.isolate_requested.emit(on)
+        self._show_isolating(self.state.isolating)  # the request may have been refused
+
+    def _show_isolating(self, on: bool) -> None:
+        self.isolate_button.blockSignals(True)
+        self.isolate_button.setChecked(bool(on))
+        self.isolate_button.blockSignals(False)
 
     # selection sync ---------------------------------------------------------------------------------
     def _on_current_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
@@ -264,10 +274,15 @@ class InstanceListPanel(QDockWidget):
                     sm.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect
                                        | QItemSelectionModel.SelectionFlag.Rows)
                     self.table.scrollTo(index)
-            if self.isolate_button.isChecked():
-                self._on_isolate(True)
         finally:
             self._syncing = False
+
+    def selected_ids(self) -> list[int]:
+        """Instance ids of the rows selected in the table (several when it allows multiple selection)."""
+        sm = self.table.selectionModel()
+        if sm is None:
+            return []
+        return [int(r.data(ID_ROLE)) for r in sm.selectedRows() if r.data(ID_ROLE) is not None]
 
     def selected_index(self) -> QModelIndex | None:
         iid = self.selection.instance
@@ -278,10 +293,6 @@ class InstanceListPanel(QDockWidget):
         return index if index.isValid() else None
 
     # actions ----------------------------------------------------------------------------------------
-    def _on_isolate(self, on: bool) -> None:
-        iid = self.selection.instance
-        self.isolate_requested.emit({iid} if on and iid else None)
-
     def rename_selected(self) -> None:
         index = self.selected_index()
         if index is not None:

@@ -1,0 +1,87 @@
+"""Presentation mode: full screen, panels and bars hidden, nothing highlighted, a slow orbit around the
+scene; leaving it gives back the window's layout, the cameras, the selection and the camera itself."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QByteArray, QObject, QTimer
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
+
+from viewer.scene_view import SceneView
+from viewer.state import CameraPose, ViewerState
+
+ORBIT_DEG_PER_S = 8.0
+
+
+@dataclass
+class _Saved:
+    state: QByteArray
+    geometry: QByteArray
+    maximized: bool
+    frustums: bool
+    selected: int | None
+    camera: CameraPose
+
+
+class Presentation(QObject):
+    """Turns ``window`` into a presentation of ``view`` and back; ``bars`` are hidden meanwhile."""
+
+    def __init__(self, window: QMainWindow, view: SceneView, state: ViewerState, bars: list[QWidget],
+                 has_scene: Callable[[], bool]) -> None:
+        super().__init__(window)
+        self.window, self.view, self.state, self.bars = window, view, state, bars
+        self._has_scene = has_scene
+        self._saved: _Saved | None = None
+        self.timer = QTimer(self)
+        self.timer.setInterval(40)
+        self.timer.timeout.connect(self._orbit_step)
+        self._clock = 0.0
+        view.rendered.connect(self._on_rendered)
+
+    @property
+    def active(self) -> bool:
+        return self._saved is not None
+
+    def set_active(self, on: bool) -> None:
+        w = self.window
+        if on and self._saved is None:
+            self._saved = _Saved(w.saveState(), w.saveGeometry(), w.isMaximized(),
+                                 self.state.frustums_visible, self.state.selection.instance,
+                                 self.view.camera_pose())
+            self.state.selection.clear()
+            self.state.frustums_visible = False
+            self.view.reset_view()
+            for dock in w.findChildren(QDockWidget):
+                dock.hide()
+            for bar in self.bars:
+                bar.hide()
+            w.showFullScreen()
+            self._clock = time.monotonic()
+            self.timer.start()
+        elif not on and self._saved is not None:
+            saved, self._saved = self._saved, None
+            self.timer.stop()
+            w.showNormal()
+            w.restoreGeometry(saved.geometry)
+            for bar in self.bars:
+                bar.show()
+            w.restoreState(saved.state)
+            self.state.frustums_visible = saved.frustums
+            self.state.selection.select(saved.selected)
+            self.view.set_camera_pose(saved.camera)
+            if saved.maximized:
+                w.showMaximized()
+
+    def _orbit_step(self) -> None:
+        now = time.monotonic()
+        dt, self._clock = now - self._clock, now
+        if self._has_scene():
+            self.view.orbit(ORBIT_DEG_PER_S * min(dt, 0.5))
+
+    def _on_rendered(self, seconds: float) -> None:
+        # slow software renderers: orbit less often rather than pile up frames
+        if self.timer.isActive():
+            self.timer.setInterval(max(40, int(seconds * 1000 * 1.5)))
