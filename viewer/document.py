@@ -28,6 +28,7 @@ class Document(QObject):
         self.scene: Scene | None = None
         self.path: Path | None = None
         self.source: Path | None = None  # the image folder a new reconstruction came from
+        self.title: str | None = None  # the name of a new reconstruction (e.g. "Sample room")
         self._modified = False
 
     @property
@@ -40,8 +41,10 @@ class Document(QObject):
             self.modified_changed.emit(value)
 
     def set_scene(self, scene: Scene | None, path: Path | None = None, source: Path | None = None,
-                  modified: bool = False) -> None:
+                  modified: bool = False, title: str | None = None) -> None:
+        """``title``: what to call a scene that is not saved yet (default: its photo folder's name)."""
         self.scene = scene
+        self.title = title
         self.path = path
         self.source = source
         self._modified = not modified  # force the signal
@@ -70,6 +73,13 @@ class Document(QObject):
     def display_name(self) -> str:
         if self.path is not None:
             return self.path.name
-        if self.source is not None:
-            return f"{self.source.name} (not saved)"
+        if self.title or self.source is not None:
+            return f"{self.title or self.source.name} (not saved)"
         return "untitled"
+
+    def file_stem(self) -> str:
+        """A file name (without suffix) to offer when the scene is saved the first time."""
+        if self.path is not None:
+            return self.path.stem
+        name = self.title or (self.source.name if self.source is not None else "scene")
+        return "-".join(name.lower().split())

@@ -82,7 +82,9 @@ def install_features(window) -> None:
     from viewer.review_panel import install_review
     from viewer.view_image import install_view_image
 
-    install_query_panel(window)
+    find = install_query_panel(window)
+    window.tabifyDockWidget(window.instances_panel, find)  # ranked instances: a tab beside the list
+    window.instances_panel.raise_()
     install_review(window)
     install_measure(window)
     install_context_menu(window)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -149,6 +149,7 @@ class MainWindow(SceneOpening, QMainWindow):
         self.empty_state.open_scene_requested.connect(self.open_scene_dialog)
         self.empty_state.open_sample_requested.connect(self.open_sample)
         self.empty_state.open_recent_requested.connect(self.open_path)
+        self.empty_state.cancel_requested.connect(self.cancel_job)
         self.empty_state.set_recent(self.settings.recent_paths())
 
         self._build_status_bar()
@@ -250,27 +251,50 @@ class MainWindow(SceneOpening, QMainWindow):
         if not dock.objectName():
             raise ValueError("dock panels need an objectName so their state can be restored")
         self.addDockWidget(area, dock)
-        toggle = dock.toggleViewAction()
-        if shortcut:
-            toggle.setShortcut(QKeySequence(shortcut))
-        self.panels_menu.addAction(toggle)
+        self.panels_menu.addAction(dock.toggleViewAction())
+        if shortcut:  # brings the panel forward (a toggle would close a panel that is behind a tab)
+            show = QAction(f"Show {dock.windowTitle()}", self)
+            show.setObjectName(f"action_show_{dock.objectName()}")
+            show.setShortcut(QKeySequence(shortcut))
+            show.triggered.connect(lambda _c=False, d=dock: self.bring_forward(d))
+            self.addAction(show)
+            dock.toggleViewAction().setText(f"{dock.windowTitle()}\t{QKeySequence(shortcut).toString()}")
         return dock
+
+    def bring_forward(self, dock: QDockWidget) -> None:
+        dock.show()
+        dock.raise_()
+        dock.widget().setFocus()
 
     def _restore_window(self) -> None:
         geometry = self.settings.window_geometry()
+        avail = self._available()
         if geometry is None or not self.restoreGeometry(geometry):
-            screen = QApplication.primaryScreen()
-            avail = screen.availableGeometry() if screen else None
-            w, h = (1400, 900) if avail is None else (min(1400, avail.width()), min(900, avail.height()))
-            self.resize(w, h)
+            if avail is None:
+                self.resize(1400, 900)
+            else:  # most of the screen, never more than it
+                self.resize(min(avail.width(), max(1280, int(avail.width() * 0.92))),
+                            min(avail.height(), max(760, int(avail.height() * 0.92))))
+        elif avail is not None and not self.isMaximized():  # saved on a larger screen: fit this one
+            self.resize(min(self.width(), avail.width()), min(self.height(), avail.height()))
         self.restore_layout()
 
+    def _available(self):
+        screen = self.screen() or QApplication.primaryScreen()
+        return screen.availableGeometry() if screen else None
+
     def restore_layout(self) -> None:
-        """Restore the saved dock/toolbar layout (again after feature panels have been added)."""
+        """Restore the saved dock/toolbar layout (again after feature panels have been added); the default
+        gives the side panels about a quarter of the width each and the photo preview most of the right."""
         state = self.settings.window_state()
         if state is None or not self.restoreState(state):
-            self.resizeDocks([self.display_panel, self.instance_panel], [330, 400], Qt.Orientation.Horizontal)
-            self.resizeDocks([self.display_panel, self.instances_panel], [200, 600], Qt.Orientation.Vertical)
+            width, height = max(self.width(), 800), max(self.height(), 600)
+            side = int(min(max(width * 0.26, 300), 520))
+            horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+            self.resizeDocks([self.display_panel, self.instance_panel], [side, side], horizontal)
+            self.resizeDocks([self.display_panel, self.instances_panel], [190, height], vertical)
+            self.resizeDocks([self.instance_panel, self.images_panel], [int(height * 0.42), int(height * 0.58)],
+                             vertical)
 
     # ------------------------------------------------------------------------------------ theme
     def apply_theme(self, name: str) -> None:
@@ -477,6 +501,8 @@ class MainWindow(SceneOpening, QMainWindow):
         job.cancelled.connect(cancelled)
         job.done.connect(self._on_job_done)
         self.stage_label.setText(text)
+        if self.document.scene is None:  # e.g. the first start's sample room: show the run in the middle
+            self.empty_state.show_run(text)
         self.progress.setValue(0)
         self.eta_label.setText("")
         for w in self._job_widgets:
@@ -492,6 +518,8 @@ class MainWindow(SceneOpening, QMainWindow):
         self.progress.setValue(int(event.fraction * 1000))
         self.stage_label.setText(event.message)
         self.eta_label.setText("" if event.eta_s is None else f"ETA {format_seconds(event.eta_s)}")
+        if self.empty_state.running:
+            self.empty_state.show_progress(event.message, event.fraction, self.eta_label.text())
 
     def _on_job_done(self) -> None:
         job, self.job = self.job, None
@@ -500,6 +528,8 @@ class MainWindow(SceneOpening, QMainWindow):
         if job is not None:
             log.info("job %s ended (%s) after %.1fs", job.name, self.last_job_outcome,
                      time.monotonic() - job.started_at)
+        if self.empty_state.running:
+            self.empty_state.show_idle(self.settings.recent_paths())
         if self.waiting_jobs:
             self.run_job(*self.waiting_jobs.pop(0))
         self._update_enabled()

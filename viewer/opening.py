@@ -20,6 +20,8 @@ from viewer.workers import Job
 
 log = logging.getLogger(__name__)
 
+SAMPLE_TITLE = "Sample room"
+
 
 class SceneOpening:
     """Open / save / reconstruct / re-cluster (a part of MainWindow)."""
@@ -44,7 +46,9 @@ class SceneOpening:
         except Exception as exc:
             self.show_exception("Sample room", exc)
             return False
-        return self.open_path(folder)
+        if not self.maybe_save("opening another scene"):
+            return False
+        return self.start_reconstruction(folder, title=SAMPLE_TITLE)
 
     def open_path(self, path: Path | str) -> bool:
         """Open an image folder (reconstruct it) or a saved scene; errors go to a dialog."""
@@ -83,7 +87,9 @@ class SceneOpening:
 
         return self.run_job(Job("open", factory, self), done, f"Opening {path.name}", "Cannot open the scene")
 
-    def start_reconstruction(self, folder: Path) -> bool:
+    def start_reconstruction(self, folder: Path, title: str | None = None) -> bool:
+        """Reconstruct the photos of ``folder`` in the background (``title``: the scene's name until it is
+        saved; else the folder's)."""
         from viewer.pipeline import check_image_folder, reconstruction_factory
         from viewer.run_settings import RunSettings
 
@@ -97,7 +103,7 @@ class SceneOpening:
 
         def done(scene) -> None:
             self._remember_timing(scene)
-            self.document.set_scene(scene, path=None, source=folder, modified=True)
+            self.document.set_scene(scene, path=None, source=folder, modified=True, title=title)
             self.settings.add_recent(folder)
             notes = scene.settings.get("notes") or []
             skipped = [f"{Path(s['file']).name}: {s['reason']}"
@@ -107,7 +113,7 @@ class SceneOpening:
             for note in notes:
                 log.info("reconstruction note: %s", note)
 
-        text = f"Reconstructing {folder.name}"
+        text = f"Reconstructing {title or folder.name}"
         eta = self._expected_run_seconds(folder, run)
         if eta is not None:
             text += f" (about {format_seconds(eta)} on {run.device})"
@@ -138,7 +144,7 @@ class SceneOpening:
             return False
         if not self.maybe_save("reconstructing again"):
             return False
-        return self.start_reconstruction(source)
+        return self.start_reconstruction(source, title=self.document.title)
 
     def show_settings(self):
         from viewer.settings_dialog import SettingsDialog
@@ -266,8 +272,7 @@ class SceneOpening:
         from viewer.export_dialog import writable_folder  # never the read-only photo folder
 
         folder = writable_folder(Path(self.settings.get("paths/last_dir", str(Path.home()))))
-        start = self.document.path or folder / (
-            (self.document.source.name if self.document.source else "scene") + SCENE_SUFFIX)
+        start = self.document.path or folder / (self.document.file_stem() + SCENE_SUFFIX)
         path, _ = QFileDialog.getSaveFileName(self, "Save scene", str(start),
                                               f"IGGT scenes (*{SCENE_SUFFIX})")
         return bool(path) and self._save_to(Path(path))

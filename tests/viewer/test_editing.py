@@ -533,8 +533,12 @@ def test_export_can_be_cancelled_and_writes_nothing(
     dialog.close()
 
 
-def test_recluster_is_undone_with_ctrl_z_labels_table_and_selection(edit_window, annotation_case, qtbot):
+def test_recluster_is_undone_with_ctrl_z_labels_table_and_selection(
+    edit_window, annotation_case, qtbot, monkeypatch
+):
     window, ctl = edit_window
+    asked = []  # the rename below is replaced by the re-clustering: the user is asked first, once
+    monkeypatch.setattr(edit_dialogs, "ask_replace_edits", lambda _w, texts: asked.append(texts) or True)
     scene = open_scene(window, annotation_case["path"], qtbot)
     window.display_panel.set_colour_mode("instance")
     pair = annotation_case["pair"]
@@ -559,6 +563,7 @@ def test_recluster_is_undone_with_ctrl_z_labels_table_and_selection(edit_window,
     relabelled = np.array(scene.labels)
     assert not np.array_equal(relabelled, labels) and scene.settings["cluster"]["epsilon"] == 0.005
     assert ctl.stack.count() == 2 and window.history.entries()[-1].startswith("Re-cluster into")
+    assert len(asked) == 1 and asked[0][-1].endswith("my pair")
     # a second re-clustering (reusing the first one's work), undone: the panel shows the settings again
     buttons = window.clustering_panel.preset_buttons
     biggest = _sizes(scene)[0]

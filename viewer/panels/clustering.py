@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QDockWidget,
     QFormLayout,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QPushButton,
     QWidget,
@@ -73,18 +73,18 @@ class ClusteringPanel(QDockWidget):
         body = QWidget(self)
         form = QFormLayout(body)
 
-        presets = QHBoxLayout()
+        presets = QGridLayout()  # two rows: the panel stays narrow enough for a 1280-pixel screen
         self.preset_group = QButtonGroup(self)
         self.preset_group.setExclusive(True)
         self.preset_buttons: dict[str, QPushButton] = {}
-        for name in CLUSTER_PRESETS:
+        for n, name in enumerate(CLUSTER_PRESETS):
             b = QPushButton(name.capitalize(), body)
             b.setObjectName(f"preset_{name}")
             b.setCheckable(True)
             b.setToolTip(preset_tooltip(name))
             self.preset_group.addButton(b)
             self.preset_buttons[name] = b
-            presets.addWidget(b)
+            presets.addWidget(b, n // 2, n % 2)
             b.clicked.connect(lambda _c=False, n=name: self.apply_preset(n))
         form.addRow("Granularity", presets)
 

@@ -4,7 +4,7 @@ every view (drawn over the photo; views where it is missing are marked)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QDockWidget, QFormLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QFormLayout, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from app.scene import Scene
 from viewer.imagery import ViewImages, overlay, to_pixmap
@@ -62,7 +62,14 @@ class InstanceDetailPanel(QDockWidget):
         layout.addLayout(form)
         layout.addWidget(self.strip)
         layout.addStretch(1)
-        self.setWidget(body)
+        # in a scroll area: what an instance shows never changes the dock's size (no jumping panels, and
+        # the window never grows past the screen)
+        scroll = QScrollArea(self)
+        scroll.setObjectName("instance_scroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+        self.setWidget(scroll)
         self._details = [self.name, self.colour, self.points, self.views, self.consistency, self.strip]
         selection.changed.connect(self.show_instance)
         self.show_instance(None)

@@ -1,0 +1,64 @@
+"""The window at common screen sizes, and the first minute (issue 17, items 8 and 9)."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QApplication, QDockWidget
+from scene_factory import synthetic_scene
+
+from viewer.main import install_features
+
+
+def settle(qtbot, ms: int = 300) -> None:
+    qtbot.wait(ms)
+    QApplication.processEvents()
+
+
+@pytest.mark.parametrize(("size", "preview"), [((1280, 800), 280), ((1920, 1080), 420)])
+def test_the_window_fits_and_panels_stay_put(window, qtbot, size, preview):
+    install_features(window)
+    window.document.set_scene(synthetic_scene(seed=3, views=6, height=224, width=308))
+    width, height = size
+    window.resize(width, height)
+    window.restore_layout()
+    settle(qtbot)
+    scene = window.document.scene
+    assert window.height() <= height and window.minimumSizeHint().height() <= height - 40
+    bar = window.statusBar()
+    assert bar.isVisible() and bar.geometry().bottom() < window.height()
+    canvas = window.images_panel.canvas
+    assert canvas.width() >= preview and canvas.height() >= 200  # the photo preview is not a stamp
+    docks = window.findChildren(QDockWidget)
+    before = {d.objectName(): d.geometry() for d in docks}
+    for iid in list(scene.instances)[:4]:  # panels do not jump when the selection changes
+        window.selection.select(iid)
+        settle(qtbot, 100)
+        assert {d.objectName(): d.geometry() for d in docks} == before
+    assert window.height() <= height
+    find = window.findChild(QDockWidget, "query_panel")
+    window.bring_forward(find)
+    settle(qtbot)
+    rows = find.table.viewport().height() / max(find.table.verticalHeader().defaultSectionSize(), 1)
+    assert rows >= 8  # Find lists more than a couple of results
+
+
+def test_the_first_scene_build_shows_the_run_in_the_middle(window, fast_run, qtbot):
+    empty = window.empty_state
+    assert window.open_sample()
+    assert window.stack.currentWidget() is empty and empty.running
+    assert empty.run_cancel.isVisible() and not empty.sample_button.isVisible()
+    assert "Sample room" in empty.title.text()
+    qtbot.mouseClick(empty.run_cancel, qtbot_button())
+    qtbot.waitUntil(lambda: window.job is None, timeout=60_000)
+    assert not empty.running and empty.sample_button.isVisible() and window.document.scene is None
+    assert window.open_sample()
+    qtbot.waitUntil(lambda: window.document.scene is not None and window.job is None, timeout=300_000)
+    assert window.windowTitle().startswith("Sample room (not saved)")
+    assert window.document.file_stem() == "sample-room"
+    assert not empty.running
+
+
+def qtbot_button():
+    from PySide6.QtCore import Qt
+
+    return Qt.MouseButton.LeftButton
