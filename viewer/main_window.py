@@ -293,8 +293,8 @@ class MainWindow(SceneOpening, QMainWindow):
             horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
             self.resizeDocks([self.display_panel, self.instance_panel], [side, side], horizontal)
             self.resizeDocks([self.display_panel, self.instances_panel], [190, height], vertical)
-            self.resizeDocks([self.instance_panel, self.images_panel], [int(height * 0.42), int(height * 0.58)],
-                             vertical)
+            right = [int(height * 0.42), int(height * 0.58)]
+            self.resizeDocks([self.instance_panel, self.images_panel], right, vertical)
 
     # ------------------------------------------------------------------------------------ theme
     def apply_theme(self, name: str) -> None:
