@@ -1,6 +1,6 @@
 """Screenshots of the viewer's main states, for looking at (saved to screenshots/, git-ignored).
 
-    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python bench/screenshots.py
+    xvfb-run -s "-screen 0 1920x1080x24" .venv/bin/python bench/screenshots.py
 
 The room is the bundled sample reconstructed with the bundled weights when they are installed;
 otherwise (or with --ground-truth) the same synthetic room built from the renderer's ground truth.
@@ -79,7 +79,8 @@ def main() -> int:
 
     shot("01_empty_state")
 
-    # ---- a reconstruction in progress (a scripted job: the real one needs the bundled weights)
+    # ---- the first minute: the sample room being built, shown in the middle (a scripted job: the real one
+    # needs the bundled weights)
     def slow(cancelled):
         for i in range(200):
             time.sleep(0.02)
@@ -89,9 +90,9 @@ def main() -> int:
                            eta_s=42.0)
         return None
 
-    window.run_job(Job("reconstruct", slow, window), lambda _r: None, "Reconstructing images", "failed")
+    window.run_job(Job("reconstruct", slow, window), lambda _r: None, "Reconstructing Sample room", "failed")
     wait(lambda: window.progress.value() > 250, 20)
-    shot("02_progress_and_cancel")
+    shot("02_first_minute_run_in_the_middle")
     window.cancel_job()
     pump()
 
@@ -204,7 +205,7 @@ def main() -> int:
     panel.build_queue()
     wait(lambda: window.job is None and bool(panel.items), 300)
     shot("18_review_mode")
-    from viewer.editing import merge_candidates
+    from app.edits import merge_candidates
     from viewer.merge_dialog import MergeDialog, view_preview
 
     scene = window.document.scene
@@ -229,6 +230,15 @@ def main() -> int:
 
     save_view_image(window.view, scene, args.out / "23_view_2x_legend.png", 2, True)
     shots.append(args.out / "23_view_2x_legend.png")
+
+    # ---- the window on common screens (default layout for that size), an instance selected
+    for w, h in ((1280, 800), (1920, 1080)):
+        window.showNormal()
+        window.resize(w, h)
+        window.restore_layout()
+        window.selection.select(iid)
+        pump(0.8)
+        shot(f"22_window_{w}x{h}")
 
     window.document.set_modified(False)
     window.close()

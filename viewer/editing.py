@@ -67,7 +67,9 @@ class EditingController(QObject):
         self.lasso: LassoTool | None = None
         self._view_lasso: ViewLassoDialog | None = None
 
-        stack.failed.connect(lambda message: show_error("Cannot edit", message))
+        # only bound methods of living QObjects on the stack's signals (no lambdas): the window's stack
+        # outlives its widgets, and Qt disconnects a receiver when it is destroyed
+        stack.failed.connect(self._on_failed)
         document.scene_changed.connect(self._on_scene_changed)
         document.modified_changed.connect(self._on_modified_changed)
         stack.indexChanged.connect(self._bump)
@@ -106,8 +108,8 @@ class EditingController(QObject):
             edit_menu.insertSeparator(others[0])
         self.stack.canUndoChanged.connect(self.actions["undo"].setEnabled)
         self.stack.canRedoChanged.connect(self.actions["redo"].setEnabled)
-        self.stack.undoTextChanged.connect(lambda t: self._set_text("undo", "&Undo", t))
-        self.stack.redoTextChanged.connect(lambda t: self._set_text("redo", "&Redo", t))
+        self.stack.undoTextChanged.connect(self._set_undo_text)
+        self.stack.redoTextChanged.connect(self._set_redo_text)
         edit_menu.addSeparator()
         add(S("merge", "&Merge with…", "mdi6.set-merge", "Ctrl+M",
               "Merge the selected instance with other instances", menu="edit"), self.merge_selected)
@@ -149,6 +151,15 @@ class EditingController(QObject):
             file_menu.removeAction(quit_action)
             file_menu.addSeparator()
             file_menu.addAction(quit_action)
+
+    def _on_failed(self, message: str) -> None:
+        self._show_error("Cannot edit", message)
+
+    def _set_undo_text(self, what: str) -> None:
+        self._set_text("undo", "&Undo", what)
+
+    def _set_redo_text(self, what: str) -> None:
+        self._set_text("redo", "&Redo", what)
 
     def _set_text(self, action_id: str, base: str, what: str) -> None:
         action = self.actions[action_id]

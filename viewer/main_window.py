@@ -17,10 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtGui import QCloseEvent, QIcon
 from PySide6.QtWidgets import (
-    QApplication,
-    QDockWidget,
     QLabel,
     QMainWindow,
     QMenu,
@@ -33,7 +31,6 @@ from PySide6.QtWidgets import (
 
 from app.paths import ICONS_DIR
 from app.progress import Progress, format_seconds
-from viewer import theme
 from viewer.actions import ActionRegistry
 from viewer.commands import EditStack
 from viewer.dialogs import (
@@ -62,6 +59,7 @@ from viewer.scene_view import SceneView
 from viewer.settings import AppSettings
 from viewer.state import COLOUR_MODES, ViewerState
 from viewer.window_actions import build_window_actions
+from viewer.window_layout import WindowLayout
 from viewer.workers import Job
 
 log = logging.getLogger(__name__)
@@ -90,7 +88,7 @@ def _saver(settings: AppSettings, key: str) -> Callable[[Any], None]:
     return save
 
 
-class MainWindow(SceneOpening, QMainWindow):
+class MainWindow(SceneOpening, WindowLayout, QMainWindow):
     def __init__(self, settings: AppSettings, log_path: Path | None = None) -> None:
         super().__init__()
         self.settings = settings
@@ -109,7 +107,8 @@ class MainWindow(SceneOpening, QMainWindow):
         self.state = state_from_settings(settings)
         self.selection = self.state.selection
         self.document = Document(self)
-        # no Qt parent: destroyed after the window's widgets, so none of them hears it go away
+        # no Qt parent: destroyed after the window's widgets (QUndoStack's destructor clears it, which
+        # emits its signals; by then every receiver is gone and disconnected)
         self.undo_stack = EditStack()
         self.undo_stack.setObjectName("edit_stack")
         self.images: ViewImages | None = None
@@ -233,7 +232,7 @@ class MainWindow(SceneOpening, QMainWindow):
         self.document.modified_changed.connect(lambda _m: self._update_title())
         self.document.path_changed.connect(lambda _p: self._update_title())
         stack = self.undo_stack
-        stack.applied.connect(lambda e: self.notify(f"{e.text} — Ctrl+Z undoes it", 6000))
+        stack.applied.connect(self._on_edit_applied)  # bound methods only: the stack outlives the widgets
         stack.selection_requested.connect(self._restore_selection)
         stack.cleanChanged.connect(self._on_stack_moved)
         stack.indexChanged.connect(self._on_stack_moved)
@@ -244,72 +243,6 @@ class MainWindow(SceneOpening, QMainWindow):
         menu = QMenu(title, parent)
         parent.addMenu(menu)
         return menu
-
-    def add_panel(self, dock: QDockWidget, area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea,
-                  shortcut: str | None = None) -> QDockWidget:
-        """Dock a panel and list it under View > Panels (panels must have a unique objectName)."""
-        if not dock.objectName():
-            raise ValueError("dock panels need an objectName so their state can be restored")
-        self.addDockWidget(area, dock)
-        self.panels_menu.addAction(dock.toggleViewAction())
-        if shortcut:  # brings the panel forward (a toggle would close a panel that is behind a tab)
-            show = QAction(f"Show {dock.windowTitle()}", self)
-            show.setObjectName(f"action_show_{dock.objectName()}")
-            show.setShortcut(QKeySequence(shortcut))
-            show.triggered.connect(lambda _c=False, d=dock: self.bring_forward(d))
-            self.addAction(show)
-            dock.toggleViewAction().setText(f"{dock.windowTitle()}\t{QKeySequence(shortcut).toString()}")
-        return dock
-
-    def bring_forward(self, dock: QDockWidget) -> None:
-        dock.show()
-        dock.raise_()
-        dock.widget().setFocus()
-
-    def _restore_window(self) -> None:
-        geometry = self.settings.window_geometry()
-        avail = self._available()
-        if geometry is None or not self.restoreGeometry(geometry):
-            if avail is None:
-                self.resize(1400, 900)
-            else:  # most of the screen, never more than it
-                self.resize(min(avail.width(), max(1280, int(avail.width() * 0.92))),
-                            min(avail.height(), max(760, int(avail.height() * 0.92))))
-        elif avail is not None and not self.isMaximized():  # saved on a larger screen: fit this one
-            self.resize(min(self.width(), avail.width()), min(self.height(), avail.height()))
-        self.restore_layout()
-
-    def _available(self):
-        screen = self.screen() or QApplication.primaryScreen()
-        return screen.availableGeometry() if screen else None
-
-    def restore_layout(self) -> None:
-        """Restore the saved dock/toolbar layout (again after feature panels have been added); the default
-        gives the side panels about a quarter of the width each and the photo preview most of the right."""
-        state = self.settings.window_state()
-        if state is None or not self.restoreState(state):
-            width, height = max(self.width(), 800), max(self.height(), 600)
-            side = int(min(max(width * 0.26, 300), 520))
-            horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
-            self.resizeDocks([self.display_panel, self.instance_panel], [side, side], horizontal)
-            self.resizeDocks([self.display_panel, self.instances_panel], [190, height], vertical)
-            right = [int(height * 0.42), int(height * 0.58)]
-            self.resizeDocks([self.instance_panel, self.images_panel], right, vertical)
-
-    # ------------------------------------------------------------------------------------ theme
-    def apply_theme(self, name: str) -> None:
-        app = QApplication.instance()
-        dark = theme.apply_theme(app, name) if app is not None else False
-        color = theme.icon_color(dark)
-        self.actions_.set_icon_color(color)
-        self.empty_state.set_icon_color(color)
-        for act in self.theme_menu.actions():
-            act.setChecked(act.objectName() == f"action_theme_{name}")
-        self.dark = dark
-
-    def set_theme(self, name: str) -> None:
-        self.settings.set("ui/theme", name)
-        self.apply_theme(name)
 
     # ------------------------------------------------------------------------------ scene wiring
     def _on_scene_changed(self, scene) -> None:
@@ -436,6 +369,9 @@ class MainWindow(SceneOpening, QMainWindow):
             self.selection.select(instance_id)
         self.state.isolating = on
 
+    def _on_edit_applied(self, edit) -> None:
+        self.notify(f"{edit.text} — Ctrl+Z undoes it", 6000)
+
     def _restore_selection(self, instance_id: int | None) -> None:
         scene = self.document.scene
         self.selection.select(instance_id if scene is not None and instance_id in scene.instances else None)
@@ -547,15 +483,6 @@ class MainWindow(SceneOpening, QMainWindow):
             self.selection.clear()
 
     # -------------------------------------------------------------------------------- misc actions
-    def choose_background(self) -> None:
-        from PySide6.QtGui import QColor
-        from PySide6.QtWidgets import QColorDialog
-
-        color = QColorDialog.getColor(QColor(self.view.background()), self, "Background colour")
-        if color.isValid():
-            self.view.set_background(color.name())
-            self.settings.set("view/background", color.name())
-
     def set_presentation_mode(self, on: bool) -> None:
         """Full screen, panels and bars hidden, slow orbit around the scene (viewer.presentation)."""
         self.presentation.set_active(bool(on))
