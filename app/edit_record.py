@@ -214,8 +214,12 @@ def history_of(edit_log: Iterable[Mapping[str, Any]]) -> list[str]:
     return [text for _op, text in _effective(edit_log)]
 
 
+KEPT_BY_CLUSTERING = ("recluster", "set_name", "set_locked", "review")  # see app.review.is_kept
+
+
 def edits_since_clustering(edit_log: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The edits in effect made after the scene's last re-clustering (a new one would replace them)."""
+    """The edits in effect made after the scene's last re-clustering that a new one would replace (renamed,
+    locked and reviewed instances are kept by it, so those edits are not listed)."""
     done = _effective(edit_log)
     last = max((i for i, (op, _t) in enumerate(done) if op == "recluster"), default=-1)
-    return [text for op, text in done[last + 1:] if op != "recluster"]
+    return [text for op, text in done[last + 1:] if op not in KEPT_BY_CLUSTERING]

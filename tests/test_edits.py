@@ -334,14 +334,16 @@ def test_show_hide_is_an_edit_even_on_locked_instances(scene: Scene) -> None:
 
 def test_edits_since_the_last_clustering_are_read_from_the_log() -> None:
     log = [
-        {"op": "rename", "text": "Rename a to b"},
+        {"op": "merge", "text": "Merge a, b"},
         {"op": "recluster", "text": "Re-cluster (large)"},
         {"op": "merge", "text": "Merge x, y"},
-        {"op": "rename", "text": "Rename c to d"},
-        {"op": "rename", "text": "Rename c to d", "undo": True},
+        {"op": "set_name", "text": "Rename c to d"},  # a renamed instance is kept by a re-clustering
+        {"op": "split_kmeans", "text": "Split e into 2 parts"},
+        {"op": "split_kmeans", "text": "Split e into 2 parts", "undo": True},
     ]
-    assert history_of(log) == ["Rename a to b", "Re-cluster (large)", "Merge x, y"]
+    assert history_of(log) == ["Merge a, b", "Re-cluster (large)", "Merge x, y", "Rename c to d"]
     assert edits_since_clustering(log) == ["Merge x, y"]
-    undone = [*log, {"op": "merge", "text": "Merge x, y", "undo": True},
+    undone = [*log, {"op": "set_name", "text": "Rename c to d", "undo": True},
+              {"op": "merge", "text": "Merge x, y", "undo": True},
               {"op": "recluster", "text": "Re-cluster (large)", "undo": True}]
-    assert edits_since_clustering(undone) == ["Rename a to b"]  # the undone re-clustering replaced nothing
+    assert edits_since_clustering(undone) == ["Merge a, b"]  # the undone re-clustering replaced nothing

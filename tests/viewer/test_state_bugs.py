@@ -93,18 +93,22 @@ def test_the_status_bar_counts_instances_after_merge_split_and_undo(opened, monk
 
 
 def test_reclustering_asks_before_it_replaces_edited_instances(opened, qtbot, monkeypatch):
-    """Item 4: a rename (or split) was silently replaced by a re-clustering."""
+    """Item 4: a split (and a rename) were silently replaced by a re-clustering. Renamed instances are now
+    kept by it (app.review.is_kept); an edit it would replace is asked about first."""
     window = opened
     scene = window.document.scene
-    iid = two_largest(scene)[0]
-    window.selection.select(iid)
+    a, b = two_largest(scene)
+    window.selection.select(a)
     window.editing.rename_selected("my table")
     asked = []
     monkeypatch.setattr(edit_dialogs, "ask_replace_edits", lambda _w, texts: asked.append(texts) or False)
+    window.selection.select(b)
+    window.editing.split_selected(2)
+    n = len(scene.instances)
     window.clustering_panel.setEnabled(True)
     window.clustering_panel.apply_preset("small")
-    assert asked and "my table" in asked[0][-1]
-    assert window.job is None and scene.instances[iid].name == "my table"
+    assert asked == [[window.undo_stack.text(window.undo_stack.index() - 1)]]  # the split, not the rename
+    assert window.job is None and len(scene.instances) == n and scene.instances[a].name == "my table"
     assert "edits are kept" in window.clustering_panel.status.text()
 
 
