@@ -197,6 +197,64 @@ class Edit:
         )
 
 
+class EditHistory:
+    """The undo/redo stack of Edits on one scene (Qt-free), with a "saved" marker for unsaved-change checks.
+    The viewer shows it through a QUndoStack (viewer.commands.EditStack); scripts and tests use it as is.
+    ``limit``: how many edits are kept for undo (the oldest are forgotten)."""
+
+    def __init__(self, scene: Scene, limit: int | None = None) -> None:
+        self.scene = scene
+        self.limit = limit
+        self._done: list[Edit] = []
+        self._undone: list[Edit] = []
+        self._clean: int | None = 0  # len(_done) at the last save; None: that state is unreachable
+
+    def push(self, edit: Edit) -> Edit:
+        edit.apply(self.scene)
+        self._done.append(edit)
+        if self._clean is not None and self._clean > len(self._done) - 1:
+            self._clean = None
+        self._undone.clear()
+        if self.limit is not None and len(self._done) > self.limit:
+            del self._done[0]
+            self._clean = None if self._clean is None or self._clean == 0 else self._clean - 1
+        return edit
+
+    def undo(self) -> Edit:
+        if not self._done:
+            raise EditError("nothing to undo")
+        edit = self._done.pop()
+        edit.revert(self.scene)
+        self._undone.append(edit)
+        return edit
+
+    def redo(self) -> Edit:
+        if not self._undone:
+            raise EditError("nothing to redo")
+        edit = self._undone.pop()
+        edit.apply(self.scene)
+        self._done.append(edit)
+        return edit
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._done)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._undone)
+
+    def texts(self) -> list[str]:
+        return [e.text for e in self._done]
+
+    def mark_saved(self) -> None:
+        self._clean = len(self._done)
+
+    @property
+    def dirty(self) -> bool:
+        return self._clean != len(self._done)
+
+
 def _effective(edit_log: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
     """(op, text) of the edits in effect after replaying an edit log, oldest first."""
     done: list[tuple[str, str]] = []

@@ -7,8 +7,8 @@ returns a prepared ``Edit`` holding only what changes: the flat indices of relab
 old and new ids (a compressed before/after pair when nearly every pixel changes, as in re-clustering), the
 instance table before and after (with freshly computed statistics), and field changes. ``apply`` and
 ``revert`` replay that record, so undo/redo is exact and cheap, and works the same from tests, the CLI
-and the GUI (``viewer.commands`` wraps an Edit in a QUndoCommand, the one undo stack). The record and its
-replay are in ``app.edit_record``.
+and the GUI (``EditHistory`` is the one undo stack; ``viewer.commands`` shows it through a QUndoStack). The
+record, its replay and the history are in ``app.edit_record``.
 
 Locked instances keep their pixels and fields: edits that would change them are refused, and a
 reassignment by lasso skips their pixels. Only ``set_locked`` changes a locked instance.
@@ -37,6 +37,9 @@ from app.edit_record import (
     LabelDiff,
     LabelSwap,
     SettingsChange,
+)
+from app.edit_record import (
+    EditHistory as EditHistory,  # the undo stack, offered here with the edits it replays
 )
 from app.scene import NO_INSTANCE, Instance, InstanceStats, Scene
 

@@ -11,7 +11,7 @@ from test_export_fixtures import make_export_scene
 
 from app import edits
 from app.edit_record import edits_since_clustering, history_of
-from app.edits import EditError
+from app.edits import EditError, EditHistory
 from app.scene import Instance, Scene
 from app.scene_io import load_scene, save_scene
 
@@ -222,6 +222,39 @@ def test_edits_replay_exactly_and_the_saved_log_keeps_the_history(scene: Scene, 
     assert_same(snapshot(scene), original)
     with pytest.raises(EditError, match="changed underneath"):
         split.revert(scene)
+
+
+def test_history_undo_redo_and_dirty_state(scene: Scene, tmp_path: Path) -> None:
+    original = snapshot(scene)
+    history = EditHistory(scene)
+    assert not history.dirty
+    history.push(edits.merge(scene, [2, 3]))
+    after_merge = snapshot(scene)
+    history.push(edits.split_by_mask(scene, 1, np.broadcast_to(np.arange(16) < 4, scene.labels.shape)))
+    history.push(edits.rename(scene, 2, "big table"))
+    assert history.dirty and history.texts()[-1] == "Rename table to big table"
+    history.undo()
+    history.undo()
+    assert_same(snapshot(scene), after_merge)
+    history.redo()
+    history.mark_saved()
+    assert not history.dirty
+    saved_state = snapshot(scene)
+    reloaded = load_scene(save_scene(scene, tmp_path / "edited.iggt"))
+    assert_same(snapshot(reloaded), saved_state)
+    history.undo()
+    history.undo()
+    assert history.dirty and not history.can_undo
+    assert_same(snapshot(scene), original)
+    history.push(edits.rename(scene, 1, "x"))  # a new edit drops the redo branch; the saved state is gone
+    assert not history.can_redo and history.dirty
+    with pytest.raises(EditError):
+        history.redo()
+    history = EditHistory(scene, limit=1)  # only the newest edit is kept for undo
+    history.push(edits.rename(scene, 1, "y"))
+    history.push(edits.rename(scene, 1, "z"))
+    history.undo()
+    assert not history.can_undo and scene.instances[1].name == "y"
 
 
 def test_replay_refuses_a_changed_scene(scene: Scene) -> None:

@@ -1,5 +1,7 @@
-"""The window's undo stack: app edits wrapped in QUndoCommands (the edit logic lives in ``app.edits``),
-and changes of what is shown that the scene does not store (isolating an instance) as `ViewCommand`s."""
+"""The window's undo stack, shown through Qt: the scene's edits live in one ``app.edits.EditHistory`` (the
+same stack scripts and tests use); each is wrapped in a QUndoCommand that replays it through that
+history, so the History panel (QUndoView), Ctrl+Z and the menus drive it. Changes of what is shown that
+the scene does not store (isolating an instance) are `ViewCommand`s beside them."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from app.edits import Edit, EditError
+from app.edits import Edit, EditError, EditHistory
 from app.scene import Scene
 
 log = logging.getLogger(__name__)
@@ -24,21 +26,34 @@ class EditCommand(QUndoCommand):
     (before, after), undo and redo also give back the selected instance of that moment."""
 
     def __init__(
-        self, scene: Scene, edit: Edit, stack: EditStack, selection: SelectionChange | None = None
+        self, history: EditHistory, edit: Edit, stack: EditStack, selection: SelectionChange | None = None
     ) -> None:
         super().__init__(edit.text)
-        self.scene = scene
+        self.history = history
+        self.scene = history.scene
         self.edit = edit
         self.selection = selection
         self._stack = stack
+        self._pushed = False
 
     def redo(self) -> None:
-        self._stack._replay(self.edit.apply, self.scene)
+        def step(_scene: Scene) -> None:
+            if not self._pushed:  # QUndoStack.push redoes the new command once: that applies it
+                self.history.push(self.edit)
+                self._pushed = True
+            elif self.history.redo() is not self.edit:
+                raise EditError("the undo history is out of step with the window")
+
+        self._stack._replay(step, self.scene)
         if self.selection is not None:
             self._stack.selection_requested.emit(self.selection[1])
 
     def undo(self) -> None:
-        self._stack._replay(self.edit.revert, self.scene)
+        def step(_scene: Scene) -> None:
+            if self.history.undo() is not self.edit:
+                raise EditError("the undo history is out of step with the window")
+
+        self._stack._replay(step, self.scene)
         if self.selection is not None:
             self._stack.selection_requested.emit(self.selection[0])
 
@@ -75,6 +90,7 @@ class EditStack(QUndoStack):
         super().__init__(parent)
         self.setUndoLimit(UNDO_LIMIT)
         self.scene: Scene | None = None
+        self.history: EditHistory | None = None
         self._replaying = False
         self.external_changes = 0  # scene events that did not come from this stack
 
@@ -87,6 +103,7 @@ class EditStack(QUndoStack):
                 sig.disconnect(self._on_relabelled)
         self.clear()
         self.scene = scene
+        self.history = None if scene is None else EditHistory(scene, limit=UNDO_LIMIT)
         self.external_changes = 0
         if scene is not None:
             for sig in self._signals(scene):
@@ -114,6 +131,7 @@ class EditStack(QUndoStack):
         if not self._replaying and self.count():
             log.info("scene relabelled outside the undo stack; clearing %d edits", self.count())
             self.clear()
+            self.history = EditHistory(self.scene, limit=UNDO_LIMIT)
             self.resetClean()
 
     @property
@@ -153,7 +171,7 @@ class EditStack(QUndoStack):
         except EditError as exc:
             self.failed.emit(str(exc))
             return None
-        self.push(EditCommand(self.scene, edit, self, selection))
+        self.push(EditCommand(self.history, edit, self, selection))
         self.applied.emit(edit)
         return edit
 
