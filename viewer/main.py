@@ -85,7 +85,10 @@ def install_features(window) -> None:
     find = install_query_panel(window)
     window.tabifyDockWidget(window.instances_panel, find)  # ranked instances: a tab beside the list
     window.instances_panel.raise_()
-    install_review(window)
+    review = install_review(window)
+    window.scroll_when_cramped(review)
+    window.tabifyDockWidget(window.instance_panel, review)  # the right column stays two panels high
+    window.instance_panel.raise_()
     install_measure(window)
     install_context_menu(window)
     install_view_image(window)

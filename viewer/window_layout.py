@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QDockWidget
+from PySide6.QtWidgets import QApplication, QDockWidget, QFrame, QScrollArea
 
 from viewer import theme
 
@@ -28,6 +28,19 @@ class WindowLayout:
             self.addAction(show)
             dock.toggleViewAction().setText(f"{dock.windowTitle()}\t{QKeySequence(shortcut).toString()}")
         return dock
+
+    def scroll_when_cramped(self, dock: QDockWidget) -> None:
+        """Put a panel's contents in a scroll area, so that a wide or tall panel never makes the window
+        larger than the screen (its contents scroll instead)."""
+        body = dock.widget()
+        if body is None or isinstance(body, QScrollArea):
+            return
+        scroll = QScrollArea(dock)
+        scroll.setObjectName(f"{dock.objectName()}_scroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+        dock.setWidget(scroll)
 
     def bring_forward(self, dock: QDockWidget) -> None:
         dock.show()

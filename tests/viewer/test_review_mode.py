@@ -17,7 +17,6 @@ from app.images import evenly_spaced
 from app.paths import SAMPLE_DIR
 from app.review import ACCEPTED, FIXED, UNREVIEWED, review_state
 from viewer import review_panel
-from viewer.editing import install_editing
 from viewer.review_panel import install_review
 
 ROOM = SAMPLE_DIR / "scene_000012"
@@ -55,7 +54,6 @@ def _needs_fixing(scene, segments, iid: int) -> bool:
 def review_window(make_window, tmp_path, monkeypatch, qtbot, sample):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     window = make_window()
-    install_editing(window, offer_recovery=False)
     panel = install_review(window)
     assert window.open_path(sample[0])
     qtbot.waitUntil(lambda: window.document.scene is not None and window.job is None, timeout=60_000)
