@@ -10,7 +10,6 @@ from scene_factory import synthetic_scene
 from app.review import ACCEPTED, review_state
 from app.scene_io import save_scene
 from viewer.context_menu import install_context_menu
-from viewer.editing import install_editing
 
 
 def test_right_click_on_a_point_offers_its_actions(make_window, tmp_path, monkeypatch, qtbot) -> None:
@@ -18,7 +17,6 @@ def test_right_click_on_a_point_offers_its_actions(make_window, tmp_path, monkey
     path = tmp_path / "room.iggt"
     save_scene(synthetic_scene(seed=3, views=3), path)
     window = make_window()
-    install_editing(window, offer_recovery=False)
     menus = install_context_menu(window)
     assert window.open_path(path)
     qtbot.waitUntil(lambda: window.document.scene is not None and window.job is None, timeout=30_000)

@@ -13,10 +13,10 @@ from PySide6.QtTest import QTest
 from scene_factory import synthetic_scene
 
 from app.colors import NO_INSTANCE_COLOUR
+from app.edits import merge_candidates
 from app.export import ALL_NAMES
 from app.scene_io import save_scene
 from viewer import export_dialog
-from viewer.editing import install_editing, merge_candidates
 from viewer.export_dialog import default_target
 from viewer.merge_dialog import MergeDialog, view_preview
 
@@ -27,7 +27,6 @@ def opened(make_window, tmp_path, monkeypatch, qtbot):
     path = tmp_path / "room3.iggt"
     save_scene(synthetic_scene(seed=1, views=3), path)
     window = make_window()
-    install_editing(window, offer_recovery=False)
     assert window.open_path(path)
     qtbot.waitUntil(lambda: window.document.scene is not None and window.job is None, timeout=30_000)
     yield window, path

@@ -11,7 +11,6 @@ from scene_factory import synthetic_scene
 from app.measure import metric_scene, scale_of
 from app.scene_io import load_scene, save_scene
 from viewer import measure_tool
-from viewer.editing import install_editing
 from viewer.measure_tool import install_measure
 
 UNITS_PER_METRE = 0.37
@@ -26,7 +25,6 @@ def measuring(make_window, tmp_path, monkeypatch, qtbot):
     path = tmp_path / "room.iggt"
     save_scene(scene, path)
     window = make_window()
-    install_editing(window, offer_recovery=False)
     tool = install_measure(window)
     assert window.open_path(path)
     qtbot.waitUntil(lambda: window.document.scene is not None and window.job is None, timeout=30_000)
