@@ -88,10 +88,10 @@ class MergeDialog(QDialog):
 
 
 def view_preview(view) -> PreviewFn:
-    """A preview function showing instances alone in ``view`` (a SceneView) and restoring its isolation."""
-    saved = set(getattr(view, "isolated", set()) or ())
+    """A preview function showing instances alone in ``view`` (a SceneView); None: back to the view's own
+    isolation (the viewer state's, which the preview never changes)."""
 
     def preview(ids: set[int] | None) -> None:
-        view.set_isolated(saved if ids is None else ids)
+        view.set_isolated(ids)
 
     return preview

@@ -75,6 +75,7 @@ class SceneView(CamerasMixin, PickingMixin, QWidget):
 
         self.state = state if state is not None else ViewerState()
         self.current_view: int | None = None  # the photo the camera looks through
+        self._preview_ids: frozenset[int] | None = None  # set_isolated: shown alone for a moment
 
         # per-scene data
         self._poly: pv.PolyData | None = None
@@ -145,7 +146,14 @@ class SceneView(CamerasMixin, PickingMixin, QWidget):
 
     @property
     def isolated(self) -> frozenset[int]:
-        return self.state.isolated
+        """The instances shown alone: a preview's (``set_isolated``), else the state's isolation."""
+        return self._preview_ids if self._preview_ids is not None else self.state.isolated
+
+    def set_isolated(self, instance_ids) -> None:
+        """Show only these instances for a moment (a preview such as the merge dialog's; the viewer state
+        is not changed); None or empty: back to what the state shows."""
+        self._preview_ids = frozenset(instance_ids) if instance_ids else None
+        self._update_visibility()
 
     @property
     def frustums_visible(self) -> bool:
@@ -175,6 +183,7 @@ class SceneView(CamerasMixin, PickingMixin, QWidget):
         self._clear_actors()
         self.scene = scene
         self.current_view = None
+        self._preview_ids = None
         if scene is None or scene.n_points == 0:
             self.render()
             return
