@@ -83,6 +83,7 @@ def install_features(window) -> None:
     from viewer.view_image import install_view_image
 
     find = install_query_panel(window)
+    window.scroll_when_cramped(find)
     window.tabifyDockWidget(window.instances_panel, find)  # ranked instances: a tab beside the list
     window.instances_panel.raise_()
     review = install_review(window)
