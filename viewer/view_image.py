@@ -1,8 +1,8 @@
 """Isolating frames the instance (and hides the camera frusta that would cover it); File > "Save view
 image…" writes the 3D view at 1x/2x/4x its on-screen size, optionally with a legend of instance names.
 
-Installed by ``install_view_image(window)``; uses the window's ``view``, ``document``, ``instances_panel``
-(its ``isolate_requested`` signal), ``actions_``, ``settings`` and ``statusBar``.
+Installed by ``install_view_image(window)``; uses the window's ``view``, ``document``, ``state`` (isolation)
+``actions_``, ``settings`` and ``statusBar``.
 """
 
 from __future__ import annotations
@@ -108,7 +108,12 @@ class ViewImages(QObject):
                        "Save the 3D view at 1x, 2x or 4x resolution, optionally with a legend", menu="file"),
             self.save,
         )  # fmt: skip
-        window.instances_panel.isolate_requested.connect(self._on_isolate)
+        # isolation is the viewer state's (isolating + the selection): follow it
+        window.state.events.isolating.connect(self._follow_isolation)
+        window.state.selection.changed.connect(self._follow_isolation)
+
+    def _follow_isolation(self, *_args) -> None:
+        self._on_isolate(set(self.window.state.isolated) or None)
 
     def _on_isolate(self, ids: set[int] | None) -> None:
         """Frame the isolated instance; hide the camera frusta while isolating (they cover small objects)."""

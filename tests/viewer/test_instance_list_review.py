@@ -10,7 +10,6 @@ from scene_factory import synthetic_scene
 
 from app import review_actions as ra
 from app.scene_io import save_scene
-from viewer.editing import install_editing
 from viewer.panels.instances import ID_ROLE
 
 
@@ -19,7 +18,6 @@ def test_ctrl_click_rows_then_merge_and_review_marks(make_window, tmp_path, monk
     path = tmp_path / "room.iggt"
     save_scene(synthetic_scene(seed=4, views=3), path)
     window = make_window()
-    install_editing(window, offer_recovery=False)
     assert window.open_path(path)
     qtbot.waitUntil(lambda: window.document.scene is not None and window.job is None, timeout=30_000)
     scene = window.document.scene

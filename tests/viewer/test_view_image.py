@@ -9,7 +9,6 @@ from scene_factory import synthetic_scene
 
 from app.scene_io import save_scene
 from viewer import view_image
-from viewer.editing import install_editing
 from viewer.view_image import install_view_image
 
 
@@ -20,7 +19,6 @@ def test_isolate_frames_the_instance_and_view_image_at_2x_with_legend(
     path = tmp_path / "room.iggt"
     save_scene(synthetic_scene(seed=5, views=3), path)
     window = make_window()
-    install_editing(window, offer_recovery=False)
     images = install_view_image(window)
     assert window.open_path(path)
     qtbot.waitUntil(lambda: window.document.scene is not None and window.job is None, timeout=30_000)

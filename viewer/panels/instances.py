@@ -257,9 +257,7 @@ class InstanceListPanel(QDockWidget):
             self._from_table = False
 
     def _on_selection(self, instance_id: int | None) -> None:
-        if self._from_table:
-            if self.isolate_button.isChecked():
-                self._on_isolate(True)
+        if self._from_table:  # (isolation follows the selection in the viewer state)
             return
         self._syncing = True
         try:
