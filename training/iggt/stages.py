@@ -41,7 +41,7 @@ def instance_forward(net: nn.Module, images: torch.Tensor) -> dict[str, torch.Te
     b, s, _, h, w = images.shape
     rows, cols = h // cfg.patch_size, w // cfg.patch_size
     with torch.no_grad():
-        tokens = net.aggregator(images, cfg.output_layers, None)
+        tokens = net.aggregator(images, cfg.output_layers)
         start = net.aggregator.patch_start_idx
         layers = [tokens[i].float()[:, :, start:].reshape(b * s, rows * cols, -1) for i in cfg.head_layers]
         del tokens
