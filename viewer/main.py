@@ -82,6 +82,8 @@ def install_features(window) -> None:
     from viewer.review_panel import install_review
     from viewer.view_image import install_view_image
 
+    # tabs are made once the window is shown: in a never-shown window they leave a stray tab bar
+    window.tabifyDockWidget(window.instance_panel, window.history)
     find = install_query_panel(window)
     window.scroll_when_cramped(find)
     window.tabifyDockWidget(window.instances_panel, find)  # ranked instances: a tab beside the list

@@ -214,7 +214,6 @@ class MainWindow(SceneOpening, WindowLayout, QMainWindow):
         self.splitDockWidget(self.display_panel, self.instances_panel, Qt.Orientation.Vertical)
         self.splitDockWidget(self.instance_panel, self.images_panel, Qt.Orientation.Vertical)
         self.tabifyDockWidget(self.display_panel, self.clustering_panel)
-        self.tabifyDockWidget(self.instance_panel, self.history)
         self.display_panel.raise_()
         self.instance_panel.raise_()
 
