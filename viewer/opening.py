@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from app.edit_record import edits_since_clustering
 from app.progress import Progress, format_seconds
 from viewer.document import SCENE_SUFFIX
-from viewer.workers import Job
+from viewer.workers import Job, start_background
 
 log = logging.getLogger(__name__)
 
@@ -234,8 +234,6 @@ class SceneOpening:
         sample, its smoothing, HDBSCAN's tree, the cross-view correspondences) in a background thread, so
         that the first preset or slider change is as fast as the later ones. A re-clustering started meanwhile
         waits for it and then reuses its work."""
-        import threading
-
         from app.reconstruct import ReclusterSource, prepare_recluster
         from viewer.pipeline import cluster_config
 
@@ -250,13 +248,7 @@ class SceneOpening:
             return
         source, cache = ReclusterSource.of(scene), self.cluster_cache
 
-        def work() -> None:
-            try:
-                prepare_recluster(source, config, cache)
-            except Exception:
-                log.debug("clustering warm-up failed", exc_info=True)
-
-        threading.Thread(target=work, name="clustering-warm-up", daemon=True).start()
+        start_background(lambda: prepare_recluster(source, config, cache), "clustering warm-up")
 
     # ------------------------------------------------------------------------------------ saving
     def save(self) -> bool:
@@ -353,11 +345,8 @@ def preload_clustering_modules() -> None:
     if _preloaded:
         return
     _preloaded = True
-    import contextlib
-    import threading
 
-    def work() -> None:
-        with contextlib.suppress(ImportError):  # reported by the re-clustering itself
-            import hdbscan  # noqa: F401
+    def work() -> None:  # an ImportError is reported by the re-clustering itself
+        import hdbscan  # noqa: F401
 
-    threading.Thread(target=work, name="preload-hdbscan", daemon=True).start()
+    start_background(work, "preload hdbscan")

@@ -8,7 +8,6 @@ nearest visible point (no linear scan, no extra render pass). ``PickingMixin`` i
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 
@@ -17,6 +16,8 @@ from PySide6.QtCore import QEvent, QObject, QPoint, Qt
 from PySide6.QtGui import QMouseEvent
 from scipy.spatial import cKDTree
 from vtkmodules.vtkCommonCore import vtkFloatArray
+
+from viewer.workers import start_background
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class PickingMixin:
                 if self._tree_points is points:
                     self._tree = tree
 
-        threading.Thread(target=build, name="pick-tree", daemon=True).start()
+        start_background(build, "pick tree")
 
     def _ensure_tree(self) -> cKDTree | None:
         with self._tree_lock:

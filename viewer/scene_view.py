@@ -34,6 +34,7 @@ from viewer.cameras import CamerasMixin
 from viewer.colouring import COLOUR_MODES, dimmed, mode_colours
 from viewer.picking import ClickFilter, PickingMixin
 from viewer.state import ViewerState
+from viewer.workers import start_background
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +244,7 @@ class SceneView(CamerasMixin, PickingMixin, QWidget):
                 if self._precompute_token is token:
                     self._colour_cache.setdefault(mode, colours)
 
-        threading.Thread(target=work, name="colour-modes", daemon=True).start()
+        start_background(work, "colour modes")
 
     def _add_cloud_actor(self, poly: pv.PolyData, name: str):
         actor = self.plotter.add_mesh(

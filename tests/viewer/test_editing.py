@@ -7,12 +7,11 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, Qt, QThreadPool
 from PySide6.QtTest import QTest
 from scene_factory import synthetic_scene
 
@@ -552,8 +551,8 @@ def test_recluster_is_undone_with_ctrl_z_labels_table_and_selection(
     window.clustering_panel.raise_()
     cache = window.cluster_cache
 
-    def warmed() -> bool:  # the warm-up thread has ended (the cache may hold 6 or 7 entries meanwhile)
-        return len(cache) >= 6 and not any(t.name == "clustering-warm-up" for t in threading.enumerate())
+    def warmed() -> bool:  # the warm-up (a pool worker) ended (the cache may hold 6 or 7 entries meanwhile)
+        return len(cache) >= 6 and QThreadPool.globalInstance().activeThreadCount() == 0
 
     qtbot.waitUntil(warmed, timeout=60_000)
     misses = cache.misses
