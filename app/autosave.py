@@ -37,20 +37,6 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    except OSError:
-        return False
-    return True
-
-
 @dataclass(frozen=True)
 class Recoverable:
     """An autosave left by a session that did not end cleanly."""
@@ -139,7 +125,7 @@ def find_recoverable(folder: Path | None = None) -> list[Recoverable]:
         except (OSError, ValueError, TypeError):
             log.warning("ignoring unreadable autosave note %s", note_path)
             continue
-        if pid == os.getpid() or pid_alive(pid):  # this session, or one still running
+        if pid == os.getpid() or atomic_write.pid_alive(pid):  # this session, or one still running
             continue
         if not scene_path.is_file():
             _remove(scene_path)

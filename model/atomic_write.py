@@ -89,15 +89,18 @@ def current_umask() -> int:
     return mask
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (also one owned by another user)."""
     if pid <= 0:
         return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:  # exists, owned by someone else
+    except PermissionError:  # exists, owned by someone else
         return True
+    except OSError:
+        return False
     return True
 
 
@@ -143,7 +146,7 @@ def clean_stale_parts(target: Path) -> list[Path]:
         if suffix is None:
             continue
         pid = _owner_pid(leftover, target, suffix)
-        if pid is None or pid == os.getpid() or _pid_alive(pid):
+        if pid is None or pid == os.getpid() or pid_alive(pid):
             continue
         if suffix == OLD and not os.path.lexists(target) and (leftover / target.name).exists():
             with contextlib.suppress(OSError):
