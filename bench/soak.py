@@ -130,7 +130,9 @@ def main() -> int:
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         os.environ[var] = str(home / var.lower())
     sys.path.insert(0, str(ROOT))
-    argv = [__file__, "-q", "-s", "-p", "no:cacheprovider", "--import-mode=importlib", "--rootdir", str(ROOT)]
+    # no:logging: pytest's log capture would keep every record of the run (ten a round) and count as growth
+    argv = [__file__, "-q", "-s", "-p", "no:cacheprovider", "-p", "no:logging", "--import-mode=importlib",
+            "--rootdir", str(ROOT)]  # fmt: skip
     return int(pytest.main(argv))
 
 

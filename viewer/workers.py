@@ -169,6 +169,11 @@ class Job(QObject):
 
     def _on_finished(self) -> None:
         self._worker = None  # superqt forgets it too: nothing of the step is left
+        if self.parent() is not None:
+            # A parented Job would live as long as its parent (the window), and with it every slot
+            # connected to it: the callers' closures, which hold the scene they ran for. All the worker's
+            # signals have arrived by now, so the Job has nothing left to report.
+            self.deleteLater()
 
 
 def start_background(func: Callable[[], Any], name: str) -> None:

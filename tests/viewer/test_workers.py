@@ -112,3 +112,30 @@ def test_a_writer_reports_its_own_outcome_after_cancel(qtbot) -> None:
         job.cancel()
         assert outcome == []
     assert outcome == ["cancelled"]
+
+
+def test_finished_jobs_do_not_pile_up_on_their_parent(qtbot) -> None:
+    """The soak benchmark (#14) grew ~3.5 MB a round: every Job parented to the window stayed its child,
+    and the slots connected to it kept each opened scene alive. A finished Job lets go of its parent."""
+    from PySide6.QtCore import QObject
+
+    class Payload:  # stands for the scene a caller's closure holds
+        pass
+
+    parent = QObject()
+    kept: list[weakref.ref] = []
+
+    def step(_cancelled):
+        yield Progress("clustering", "x", 0.5, 0.5)
+        return 1
+
+    for _ in range(5):
+        payload = Payload()
+        kept.append(weakref.ref(payload))
+        job = Job("t", step, parent)
+        job.succeeded.connect(lambda _r, payload=payload: payload)
+        _run(qtbot, job)
+        del payload, job
+    qtbot.waitUntil(lambda: not parent.findChildren(Job), timeout=5000)
+    gc.collect()
+    assert [r() for r in kept] == [None] * 5
