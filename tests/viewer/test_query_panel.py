@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 from app.semantics.ground_truth import scene_from_synthetic
 from viewer.panels.query import QueryPanel, apply_overlay, install_query_panel
@@ -285,3 +286,34 @@ def test_banner_link_opens_settings_models(window, qtbot) -> None:
     for d in window.findChildren(ModelsDialog):
         d.close()
     window.settings_dialog.close()
+
+
+def test_changed_objects_clear_the_result_instead_of_searching_again(qtbot, monkeypatch) -> None:
+    """#17 item 4: a re-clustering or an edit does not re-run the last query by itself."""
+    from app.edits import merge
+    from training.synthetic import render_room
+
+    scene = scene_from_synthetic(render_room(950_003, 3, 112, 140)).scene  # its own: this test edits it
+    panel = QueryPanel(select=lambda _i: None, push_edit=lambda e: e.apply(scene))
+    qtbot.addWidget(panel)
+    panel.set_scene(scene)
+    overlays = []
+    panel.highlight_changed.connect(overlays.append)
+    qtbot.keyClicks(panel.edit, "plant")
+    _wait_ready(qtbot, panel)
+    qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=10_000)
+    import viewer.panels.query as mod
+
+    calls = []
+    real = mod.run_query
+    monkeypatch.setattr(mod, "run_query", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    merge(scene, sorted(scene.instances)[:2]).apply(scene)
+    qtbot.wait(600)  # longer than the typing debounce
+    assert calls == [] and panel.job is None  # no search and no feature job started by itself
+    assert panel.table.rowCount() == 0 and overlays[-1] == {}
+    assert "press Enter" in panel.status.text()
+    qtbot.keyClick(panel.edit, Qt.Key.Key_Return)  # the user asks again: it searches the new objects
+    _wait_ready(qtbot, panel)
+    qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=10_000)
+    assert calls == ["plant"]
+    panel.set_scene(None)

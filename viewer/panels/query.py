@@ -252,9 +252,15 @@ class QueryPanel(QDockWidget):
         self.banner.show()
 
     def _on_masks_changed(self) -> None:
-        self.embeddings = None  # the cache's digest no longer matches: recomputed on the next query
-        if self.edit.text().strip():
-            self._timer.start()
+        """The objects changed (an edit, a re-clustering, an undo): the features are recomputed on the next
+        search, which the user starts; the old result is cleared rather than silently re-run and repainted."""
+        self.embeddings = None  # the cache's digest no longer matches
+        self._timer.stop()
+        if self.result is not None or self.edit.text().strip():
+            self.result = None
+            self._show_rows([])
+            self.highlight_changed.emit({})
+            self.status.setText("The objects changed: press Enter to search again.")
 
     def _update_enabled(self) -> None:
         has = self.scene is not None and bool(self.scene.instances)
