@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -26,3 +27,14 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> None:
         path = home / sub
         path.mkdir()
         os.environ[var] = str(path)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cli_logging():
+    """app.cli attaches its console log handler to the stderr of the first in-process run; drop it after
+    each test so that later runs get their own (tests that call app.cli.main in this process)."""
+    yield
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_iggt", False)]:
+        root.removeHandler(handler)
+        handler.close()

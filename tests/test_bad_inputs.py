@@ -93,18 +93,6 @@ CORPUS: list[tuple[str, bytes | None, str]] = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cli_logging():
-    """app.cli attaches its console log handler to the stderr of the first run; drop it after each test."""
-    import logging
-
-    yield
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, "_iggt", False)]:
-        root.removeHandler(handler)
-        handler.close()
-
-
 def _make_corpus(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, data, _ in CORPUS:

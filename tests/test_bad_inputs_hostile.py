@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import logging
 import os
 import resource
 import stat
@@ -31,15 +30,6 @@ from app.scene import Instance
 from app.scene_io import load_scene, save_scene
 
 NONUTF8 = os.fsdecode(b"caf\xe9")  # a Latin-1 file name, as copied from an old system
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cli_logging():
-    yield
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, "_iggt", False)]:
-        root.removeHandler(handler)
-        handler.close()
 
 
 def snapshot(folder: Path) -> dict[str, tuple]:

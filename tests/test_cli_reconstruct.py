@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +18,6 @@ from app.scene_io import load_scene
 
 INFO_KEYS = {"views", "image_size", "points", "model", "instances"}
 INSTANCE_KEYS = {"id", "name", "points", "views", "consistency"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cli_logging():
-    yield
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, "_iggt", False)]:
-        root.removeHandler(handler)
-        handler.close()
 
 
 @pytest.fixture(scope="module")

@@ -396,6 +396,9 @@ class QueryPanel(QDockWidget):
 
     # -------------------------------------------------------------------------------- labelling
     def _vocabulary(self) -> tuple[str, list[str]] | None:
+        """The chosen class list; None when the user cancels the file dialog or the list cannot be read
+        (then the status says why)."""
+        from app.errors import UserError
         from app.semantics.vocab import load_vocabulary
 
         key = self.vocabulary.currentData()
@@ -406,7 +409,11 @@ class QueryPanel(QDockWidget):
             if not path:
                 return None
             key = str(Path(path))
-        return load_vocabulary(key)
+        try:
+            return load_vocabulary(key)
+        except UserError as exc:
+            self.status.setText(str(exc))
+            return None
 
     def label_all(self) -> None:
         if self.scene is None:
@@ -419,14 +426,9 @@ class QueryPanel(QDockWidget):
             self._pending_label = True
             self.prepare()
             return
-        from app.errors import UserError
         from app.semantics.labeling import label_instances, store_suggestions
 
-        try:
-            vocab = self._vocabulary()
-        except UserError as exc:
-            self.status.setText(str(exc))
-            return
+        vocab = self._vocabulary()
         if vocab is None:
             return
         name, classes = vocab
@@ -460,15 +462,9 @@ class QueryPanel(QDockWidget):
         self.labels_suggested.emit(n)
 
     def _label_with_vlm(self, use_vocabulary: bool) -> None:
-        from app.errors import UserError
-
         classes = None
         if use_vocabulary:
-            try:
-                vocab = self._vocabulary()
-            except UserError as exc:
-                self.status.setText(str(exc))
-                return
+            vocab = self._vocabulary()
             if vocab is None:
                 return
             classes = vocab[1]
