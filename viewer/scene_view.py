@@ -33,6 +33,7 @@ from app.scene import Scene
 from viewer.cameras import CamerasMixin
 from viewer.colouring import COLOUR_MODES, dimmed, mode_colours
 from viewer.picking import ClickFilter, PickingMixin
+from viewer.scene_grid import SceneGrid
 from viewer.state import ViewerState
 from viewer.workers import start_background
 
@@ -77,6 +78,7 @@ class SceneView(CamerasMixin, PickingMixin, QWidget):
         self.state = state if state is not None else ViewerState()
         self.current_view: int | None = None  # the photo the camera looks through
         self._preview_ids: frozenset[int] | None = None  # set_isolated: shown alone for a moment
+        self.grid = SceneGrid(self)  # round ticks, in metres once the scene has a scale
 
         # per-scene data
         self._poly: pv.PolyData | None = None
@@ -183,6 +185,7 @@ class SceneView(CamerasMixin, PickingMixin, QWidget):
         """Show ``scene`` (None clears the view). Builds the actors once."""
         self._clear_actors()
         self.scene = scene
+        self.grid.follow(scene)
         self.current_view = None
         self._preview_ids = None
         if scene is None or scene.n_points == 0:
@@ -477,10 +480,7 @@ class SceneView(CamerasMixin, PickingMixin, QWidget):
         self.render()
 
     def _on_grid_visible(self, on: bool) -> None:
-        if on and self._poly is not None:
-            self.plotter.show_grid(color="#888888")
-        else:
-            self.plotter.remove_bounds_axes()
+        self.grid.show(on)
         self.render()
 
     # ------------------------------------------------------------------------------ rendering / LOD
