@@ -64,7 +64,8 @@ class CamerasMixin:
         poly = self._frustum_poly
         poly.cell_data.clear()
         poly.lines = np.asarray(lines, dtype=np.int64).ravel() if lines else np.empty(0, np.int64)
-        poly.cell_data["colours"] = np.asarray(colours, np.uint8).reshape(-1, 3)
+        if colours:  # a one-photo scene looked at through its camera draws no frustum at all
+            poly.cell_data["colours"] = np.asarray(colours, np.uint8).reshape(-1, 3)
         self._frustum_hidden = hidden
 
     def _highlight_frustum(self, view: int | None, looking_through: bool = False) -> None:

@@ -463,3 +463,16 @@ def test_command_line_path_opens_the_scene(qapp, scene_path, qtbot):
     # the feature modules are installed next to the viewer's own panels
     assert {"instances_panel", "instance_panel", "images_panel", "display_panel", "clustering_panel"} <= set(
         seen["panels"])
+
+
+def test_a_one_photo_scene_opens_and_its_camera_can_be_looked_through(window, tmp_path, qtbot):
+    """Looking through the only camera leaves no frustum to draw; opening such a scene used to raise."""
+    path = tmp_path / "one.iggt"
+    save_scene(synthetic_scene(seed=1, views=1), path)
+    assert window.open_path(path)
+    qtbot.waitUntil(lambda: window.document.scene is not None and window.job is None, timeout=OPEN_TIMEOUT_MS)
+    view = window.view
+    assert view.n_points > 0
+    view.go_to_view(0)
+    assert view._frustum_poly.n_lines == 0  # looking through camera 0: nothing else to draw
+    window.document.set_modified(False)
