@@ -187,4 +187,6 @@ def start_background(func: Callable[[], Any], name: str) -> None:
             log.debug("background work %s failed", name, exc_info=True)
 
     _pool_room()
-    create_worker(work, _start_thread=True, _ignore_errors=True)
+    # A bare runnable, not a superqt worker: nobody listens for its end, and a worker's signals object may be
+    # gone by the time a warm-up still running at exit returns (a traceback on stderr at every quit).
+    QThreadPool.globalInstance().start(work)

@@ -139,3 +139,28 @@ def test_finished_jobs_do_not_pile_up_on_their_parent(qtbot) -> None:
     qtbot.waitUntil(lambda: not parent.findChildren(Job), timeout=5000)
     gc.collect()
     assert [r() for r in kept] == [None] * 5
+
+
+def test_quitting_while_a_warm_up_runs_prints_nothing() -> None:
+    """A warm-up still running when the app quits ends quietly (it printed two tracebacks on stderr at exit
+    when it was a superqt worker whose signals object was already gone)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import time\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from viewer.workers import start_background\n"
+        "app = QApplication([])\n"
+        "start_background(lambda: time.sleep(0.5), 'slow warm-up')\n"
+        "time.sleep(0.05)\n"
+        "del app\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0
+    assert "Traceback" not in result.stderr, result.stderr
