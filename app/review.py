@@ -9,6 +9,8 @@ The queue ranks unreviewed instances by suspicion, each with its reasons (``revi
   * low cross-view consistency, and "mixed up with" the instance its masks most often disagree with;
   * tiny fragments (few points next to a neighbour they probably belong to);
   * points forming two or more separate 3D clusters (probably several objects merged into one);
+  * features falling into two clean groups that lie side by side in 3D (probably two touching objects
+    merged into one: ``feature_groups``);
   * a touching neighbour with close instance features (probably one object split in two).
 The one-key review actions (accept, merge with the suggested neighbour, split into the 3D parts or by
 features, delete, rename) live in ``app.review_actions``.
@@ -17,7 +19,7 @@ features, delete, rename) live in ``app.review_actions``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -35,6 +37,13 @@ PART_SHARE = 0.15  # a separate 3D part must hold this share of the instance's p
 SIMILAR_FEATURES = 0.9  # cosine similarity of mean features above which touching instances look alike
 PART_SAMPLE = 2000  # points per instance used to find its 3D parts
 PART_RADIUS = 5.0  # link radius for 3D parts, in median nearest-neighbour spacings of the whole cloud
+# two touching objects in one instance: a 2-means of its unit features gives two groups that are
+GROUP_SHARE = 0.08  # ... each at least this share of its points (a lamp on a table),
+GROUP_SEPARATION = 3.5  # ... apart by this many within-group standard deviations (d' along their axis),
+GROUP_SIMILARITY = 0.9  # ... with mean features less alike than this (cosine),
+GROUP_PURITY = 0.85  # ... and side by side in 3D: this share of a point's 3D neighbours in its own group
+GROUP_SAMPLE = 2000  # points per instance used for the 2-means
+GROUP_NEIGHBOURS = 8
 
 
 # ----------------------------------------------------------------------------------------------- states
@@ -87,12 +96,18 @@ def _mean_features(scene: Scene, ids: Iterable[int]) -> dict[int, np.ndarray]:
     feats = np.asarray(scene.features).reshape(-1, scene.features.shape[-1])[mask].astype(np.float32)
     feats /= np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
     lab = labels[mask]
+    ids = [int(i) for i in ids]
+    if not ids or not lab.size:
+        return {}
+    # one pass over the pixels: sum the features per label (ids are small non-negative integers)
+    top = max(int(lab.max()), max(ids)) + 1
+    sums = np.stack([np.bincount(lab, weights=feats[:, d], minlength=top) for d in range(feats.shape[1])], 1)
+    counts = np.bincount(lab, minlength=top)
     out = {}
     for iid in ids:
-        f = feats[lab == iid]
-        if f.shape[0]:
-            m = f.mean(0)
-            out[iid] = m / max(float(np.linalg.norm(m)), 1e-12)
+        if iid >= 0 and counts[iid]:
+            m = sums[iid] / counts[iid]
+            out[iid] = (m / max(float(np.linalg.norm(m)), 1e-12)).astype(np.float32)
     return out
 
 
@@ -187,6 +202,91 @@ def spatial_parts(
     return index, part_of_comp[comp[anchors[nearest]]]
 
 
+@dataclass(frozen=True)
+class FeatureGroups:
+    """An instance's pixels in two groups by a 2-means of their unit instance features, and how cleanly
+    they separate (see ``feature_groups``)."""
+
+    index: np.ndarray  # flat pixel indices of the instance
+    group: np.ndarray  # 0 (the bigger group) or 1 for every pixel of ``index``
+    shares: tuple[float, float]  # share of the instance's points in each group, bigger first
+    separation: float  # distance of the group means along their axis, in pooled within-group std devs
+    similarity: float  # cosine of the two groups' mean features
+    purity: float  # share of a point's nearest 3D neighbours in its own group (0.5: mixed, 1: side by side)
+
+    @property
+    def two_objects(self) -> bool:
+        """The groups look like two objects: both big enough, clearly apart in features, side by side."""
+        return (
+            self.shares[1] >= GROUP_SHARE
+            and self.separation >= GROUP_SEPARATION
+            and self.similarity < GROUP_SIMILARITY
+            and self.purity >= GROUP_PURITY
+        )
+
+    def describe(self) -> str:
+        return (
+            f"looks like two objects: its features fall into two groups ({self.shares[0]:.0%} / "
+            f"{self.shares[1]:.0%}, {self.separation:.1f} std apart) side by side in 3D"
+        )
+
+
+def feature_groups(
+    scene: Scene, instance_id: int, seed: int = 0, index: np.ndarray | None = None
+) -> FeatureGroups | None:
+    """Two groups of an instance's pixels by 2-means on its unit instance features (None: too few points).
+
+    Two touching objects merged into one instance form one 3D cluster, so ``spatial_parts`` cannot see
+    them; what still tells them apart is what the network says: two modes of the instance features, each
+    a compact region in 3D. One object split by 2-means gives halves that are close (a unimodal spread
+    split in two is about 2.7 std apart) and, with noisy features, interleaved in 3D. The fit uses a sample
+    of the in-cloud points; every pixel then takes its nearest group centre. Deterministic for a ``seed``.
+    """
+    from scipy.spatial import cKDTree
+    from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
+
+    if index is None:
+        index = np.flatnonzero(np.asarray(scene.labels).reshape(-1) == instance_id)
+    in_cloud = np.flatnonzero(np.asarray(scene.point_mask).reshape(-1)[index])
+    if in_cloud.size < 2 * FRAGMENT_MIN_POINTS:
+        return None
+    rng = np.random.default_rng(seed)
+    sample = in_cloud if in_cloud.size <= GROUP_SAMPLE else np.sort(rng.choice(in_cloud, GROUP_SAMPLE, False))
+    feats = np.asarray(scene.features).reshape(-1, scene.features.shape[-1])[index].astype(np.float64)
+    feats /= np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
+    with threadpool_limits(1):  # a small fit; many threads on a busy CPU only slow it down
+        km = KMeans(n_clusters=2, n_init=4, random_state=seed).fit(feats[sample])
+    fit = km.labels_
+    if np.bincount(fit, minlength=2).min() < 2:
+        return None
+    if np.count_nonzero(fit == 1) > np.count_nonzero(fit == 0):  # group 0 is the bigger one
+        fit = 1 - fit
+        centres = km.cluster_centers_[::-1]
+    else:
+        centres = km.cluster_centers_
+    axis = centres[1] - centres[0]
+    axis /= max(float(np.linalg.norm(axis)), 1e-12)
+    proj = feats[sample] @ axis
+    a, b = proj[fit == 0], proj[fit == 1]
+    separation = abs(float(b.mean() - a.mean())) / max(float(np.sqrt((a.var() + b.var()) / 2)), 1e-9)
+    unit = centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+    xyz = np.asarray(scene.point_map).reshape(-1, 3)[index[sample]].astype(np.float64)
+    k = min(GROUP_NEIGHBOURS, sample.size - 1)
+    _, nn = cKDTree(xyz).query(xyz, k=k + 1)
+    purity = float(np.mean(fit[nn[:, 1:]] == fit[:, None]))
+    share1 = float(np.mean(fit == 1))
+    group = np.argmin(((feats[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+    return FeatureGroups(
+        index,
+        group,
+        (1.0 - share1, share1),
+        round(separation, 3),
+        round(float(unit[0] @ unit[1]), 4),
+        round(purity, 4),
+    )
+
+
 # --------------------------------------------------------------------------------------------- queue
 @dataclass(frozen=True)
 class ReviewItem:
@@ -199,15 +299,19 @@ class ReviewItem:
     partner: int | None = None  # the suggested neighbour to merge with
     parts: int = 1  # separate 3D parts of the instance
     details: dict = field(default_factory=dict)
+    split: str | None = None  # the suggested split: "3d" (its separate parts) or "features" (two groups)
 
     @property
     def reason_text(self) -> str:
         return "; ".join(self.reasons) if self.reasons else "nothing suspicious"
 
 
-def _part_counts(scene: Scene, ids: Iterable[int], cache: dict | None) -> dict[int, int]:
-    """Number of separate 3D parts of each instance; ``cache`` (kept by the caller between calls for one
-    scene) remembers instances whose pixels did not change."""
+def _shape_checks(
+    scene: Scene, ids: Iterable[int], cache: dict | None
+) -> dict[int, tuple[int, FeatureGroups | None]]:
+    """Per instance: its number of separate 3D parts and, when it is one part, its two feature groups
+    (arrays left out). ``cache`` (kept by the caller between calls for one scene) remembers instances whose
+    pixels did not change, so re-ranking after an edit only looks at the instances it touched."""
     cache = {} if cache is None else cache
     labels = np.asarray(scene.labels).reshape(-1)
     order = np.argsort(labels, kind="stable")
@@ -219,12 +323,16 @@ def _part_counts(scene: Scene, ids: Iterable[int], cache: dict | None) -> dict[i
         index = np.sort(order[a:b])
         key = (iid, index.size, int(index.sum()))
         if key not in cache:
-            if index.size < 2 * FRAGMENT_MIN_POINTS:
-                cache[key] = 1
-            else:
+            parts, groups = 1, None
+            if index.size >= 2 * FRAGMENT_MIN_POINTS:
                 spacing = _cloud_spacing(scene) if spacing is None else spacing
                 _, part = spatial_parts(scene, iid, spacing, index=index)
-                cache[key] = int(part.max()) + 1 if part.size else 1
+                parts = int(part.max()) + 1 if part.size else 1
+                if parts == 1:
+                    groups = feature_groups(scene, iid, index=index)
+                    if groups is not None:  # keep the figures, not the per-pixel arrays
+                        groups = replace(groups, index=np.zeros(0, np.int64), group=np.zeros(0, np.int64))
+            cache[key] = (parts, groups)
         out[iid] = cache[key]
     return out
 
@@ -250,7 +358,7 @@ def review_queue(scene: Scene, include_reviewed: bool = False, cache: dict | Non
         return float(feats[a] @ feats[b]) if a in feats and b in feats else 0.0
 
     todo = [iid for iid, inst in insts.items() if include_reviewed or review_state(inst) == UNREVIEWED]
-    part_counts = _part_counts(scene, todo, cache)
+    shape = _shape_checks(scene, todo, cache)
     items = []
     for iid in todo:
         inst = insts[iid]
@@ -276,11 +384,16 @@ def review_queue(scene: Scene, include_reviewed: bool = False, cache: dict | Non
             reasons.append(f"tiny fragment ({n_points} points)")
             if best is not None:
                 partner, action = best[0], "merge"
-        parts = part_counts[iid]
+        parts, groups = shape[iid]
+        split: str | None = None
         if parts >= 2:
             score += 0.6 + 0.1 * (parts - 2)
             reasons.append(f"its points form {parts} separate 3D clusters")
-            action = "split"
+            action, split = "split", "3d"
+        elif groups is not None and groups.two_objects:
+            score += 0.6 + 0.1 * min(groups.separation - GROUP_SEPARATION, 3.0)
+            reasons.append(groups.describe())
+            action, split = "split", "features"
         if best is not None and best_sim >= SIMILAR_FEATURES:
             score += 0.5 * (best_sim - SIMILAR_FEATURES) / (1 - SIMILAR_FEATURES) + 0.2
             reasons.append(f"touches {names[best[0]]} with close features ({best_sim:.2f})")
@@ -296,7 +409,20 @@ def review_queue(scene: Scene, include_reviewed: bool = False, cache: dict | Non
                 action,
                 partner,
                 parts,
-                {"points": n_points, "consistency": cons, "similarity": round(best_sim, 4)},
+                {"points": n_points, "consistency": cons, "similarity": round(best_sim, 4)}
+                | (
+                    {}
+                    if groups is None
+                    else {
+                        "groups": {
+                            "shares": groups.shares,
+                            "separation": groups.separation,
+                            "similarity": groups.similarity,
+                            "purity": groups.purity,
+                        }
+                    }
+                ),
+                split,
             )
         )
     items.sort(key=lambda it: (review_state(insts[it.instance_id]) != UNREVIEWED, -it.score, it.instance_id))

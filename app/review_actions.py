@@ -1,8 +1,9 @@
 """The review queue's one-key actions as undoable edits (Qt-free): each returns one prepared ``Edit``
 (see ``app.edits``), so every action undoes in one step from the GUI, the CLI, tests and bench/review.py.
 
-accept (A), merge with the suggested neighbour (M), split into the separate 3D parts or by features (S),
-delete (Del), rename (F2). Merged, split and renamed instances become "fixed", accepted ones "accepted".
+accept (A), merge with the suggested neighbour (M), split as the queue suggests (S: the separate 3D parts,
+or the two feature groups of two touching objects; with no suggestion, 3D parts else k-means), delete (Del),
+rename (F2). Merged, split and renamed instances become "fixed", accepted ones "accepted".
 """
 
 from __future__ import annotations
@@ -11,7 +12,16 @@ from dataclasses import replace
 
 from app import edits
 from app.edits import Edit, EditError, FieldChange
-from app.review import ACCEPTED, FIXED, STATES, ReviewItem, review_state, spatial_parts, with_state
+from app.review import (
+    ACCEPTED,
+    FIXED,
+    STATES,
+    ReviewItem,
+    feature_groups,
+    review_state,
+    spatial_parts,
+    with_state,
+)
 from app.scene import Instance, Scene
 
 
@@ -79,8 +89,21 @@ def split_features(scene: Scene, instance_id: int, k: int = 2) -> Edit:
     return _fixed_parts(edits.split_kmeans(scene, instance_id, k))
 
 
+def split_groups(scene: Scene, instance_id: int) -> Edit:
+    """Split an instance into its two feature groups (``app.review.feature_groups``: what the queue's
+    "looks like two objects" check found); both parts "fixed"."""
+    (inst,) = edits._unlocked(scene, [instance_id], "split")
+    groups = feature_groups(scene, inst.id)
+    if groups is None:
+        raise EditError(f"{inst.name} has too few points to split by its features")
+    edit = edits.split_parts(
+        scene, inst.id, groups.group, groups.index, "split_groups", f"Split {inst.name} into two objects"
+    )
+    return _fixed_parts(edit)
+
+
 def split(scene: Scene, instance_id: int) -> Edit:
-    """The S key: the separate 3D parts when there are several, else two parts by features."""
+    """S without a suggestion: the separate 3D parts when there are several, else two parts by features."""
     try:
         return split_3d(scene, instance_id)
     except EditError as exc:
@@ -108,10 +131,19 @@ def rename(scene: Scene, instance_id: int, name: str) -> Edit:
     return edit
 
 
+def split_suggested(scene: Scene, item: ReviewItem) -> Edit:
+    """The S key in the queue: the split the queue found (3D parts or the two feature groups)."""
+    if item.split == "features":
+        return split_groups(scene, item.instance_id)
+    if item.split == "3d":
+        return split_3d(scene, item.instance_id)
+    return split(scene, item.instance_id)
+
+
 def apply_suggestion(scene: Scene, item: ReviewItem) -> Edit:
-    """What the queue suggests for ``item``: merge with its partner, split into its 3D parts, or accept."""
+    """What the queue suggests for ``item``: merge with its partner, the split it found, or accept."""
     if item.action == "merge" and item.partner in scene.instances:
         return merge_suggested(scene, item)
     if item.action == "split":
-        return split(scene, item.instance_id)
+        return split_suggested(scene, item)
     return accept(scene, item.instance_id)

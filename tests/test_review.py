@@ -251,3 +251,71 @@ def test_review_command_lists_the_queue(damaged, tmp_path, capsys) -> None:
     assert "most suspicious first" in capsys.readouterr().out
     assert main(["review", str(tmp_path / "missing.iggt")]) == 1
     assert "not found" in capsys.readouterr().err
+
+
+def _touching_merged_room(noise: float = 0.25) -> tuple[Scene, int, int]:
+    """Room seed 3 (4 views) with ground-truth instances and noisy per-object features (one direction per
+    object, ``noise`` per dimension, as a trained network gives them), then two objects that touch (their
+    pixels neighbour in a view and their 3D points meet) given one id: one 3D cluster, two objects."""
+    room = render_room(3, 4, 112, 168)
+    base = scene_from_synthetic(room).scene
+    truth = np.array(base.labels)
+    pairs = touching_pairs(base)
+    (a, b), _ = max(pairs.items(), key=lambda kv: kv[1])
+    labels = np.where(truth == b, a, truth).astype(np.int32)
+    rng = np.random.default_rng(1)
+    dirs = rng.normal(size=(int(truth.max()) + 1, 8))
+    features = (dirs[truth] + noise * rng.normal(size=(*truth.shape, 8))).astype(np.float16)
+    scene = Scene(
+        views=base.views,
+        images=base.images,
+        extrinsic=base.extrinsic,
+        intrinsic=base.intrinsic,
+        depth=base.depth,
+        depth_conf=base.depth_conf,
+        point_map=base.point_map,
+        point_conf=base.point_conf,
+        point_mask=base.point_mask,
+        features=features,
+        labels=labels,
+        instances=[Instance.new(i) for i in sorted(set(np.unique(labels).tolist()) - {0})],
+        model_id="test",
+    )
+    refresh_statistics(scene)
+    return scene, a, b
+
+
+def test_two_touching_objects_in_one_instance_are_flagged_with_the_matching_split() -> None:
+    from app.clustering import adjusted_rand_index
+    from app.review import feature_groups, spatial_parts
+
+    scene, a, b = _touching_merged_room()
+    truth = np.array(render_room(3, 4, 112, 168).instance_ids)
+    merged = scene.labels == a
+    # the case the 3D-parts check cannot see: the two objects form one 3D cluster
+    _, part = spatial_parts(scene, a)
+    assert part.max() == 0
+    queue = {item.instance_id: item for item in review_queue(scene)}
+    item = queue[a]
+    assert item.action == "split" and item.split == "features" and item.parts == 1
+    assert "looks like two objects" in item.reason_text, item.reason_text
+    assert item.score == max(it.score for it in queue.values())
+    # a clean single object (every other instance big enough to test) is not flagged
+    clean = [i for i in scene.instances if i != a and scene.instances[i].stats.point_count >= 100]
+    assert clean
+    for iid in clean:
+        assert "two objects" not in queue[iid].reason_text and queue[iid].split is None, queue[iid]
+        groups = feature_groups(scene, iid)
+        assert groups is not None and not groups.two_objects
+        assert groups.purity < 0.7 and groups.separation < 3.0  # a unimodal spread cut in two
+    # the suggested fix is the matching split: the two parts are the two objects, one undo restores it
+    history = EditHistory(scene)
+    before = np.array(scene.labels)
+    edit = history.push(ra.apply_suggestion(scene, item))
+    (new,) = edit.details["new_ids"]
+    parts = scene.labels[merged]
+    assert set(np.unique(parts).tolist()) == {a, new}
+    assert adjusted_rand_index(parts, truth[merged]) > 0.95
+    assert review_state(scene.instances[a]) == FIXED and review_state(scene.instances[new]) == FIXED
+    history.undo()
+    np.testing.assert_array_equal(scene.labels, before)
