@@ -292,6 +292,7 @@ def test_two_touching_objects_in_one_instance_are_flagged_with_the_matching_spli
     scene, a, b = _touching_merged_room()
     truth = np.array(render_room(3, 4, 112, 168).instance_ids)
     merged = scene.labels == a
+    assert b not in scene.instances and set(np.unique(truth[merged]).tolist()) == {a, b}
     # the case the 3D-parts check cannot see: the two objects form one 3D cluster
     _, part = spatial_parts(scene, a)
     assert part.max() == 0
