@@ -9,6 +9,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from review_rooms import touching_merged_room
+from review_rooms import truth as room_truth
 
 from app import review_actions as ra
 from app.edits import EditError, EditHistory
@@ -253,44 +255,13 @@ def test_review_command_lists_the_queue(damaged, tmp_path, capsys) -> None:
     assert "not found" in capsys.readouterr().err
 
 
-def _touching_merged_room(noise: float = 0.25) -> tuple[Scene, int, int]:
-    """Room seed 3 (4 views) with ground-truth instances and noisy per-object features (one direction per
-    object, ``noise`` per dimension, as a trained network gives them), then two objects that touch (their
-    pixels neighbour in a view and their 3D points meet) given one id: one 3D cluster, two objects."""
-    room = render_room(3, 4, 112, 168)
-    base = scene_from_synthetic(room).scene
-    truth = np.array(base.labels)
-    pairs = touching_pairs(base)
-    (a, b), _ = max(pairs.items(), key=lambda kv: kv[1])
-    labels = np.where(truth == b, a, truth).astype(np.int32)
-    rng = np.random.default_rng(1)
-    dirs = rng.normal(size=(int(truth.max()) + 1, 8))
-    features = (dirs[truth] + noise * rng.normal(size=(*truth.shape, 8))).astype(np.float16)
-    scene = Scene(
-        views=base.views,
-        images=base.images,
-        extrinsic=base.extrinsic,
-        intrinsic=base.intrinsic,
-        depth=base.depth,
-        depth_conf=base.depth_conf,
-        point_map=base.point_map,
-        point_conf=base.point_conf,
-        point_mask=base.point_mask,
-        features=features,
-        labels=labels,
-        instances=[Instance.new(i) for i in sorted(set(np.unique(labels).tolist()) - {0})],
-        model_id="test",
-    )
-    refresh_statistics(scene)
-    return scene, a, b
-
-
 def test_two_touching_objects_in_one_instance_are_flagged_with_the_matching_split() -> None:
     from app.clustering import adjusted_rand_index
     from app.review import feature_groups, spatial_parts
 
-    scene, a, b = _touching_merged_room()
-    truth = np.array(render_room(3, 4, 112, 168).instance_ids)
+    scene, known = touching_merged_room()
+    a, b = known["merged"], known["gone"]
+    truth = room_truth()
     merged = scene.labels == a
     assert b not in scene.instances and set(np.unique(truth[merged]).tolist()) == {a, b}
     # the case the 3D-parts check cannot see: the two objects form one 3D cluster

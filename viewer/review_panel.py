@@ -3,9 +3,11 @@
 The Review panel lists the review queue (``app.review.review_queue``: each instance with why it is there
 and what it suggests). The current item is selected (the 3D view highlights it and dims the rest) and
 framed, and its mask is shown in every view side by side. Keys (while the queue list has the focus):
-A accept, M merge with the suggested neighbour, S split (3D parts, else by features), Del delete,
-F2 rename, N next, P previous. Every action is one undoable edit (``app.review_actions``) pushed through
-the window's ``push_edit``; the next item follows at once. The status bar counts "12 of 33 reviewed".
+A accept, M merge with the suggested neighbour, S the suggested split (3D parts or two objects), Del delete,
+F2 rename, N next (skip), P previous. Every action is one undoable edit (``app.review_actions``) pushed
+through the window's ``push_edit``; the queue is then ranked again at once (``app.review_session``: parts
+of a split come in, merged-away instances leave) and the next unreviewed item follows; an undo re-ranks
+too, keeping the current item. The status bar counts "12 of 33 reviewed".
 
 Installed by ``install_review(window)``; the window provides ``document``, ``selection``, ``view``,
 ``add_panel``, ``push_edit``, ``statusBar`` and ``run_job`` (a background job with progress).
@@ -32,9 +34,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import review_actions as ra
 from app.edits import EditError
-from app.review import UNREVIEWED, ReviewItem, progress_text, review_queue, review_state
+from app.review import UNREVIEWED, ReviewItem, progress_text, review_state
+from app.review_session import ReviewSession
 from app.scene import Scene
 from viewer.swatch import swatch
 
@@ -120,9 +122,7 @@ class ReviewPanel(QDockWidget):
         super().__init__("Review", window)
         self.setObjectName("review_panel")
         self.window_ = window
-        self.items: list[ReviewItem] = []
-        self.current: int | None = None  # index into items
-        self._cache: dict = {}
+        self.session: ReviewSession | None = None
         self._scene: Scene | None = None
         self._refresh_pending = False
         body = QWidget(self)
@@ -172,14 +172,21 @@ class ReviewPanel(QDockWidget):
         self._on_scene(window.document.scene)
 
     # ---------------------------------------------------------------------------------------- scene
+    @property
+    def items(self) -> list[ReviewItem]:
+        return self.session.items if self.session is not None else []
+
+    @property
+    def current(self) -> int | None:
+        return self.session.current if self.session is not None else None
+
     def _on_scene(self, scene: Scene | None) -> None:
         if self._scene is not None:
             for signal in (self._scene.events.instances, self._scene.events.labels,
                            self._scene.events.instance_changed):  # fmt: skip
                 signal.disconnect(self._schedule_refresh)
         self._scene = scene
-        self._cache = {}
-        self.items, self.current = [], None
+        self.session = None if scene is None else ReviewSession(scene, self.window_.push_edit)
         self.list.clear()
         if scene is not None:
             for signal in (scene.events.instances, scene.events.labels, scene.events.instance_changed):
@@ -193,14 +200,17 @@ class ReviewPanel(QDockWidget):
             QTimer.singleShot(0, self._refresh)
 
     def _refresh(self) -> None:
-        """Texts and states after an edit or an undo (the ranking stays until the queue is built again)."""
+        """After an edit made elsewhere or an undo: rank again, keeping the current instance current."""
+        if not self._refresh_pending:  # an action already ranked the queue for this change
+            return
         self._refresh_pending = False
         self._update_progress()
-        scene = self._scene
-        if scene is None:
+        session = self.session
+        if session is None or not session.items:
             return
-        for row, item in enumerate(self.items):
-            self._fill(self.list.item(row), item, scene)
+        item = session.current_item()
+        session.rerank(keep=None if item is None else item.instance_id)
+        self._populate()
         self._show_current(frame=False)
 
     def _update_progress(self) -> None:
@@ -211,42 +221,47 @@ class ReviewPanel(QDockWidget):
 
     # ---------------------------------------------------------------------------------------- queue
     def build_queue(self) -> None:
-        """Rank the instances (in the background; the first item is shown when done)."""
-        scene = self._scene
-        if scene is None:
+        """Rank the instances (in the background; the first open item is shown when done)."""
+        session = self.session
+        if session is None:
             return
         from viewer.workers import Job
-
-        cache = self._cache
 
         def step(cancel):
             from app.progress import Progress
 
             yield Progress("review", "ranking instances by suspicion", 0.1, 0.1)
-            return scene, review_queue(scene, include_reviewed=True, cache=cache)
+            return session, session.rank()
 
         job = Job("review queue", lambda cancel: step(cancel), self)
         self.window_.run_job(job, self._on_queue, "Ranking instances…", "Review queue failed")
 
-    def _on_queue(self, result: tuple[Scene, list[ReviewItem]]) -> None:
-        scene, items = result
-        if scene is not self._scene:
+    def _on_queue(self, result: tuple[ReviewSession, list[ReviewItem]]) -> None:
+        session, items = result
+        if session is not self.session:
             return
-        self.items = list(items)
+        session.skipped.clear()
+        session.set_items(items)
+        self._populate()
+        self._show_current()
+        self.list.setFocus()
+        self._update_progress()
+
+    def _populate(self) -> None:
+        """The list widget from the session's ranking, the current row selected."""
+        scene = self._scene
+        self.list.blockSignals(True)
         self.list.clear()
         for item in self.items:
             row = QListWidgetItem()
             self._fill(row, item, scene)
             self.list.addItem(row)
-        first = next((k for k, it in enumerate(self.items) if self._open(it)), 0 if self.items else None)
-        self._go(first)
-        self.list.setFocus()
-        self._update_progress()
+        if self.current is not None:
+            self.list.setCurrentRow(self.current)
+        self.list.blockSignals(False)
 
     def _open(self, item: ReviewItem) -> bool:
-        """Still to review: the instance exists and is unreviewed."""
-        inst = self._scene.instances.get(item.instance_id) if self._scene is not None else None
-        return inst is not None and review_state(inst) == UNREVIEWED
+        return self.session is not None and self.session.is_open(item)
 
     def _fill(self, row: QListWidgetItem, item: ReviewItem, scene: Scene) -> None:
         inst = scene.instances.get(item.instance_id)
@@ -266,7 +281,10 @@ class ReviewPanel(QDockWidget):
         row.setForeground(QColor("#888888") if state != UNREVIEWED else QColor(self.palette().text().color()))
 
     def _go(self, index: int | None) -> None:
-        self.current = index
+        if self.session is None:
+            return
+        self.session.go(index)
+        index = self.current
         if index is not None:
             self.list.blockSignals(True)
             self.list.setCurrentRow(index)
@@ -277,7 +295,7 @@ class ReviewPanel(QDockWidget):
         self._go(row if 0 <= row < len(self.items) else None)
 
     def current_item(self) -> ReviewItem | None:
-        return None if self.current is None else self.items[self.current]
+        return None if self.session is None else self.session.current_item()
 
     def _show_current(self, frame: bool = True) -> None:
         item, scene = self.current_item(), self._scene
@@ -307,53 +325,40 @@ class ReviewPanel(QDockWidget):
 
     # --------------------------------------------------------------------------------------- actions
     def act(self, action: str) -> None:
-        """One review action on the current item, then the next open item at once."""
-        item, scene = self.current_item(), self._scene
-        if item is None or scene is None:
+        """One review action on the current item (one undoable edit); the queue is ranked again at once and
+        the next open item follows (N skips, P goes back)."""
+        if self._refresh_pending:  # an undo or an edit made elsewhere not yet answered: rank first
+            self._refresh()
+        session, scene = self.session, self._scene
+        if session is None or scene is None or session.current_item() is None:
             return
-        if action == "next":
-            self._advance(+1)
+        if action in ("next", "back"):
+            moved = session.next() if action == "next" else session.back()
+            if not moved:
+                self.window_.statusBar().showMessage(f"Review done: {progress_text(scene)}", 6000)
+            self._go(session.current)
             return
-        if action == "back":
-            self._advance(-1, open_only=False)
-            return
-        iid = item.instance_id
-        if iid not in scene.instances:
-            self._advance(+1)
-            return
+        name = None
+        if action == "rename":
+            iid = session.current_item().instance_id
+            if iid not in scene.instances:
+                return
+            name = ask_name(self, scene.instances[iid].name)
+            if name is None:
+                return
         try:
-            if action == "accept":
-                edit = ra.accept(scene, iid)
-            elif action == "merge":
-                edit = ra.merge_suggested(scene, item)
-            elif action == "split":
-                edit = ra.split(scene, iid)
-            elif action == "delete":
-                edit = ra.delete(scene, iid)
-            elif action == "rename":
-                name = ask_name(self, scene.instances[iid].name)
-                if name is None:
-                    return
-                edit = ra.rename(scene, iid, name)
-            else:
-                raise ValueError(f"unknown review action {action!r}")
+            edit = session.edit_for(action, name)
         except EditError as exc:
             self.window_.statusBar().showMessage(str(exc), 6000)
             return
         self.window_.push_edit(edit)
-        self._refresh()
-        self._advance(+1)
-
-    def _advance(self, step: int, open_only: bool = True) -> None:
-        if not self.items:
-            return
-        k = 0 if self.current is None else self.current
-        for _ in range(len(self.items)):
-            k = (k + step) % len(self.items)
-            if not open_only or self._open(self.items[k]):
-                self._go(k)
-                return
-        self.window_.statusBar().showMessage(f"Review done: {progress_text(self._scene)}", 6000)
+        session.rerank()  # the pushed edit's scene events are answered here, not again by _refresh
+        self._refresh_pending = False
+        self._update_progress()
+        self._populate()
+        self._show_current()
+        if session.current is None:
+            self.window_.statusBar().showMessage(f"Review done: {progress_text(scene)}", 6000)
 
 
 def install_review(window: Any) -> ReviewPanel:

@@ -70,6 +70,11 @@ def _build(window, panel, qtbot) -> None:
     qtbot.waitUntil(panel.list.hasFocus)
 
 
+def _go_to(panel, iid: int) -> None:
+    """Make instance ``iid`` the current item (the queue is ranked again after every action and undo)."""
+    panel._go(next(k for k, it in enumerate(panel.items) if it.instance_id == iid))
+
+
 def _key(window, panel, key, qtbot) -> None:
     QTest.keyClick(panel.list, key)
     qtbot.wait(10)
@@ -140,12 +145,14 @@ def test_one_key_actions_and_one_undo_each(review_window, qtbot, monkeypatch) ->
     np.testing.assert_array_equal(scene.labels, labels)
 
     # Del, then F2 (rename marks it fixed); each one undo
-    panel._go(k)
+    qtbot.wait(10)
+    _go_to(panel, iid)
     _key(window, panel, Qt.Key.Key_Delete, qtbot)
     assert iid not in scene.instances
     undo.trigger()
     assert iid in scene.instances
-    panel._go(k)
+    qtbot.wait(10)
+    _go_to(panel, iid)
     monkeypatch.setattr(review_panel, "ask_name", lambda _p, _c: "red chair")
     _key(window, panel, Qt.Key.Key_F2, qtbot)
     assert scene.instances[iid].name == "red chair" and review_state(scene.instances[iid]) == FIXED

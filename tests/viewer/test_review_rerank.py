@@ -1,0 +1,98 @@
+"""The Review panel ranks the queue again after every one-key action and after an undo: parts of a split
+come in with their reasons, a merged-away instance leaves, the next unreviewed item becomes current.
+Real window, real keys, on a synthetic room with two touching objects in one instance and a cut object."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from review_rooms import touching_merged_room
+
+from app.review import FIXED, UNREVIEWED, review_queue, review_state
+from app.scene_io import save_scene
+from viewer.review_panel import install_review
+
+
+@pytest.fixture
+def room(make_window, tmp_path, monkeypatch, qtbot):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    scene, known = touching_merged_room(cut=True)
+    path = tmp_path / "room.iggt"
+    save_scene(scene, path)
+    window = make_window()
+    panel = install_review(window)
+    assert window.open_path(path)
+    qtbot.waitUntil(lambda: window.document.scene is not None and window.job is None, timeout=60_000)
+    panel.show()
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.job is None and bool(panel.items), timeout=60_000)
+    panel.list.setFocus()
+    qtbot.waitUntil(panel.list.hasFocus)
+    yield window, panel, known
+    window.document.set_modified(False)
+
+
+def _rows(panel) -> dict[int, str]:
+    """Instance id -> text of its row in the list widget (what the user sees)."""
+    rows = {}
+    for r in range(panel.list.count()):
+        item = panel.list.item(r)
+        rows[int(item.data(Qt.ItemDataRole.UserRole))] = item.text()
+    return rows
+
+
+def _ranked_as_fresh(panel, scene) -> None:
+    """The list is the queue ranked for the scene as it is now, row by row."""
+    fresh = review_queue(scene, include_reviewed=True)
+    assert [it.instance_id for it in panel.items] == [it.instance_id for it in fresh]
+    for row, it in enumerate(fresh):
+        assert it.reason_text in panel.list.item(row).text()
+
+
+def test_queue_is_ranked_again_after_each_action_and_undo(room, qtbot) -> None:
+    window, panel, known = room
+    scene = window.document.scene
+    merged, gone, cut, fragment = known["merged"], known["gone"], known["cut"], known["fragment"]
+    assert panel.current_item().instance_id == merged
+    assert "looks like two objects" in _rows(panel)[merged]
+    assert gone not in scene.instances
+
+    # S: the suggested split; its new part comes into the list with its own reason, both parts fixed,
+    # and the current item is the first unreviewed one of the new ranking
+    before = set(_rows(panel))
+    QTest.keyClick(panel.list, Qt.Key.Key_S)
+    (new,) = set(scene.instances) - before
+    rows = _rows(panel)
+    assert set(rows) == set(scene.instances) and new in rows
+    assert rows[merged].startswith("✎") and rows[new].startswith("✎")
+    assert "two objects" not in rows[merged] and "two objects" not in rows[new]
+    _ranked_as_fresh(panel, scene)
+    current = panel.current_item()
+    first_open = next(it for it in panel.items if review_state(scene.instances[it.instance_id]) == UNREVIEWED)
+    assert current is first_open and panel.list.currentRow() == panel.current
+    assert window.selection.instance == current.instance_id
+
+    # N skips to the next open item; go to the cut object and press M: the fragment leaves the list
+    while panel.current_item().instance_id not in (cut, fragment):
+        QTest.keyClick(panel.list, Qt.Key.Key_N)
+    item = panel.current_item()
+    assert item.action == "merge" and {item.instance_id, item.partner} == {cut, fragment}
+    skipped = set(panel.session.skipped)
+    QTest.keyClick(panel.list, Qt.Key.Key_M)
+    rows = _rows(panel)
+    kept = cut if cut in scene.instances else fragment
+    assert {cut, fragment} - set(rows) == {cut, fragment} - {kept} and len({cut, fragment} & set(rows)) == 1
+    assert review_state(scene.instances[kept]) == FIXED and rows[kept].startswith("✎")
+    _ranked_as_fresh(panel, scene)
+    now = panel.current_item()
+    assert review_state(scene.instances[now.instance_id]) == UNREVIEWED
+    assert now.instance_id not in skipped or all(
+        it.instance_id in skipped for it in panel.items if panel.session.is_open(it)
+    )
+
+    # Ctrl+Z: the fragment is back in the list, ranked again, the same item stays current
+    window.actions_["undo"].trigger()
+    qtbot.waitUntil(lambda: {cut, fragment} <= set(_rows(panel)))
+    _ranked_as_fresh(panel, scene)
+    assert panel.current_item().instance_id == now.instance_id
