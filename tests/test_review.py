@@ -248,7 +248,7 @@ def test_review_command_lists_the_queue(damaged, tmp_path, capsys) -> None:
     assert doc["progress"] == f"1 of {len(scene.instances)} reviewed"
     assert len(doc["queue"]) == len(scene.instances) - 1
     first = {row["id"]: row for row in doc["queue"][:4]}
-    assert first[known["merged"]]["suggestion"] == "split"
+    assert first[known["merged"]]["suggestion"] == "split" and first[known["merged"]]["split"] == "3d"
     assert main(["review", str(path), "--all"]) == 0
     assert "most suspicious first" in capsys.readouterr().out
     assert main(["review", str(tmp_path / "missing.iggt")]) == 1

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
             "suggestion": item.action,
             "partner": item.partner,
             "parts": item.parts,
+            "split": item.split,
         }
         for item in queue
     ]
@@ -47,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
         fix = row["suggestion"]
         if fix == "merge" and row["partner"] is not None:
             fix += f" with {for_terminal(scene.instances[row['partner']].name)}"
+        elif fix == "split" and row["split"] is not None:
+            fix += " into 3D parts" if row["split"] == "3d" else " into two objects"
         reasons = for_terminal("; ".join(row["reasons"]) or "nothing suspicious")
         name = for_terminal(row["name"])[:20]
         print(f"  {row['id']:>4}  {name:<20} {row['suspicion']:5.2f}  {fix:<28} {reasons}")
