@@ -132,9 +132,8 @@ class ScanWorker:
             error = f"internal error: {type(exc).__name__}: {exc}"
             return self._finish(base, started, status=FAILED, error=error)
         stats = [i.stats.consistency for i in scene.instances.values() if i.stats.consistency is not None]
-        skipped = scene.settings.get("skipped_files", [])
-        notes = [f"skipped {Path(s['file']).name}: {s['reason']}" for s in skipped]
-        notes += list(scene.settings.get("notes", []))
+        notes = [f"skipped {Path(s.file).name}: {s.reason}" for s in scene.settings.skipped_files]
+        notes += list(scene.settings.notes)
         return self._finish(
             base, started, status=DONE, views=scene.n_views, points=scene.n_points,
             instances=len(scene.instances), notes=notes,

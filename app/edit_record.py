@@ -16,6 +16,7 @@ import numpy as np
 
 from app.errors import UserError
 from app.scene import Instance, Scene
+from app.scene_settings import SceneSettings
 
 DELETED_LAYER = "deleted_labels"
 ARCHIVE_KEY = "deleted_instances"
@@ -112,27 +113,24 @@ class LabelSwap:
         return self._decode(put)
 
 
-_MISSING = "__missing__"  # SettingsChange value of a setting that was not there
-
-
 @dataclass(frozen=True)
 class SettingsChange:
-    """Scene settings an edit replaces (e.g. the clustering parameters of a re-clustering)."""
+    """Scene settings an edit replaces (e.g. the clustering of a re-clustering): the ``SceneSettings``
+    fields it sets, and the record before (frozen), from which undo takes those fields back as they were:
+    value, whether the scene held the key at all, and any stored original kept verbatim."""
 
-    before: dict[str, Any]
+    before: SceneSettings
     after: dict[str, Any]
 
     @classmethod
-    def of(cls, scene: Scene, after: dict[str, Any]) -> SettingsChange:
-        before = {k: copy.deepcopy(scene.settings.get(k, _MISSING)) for k in after}
-        return cls(before, copy.deepcopy(dict(after)))
+    def of(cls, scene: Scene, after: Mapping[str, Any]) -> SettingsChange:
+        return cls(scene.settings, copy.deepcopy(dict(after)))
 
     def replay(self, scene: Scene, forward: bool) -> None:
-        values = self.after if forward else self.before
-        for key, value in values.items():
-            if value == _MISSING:
-                scene.settings.pop(key, None)
-        scene.update_settings(**{k: copy.deepcopy(v) for k, v in values.items() if v != _MISSING})
+        if forward:
+            scene.update_settings(**copy.deepcopy(self.after))
+        else:
+            scene.replace_settings(scene.settings.taken_from(self.before, self.after))
 
 
 @dataclass(frozen=True)

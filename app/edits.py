@@ -354,9 +354,10 @@ def recluster(
 
     Ids the new labels keep (matched to the old instances) keep their name, colour and flags as the scene
     has them now, so renames made while the re-clustering ran survive; new ids get defaults. ``settings``
-    (e.g. the clustering parameters) replace the scene's. Deleted instances cannot be restored after a
-    re-clustering (every pixel was renumbered) until it is undone. ``based_on`` is the label map the
-    re-clustering started from: the edit is refused if the scene's labels have changed since.
+    (``SceneSettings`` fields, e.g. ``cluster`` and ``cluster_params``) replace the scene's. Deleted
+    instances cannot be restored after a re-clustering (every pixel was renumbered) until it is undone.
+    ``based_on`` is the label map the re-clustering started from: the edit is refused if the scene's labels
+    have changed since.
     """
     from app.instances import build_instances
 
@@ -383,7 +384,7 @@ def recluster(
     settings = dict(settings or {})
     details: dict[str, Any] = {"instances": len(table)}
     if "cluster" in settings:
-        details["cluster"] = settings["cluster"]
+        details["cluster"] = settings["cluster"].to_json()
     edit = Edit(
         text=f"Re-cluster into {len(table)} instances",
         op="recluster",
@@ -484,7 +485,7 @@ def category_vocabulary(scene: Scene, instance_id: int | None = None) -> list[st
     suggestion = inst.extra.get(SUGGESTION_KEY) if inst is not None else None
     if isinstance(suggestion, dict) and suggestion.get("label"):
         names.append(str(suggestion["label"]))
-    for source in (scene.settings.get("vocabulary") or [], [i.category for i in scene.instances.values()]):
+    for source in (scene.settings.vocabulary, [i.category for i in scene.instances.values()]):
         names += [str(n) for n in source if n]
     names += DEFAULT_VOCABULARY
     return list(dict.fromkeys(names))

@@ -1,7 +1,7 @@
 """Measuring and the scene's scale (Qt-free).
 
 A reconstruction comes out in arbitrary units. "Set scale" takes two points and their real length (a door
-width, say) and stores metres per scene unit in ``scene.settings[SCALE_KEY]`` (an undoable edit, saved
+width, say) and stores metres per scene unit in ``scene.settings.scale`` (an undoable edit, saved
 with the scene). Measurements are then shown in metres, and exports (PLY, GLB, COLMAP, the table's
 centroids and boxes) write metric geometry: ``metric_scene`` is the scaled copy the exporters get.
 """
@@ -11,14 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from app.edits import Edit, EditError, SettingsChange
 from app.scene import Scene
+from app.scene_settings import SceneScale
 
-SCALE_KEY = "scale"  # {"metres_per_unit": float, "points": [[x, y, z], [x, y, z]], "length_m": float}
 MIN_SPAN = 1e-9
 
 
@@ -39,13 +38,10 @@ def scene_distance(a: Sequence[float], b: Sequence[float]) -> float:
 
 def scale_of(scene: Scene) -> float | None:
     """Metres per scene unit, or None when no scale is set."""
-    value = scene.settings.get(SCALE_KEY)
-    if not isinstance(value, dict):
+    scale = scene.settings.scale
+    if scale is None:
         return None
-    try:
-        s = float(value.get("metres_per_unit"))
-    except (TypeError, ValueError):
-        return None
+    s = scale.metres_per_unit
     return s if math.isfinite(s) and s > 0 else None
 
 
@@ -109,23 +105,23 @@ def set_scale(scene: Scene, a: Sequence[float], b: Sequence[float], length_m: fl
         raise EditError(f"the real length must be a number of metres, not {length_m!r}") from None
     if not math.isfinite(length) or length <= 0:
         raise EditError("the real length must be positive")
-    value: dict[str, Any] = {
-        "metres_per_unit": length / span,
-        "points": [[float(v) for v in a], [float(v) for v in b]],
-        "length_m": length,
-    }
+    scale = SceneScale(
+        metres_per_unit=length / span,
+        points=(tuple(float(v) for v in a), tuple(float(v) for v in b)),
+        length_m=length,
+    )
     return Edit(
         text=f"Set scale: {span:.4g} units = {format_length(length, 1.0)}",
         op="set_scale",
-        details={"metres_per_unit": value["metres_per_unit"], "length_m": length},
-        settings=SettingsChange.of(scene, {SCALE_KEY: value}),
+        details={"metres_per_unit": scale.metres_per_unit, "length_m": length},
+        settings=SettingsChange.of(scene, {"scale": scale}),
     )
 
 
 def clear_scale(scene: Scene) -> Edit:
     if scale_of(scene) is None:
         raise EditError("the scene has no scale")
-    return Edit(text="Clear scale", op="clear_scale", settings=SettingsChange.of(scene, {SCALE_KEY: None}))
+    return Edit(text="Clear scale", op="clear_scale", settings=SettingsChange.of(scene, {"scale": None}))
 
 
 def scale_from_file(path) -> float:
@@ -164,7 +160,7 @@ def metric_scene(scene: Scene, metres_per_unit: float | None = None) -> Scene:
         instances=scene.instances.values(),
         embeddings=scene.embeddings,
         layers=scene.layers,
-        settings={**scene.settings, SCALE_KEY: {"metres_per_unit": 1.0, "applied": s}},
+        settings=scene.settings.updated(scale=SceneScale(metres_per_unit=1.0, applied=s)),
         model_id=scene.model_id,
         app_version=scene.app_version,
         created=scene.created,

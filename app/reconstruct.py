@@ -37,7 +37,7 @@ from app.progress import Progress, StagePlan, iter_in_thread, run_generator
 from app.review import kept_ids
 from app.run_plan import ReconstructConfig, RunPlan, make_plan
 from app.scene import InstanceStats, Scene
-from app.scene_settings import SceneSettings
+from app.scene_settings import SceneSettings, SkippedFile
 
 if TYPE_CHECKING:
     from app.edits import Edit
@@ -173,10 +173,10 @@ def iter_reconstruct(
         device=getattr(predictor, "device", plan.inference.device),
         image_size=(h, w),
         cluster_params=clusters.params,
-        skipped_files=[{"file": str(s.path), "reason": s.reason, "bad": s.bad} for s in imageset.skipped],
+        skipped_files=[SkippedFile(str(s.path), s.reason, s.bad) for s in imageset.skipped],
         notes=notes,
         timings_s={k: round(v, 3) for k, v in timings.items()},
-    ).to_json()
+    )
     scene = Scene(
         views=imageset.views,
         images=imageset.images,
@@ -253,7 +253,7 @@ class ReclusterResult:
 
     labels: np.ndarray  # (S, H, W) int32 ids; instances that did not change keep their old ids
     stats: dict[int, InstanceStats]
-    settings: dict[str, Any]  # "cluster" (the ClusterConfig) and "cluster_params" (what HDBSCAN ran with)
+    settings: dict[str, Any]  # SceneSettings fields: cluster (the ClusterConfig), cluster_params (HDBSCAN's)
     based_on: np.ndarray  # the label maps it was matched against (the edit is refused if they changed)
     timings: dict[str, float]
 
@@ -305,7 +305,7 @@ def iter_recluster(
         pairs=_correspondences(source, cache),
     )
     timings = {**clusters.timings, "instances": time.perf_counter() - t, "total": time.perf_counter() - t0}
-    settings = {"cluster": config.to_json(), "cluster_params": clusters.params}
+    settings = {"cluster": config, "cluster_params": dict(clusters.params)}
     return ReclusterResult(labels, stats, settings, source.labels, timings)
 
 

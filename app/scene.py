@@ -18,7 +18,7 @@ Scene fields (numpy arrays are read-only views of the truth: change them through
   images: (S, H, W, 3) uint8             the preprocessed model-resolution images
   extrinsic: (S, 3, 4) float32           world-to-camera, OpenCV axes;  intrinsic: (S, 3, 3) pixels
   depth, depth_conf: (S, H, W) float32
-  point_map: (S, H, W, 3) float32        world points of every pixel (source in settings["points_source"])
+  point_map: (S, H, W, 3) float32        world points of every pixel (source in settings.points_source)
   point_conf: (S, H, W) float32          confidence of point_map
   point_mask: (S, H, W) bool             which pixels are in the point cloud (confidence/background filter)
   features: (S, H, W, C) float16         raw instance features from the network (C = 8)
@@ -26,7 +26,8 @@ Scene fields (numpy arrays are read-only views of the truth: change them through
   instances: dict[int, Instance]         the instance table, in display order
   embeddings: dict[str, InstanceEmbeddings]   keyed by semantic model id
   layers: dict[str, np.ndarray]          extra per-pixel arrays (S, H, W[, ...]) added by later features
-  settings: dict                         JSON-able reconstruction settings (weights, preprocessing, ...)
+  settings: SceneSettings                the run's settings and what edits set since (app.scene_settings;
+                                         frozen: replaced through update_settings)
   model_id: str;  app_version: str;  created: str (ISO time);  edit_log: list[dict];  metadata: dict
   image_storage: "embedded" | "paths"    how scene files keep the images (paths + sha256 only)
 
@@ -45,7 +46,8 @@ Mutations (each emits one event on `scene.events`)
   set_embeddings(model_id, emb | None)  -> events.embeddings(model_id)
   set_layer(name, array | None)         -> events.layers(name)
   log_edit(entry: dict)                 -> events.edit_log()
-  update_settings(**kw)                 -> events.settings()
+  update_settings(**fields)             -> events.settings()  (MISSING removes a setting)
+  replace_settings(settings)            -> events.settings()
 """
 
 from __future__ import annotations
@@ -53,13 +55,16 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from psygnal import Signal, SignalGroup
 
 from app import __version__
 from app.colors import Colour, instance_colour
+
+if TYPE_CHECKING:
+    from app.scene_settings import SceneSettings
 
 NO_INSTANCE = 0
 INSTANCE_FIELDS = ("name", "colour", "category", "visible", "locked", "stats", "extra")
@@ -303,7 +308,7 @@ class Scene:
         instances: Iterable[Instance] = (),
         embeddings: Mapping[str, InstanceEmbeddings] | None = None,
         layers: Mapping[str, np.ndarray] | None = None,
-        settings: Mapping[str, Any] | None = None,
+        settings: SceneSettings | Mapping[str, Any] | None = None,
         model_id: str = "",
         app_version: str = __version__,
         created: str | None = None,
@@ -329,7 +334,11 @@ class Scene:
         self.instances: dict[int, Instance] = {i.id: i for i in instances}
         self.embeddings: dict[str, InstanceEmbeddings] = dict(embeddings or {})
         self.layers: dict[str, np.ndarray] = {k: _readonly(v) for k, v in (layers or {}).items()}
-        self.settings: dict[str, Any] = dict(settings or {})
+        from app.scene_settings import SceneSettings  # here: it imports modules that import this one
+
+        if not isinstance(settings, SceneSettings):
+            settings = SceneSettings.from_json(settings or {})
+        self.settings: SceneSettings = settings
         self.model_id = model_id
         self.app_version = app_version
         self.created = created or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -532,7 +541,11 @@ class Scene:
         self.events.edit_log.emit()
 
     def update_settings(self, **values: Any) -> None:
-        self.settings.update(values)
+        """Replace settings fields (``app.scene_settings.MISSING`` removes one)."""
+        self.replace_settings(self.settings.updated(**values))
+
+    def replace_settings(self, settings: SceneSettings) -> None:
+        self.settings = settings
         self.events.settings.emit()
 
     def __repr__(self) -> str:

@@ -35,6 +35,7 @@ import numpy as np
 from app import __version__, scene_limits
 from app.errors import UserError
 from app.scene import Instance, InstanceEmbeddings, Scene, ViewInfo
+from app.scene_settings import SceneSettings
 from model import atomic_write
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def _manifest(scene: Scene, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
         "created_by_app_version": scene.app_version,
         "created": scene.created,
         "model_id": scene.model_id,
-        "settings": scene.settings,
+        "settings": scene.settings.to_json(),
         "image_storage": scene.image_storage,
         "image_size": list(scene.image_size),
         "views": [v.to_json() for v in scene.views],
@@ -278,6 +279,7 @@ def load_scene(path: str | os.PathLike) -> Scene:
     try:
         views = [ViewInfo.from_json(v) for v in manifest["views"]]
         instances = [Instance.from_json(d) for d in manifest["instances"]]
+        settings = SceneSettings.from_json(manifest.get("settings", {}))
         storage = manifest.get("image_storage", "embedded")
         warnings: list[str] = []
         if storage == "embedded":
@@ -285,8 +287,7 @@ def load_scene(path: str | os.PathLike) -> Scene:
                 raise _fail(path, "array 'images' is missing")
             images = arrays["images"]
         else:
-            background = dict(manifest.get("settings", {}).get("preprocess", {})).get("background", "white")
-            images, warnings = _reload_images(views, arrays["depth"].shape, background)
+            images, warnings = _reload_images(views, arrays["depth"].shape, settings.preprocess.background)
         embeddings = {
             model: InstanceEmbeddings(arrays[f"embeddings/{k}/ids"], arrays[f"embeddings/{k}/vectors"])
             for model, k in dict(manifest.get("embeddings", {})).items()
@@ -309,7 +310,7 @@ def load_scene(path: str | os.PathLike) -> Scene:
             instances=instances,
             embeddings=embeddings,
             layers=layers,
-            settings=dict(manifest.get("settings", {})),
+            settings=settings,
             model_id=str(manifest.get("model_id", "")),
             app_version=str(manifest.get("created_by_app_version", manifest.get("app_version", ""))),
             created=manifest.get("created"),

@@ -176,7 +176,7 @@ def test_end_to_end_bundled_weights_instances_match_ground_truth(bundled_run) ->
     ARI >= 0.5 and an instance count within half/double of it. Default settings: the clustering preset
     is the one the bundled weights name ("spatial")."""
     scene, _, ids = bundled_run
-    assert scene.settings["cluster"]["position_weight"] > 0
+    assert scene.settings.cluster.position_weight > 0
     ari = adjusted_rand_index(scene.labels, ids)
     n_gt = len(np.unique(ids))
     detail = f"ARI vs ground truth {ari:.3f} ({len(scene.instances)} instances, {n_gt} in truth)"
@@ -195,5 +195,5 @@ def test_end_to_end_official_large_preset_over_segments_the_sample(tmp_path) -> 
             "--preset", "large"]  # fmt: skip
     assert main(args) == 0
     scene = load_scene(out)
-    assert scene.settings["cluster"]["position_weight"] == 0
+    assert scene.settings.cluster.position_weight == 0
     assert len(scene.instances) > 20

@@ -10,6 +10,7 @@ from scenes import rebuild_scene
 from test_export_fixtures import make_export_scene
 
 from app import edits
+from app.clustering import ClusterConfig
 from app.edit_record import edits_since_clustering, history_of
 from app.edits import EditError, EditHistory
 from app.scene import Instance, Scene
@@ -315,22 +316,23 @@ def test_recluster_edit_replaces_every_label_and_undoes_exactly(scene: Scene) ->
     edits.delete(scene, [3]).apply(scene)  # an archived instance: re-clustering drops it, undo brings it back
     # (a renamed instance would be kept as it is, app.review.is_kept; a colour carries over like a name)
     edits.set_colour(scene, [2], (1, 2, 3)).apply(scene)
-    scene.update_settings(cluster={"epsilon": 0.06})
+    scene.update_settings(cluster=ClusterConfig(epsilon=0.06))
     labels = np.zeros(scene.labels.shape, np.int32)  # a different partition: two halves, ids 2 and 7
     labels[:, :, : labels.shape[2] // 2] = 2
     labels[:, :, labels.shape[2] // 2 :] = 7
     stats = edits.label_statistics(scene, labels)
-    settings = {"cluster": {"epsilon": 0.01}, "cluster_params": {"sample": 10}}
+    settings = {"cluster": ClusterConfig(epsilon=0.01), "cluster_params": {"sample": 10}}
     edit = edits.recluster(scene, labels, stats, settings, based_on=scene.labels)
-    before_settings = dict(scene.settings)
+    before_settings = scene.settings
     roundtrip(scene, edit)
     np.testing.assert_array_equal(scene.labels, labels)
     assert scene.instances[2].colour == (1, 2, 3) and scene.instances[7].name == "instance 7"
     assert edits.deleted_instances(scene) == [] and edits.DELETED_LAYER not in scene.layers
-    assert {k: scene.settings[k] for k in settings} == settings
+    assert {k: getattr(scene.settings, k) for k in settings} == settings
+    assert scene.edit_log[-1]["cluster"] == ClusterConfig(epsilon=0.01).to_json()  # the log stays JSON
     edit.revert(scene)
     assert [i.name for i in edits.deleted_instances(scene)] == ["thing"]
-    assert scene.settings == before_settings and "cluster_params" not in scene.settings
+    assert scene.settings == before_settings and not scene.settings.has("cluster_params")
     # every pixel changes, so both maps are kept whole, compressed: far below a per-pixel diff
     assert len(edit.labels) == int((labels != scene.labels).sum())
     assert edit.labels.nbytes < edits.LabelDiff.between(scene.labels, labels).nbytes / 10

@@ -168,7 +168,7 @@ def test_reconstruct_runs_at_the_weights_preferred_size(sized, photos, tmp_path)
                  "--device", "cpu", "-q", "--sample-size", "1000"]) == 0  # fmt: skip
     scene = load_scene(out)
     assert scene.image_size == (224, 308) and scene.n_views == 2
-    assert scene.settings["preprocess"]["width"] == 308
+    assert scene.settings.preprocess.width == 308
     out2 = tmp_path / "b.iggt"
     assert main(["reconstruct", str(photos), "-o", str(out2), "--weights", str(sized), "--views", "2",
                  "--width", "140", "--device", "cpu", "-q", "--sample-size", "1000"]) == 0  # fmt: skip

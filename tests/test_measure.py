@@ -21,6 +21,7 @@ from app.measure import (
     set_scale,
 )
 from app.scene_io import load_scene, save_scene
+from app.scene_settings import MISSING
 from app.semantics.ground_truth import scene_from_synthetic
 from training.synthetic import render_room
 
@@ -38,7 +39,7 @@ def room():
 def in_units(scene, units_per_metre: float):
     """A copy of a metric scene in other units, with no scale set."""
     out = metric_scene(scene, units_per_metre)
-    out.settings.pop("scale")
+    out.update_settings(scale=MISSING)
     return out
 
 

@@ -105,7 +105,7 @@ def test_pipeline_builds_a_consistent_scene(room_dir) -> None:
     assert sizes == sorted(sizes, reverse=True)
     big = [i for i in scene.instances.values() if i.stats.point_count > 2000]
     assert big and all(i.stats.consistency is not None and i.stats.consistency > 0.8 for i in big)
-    assert scene.settings["skipped_files"][0]["reason"] == "not an image file type"
+    assert scene.settings.skipped_files[0].reason == "not an image file type"
     assert scene.model_id == "ground-truth"
 
 
@@ -118,7 +118,7 @@ def test_pointmap_source_and_percentile(room_dir) -> None:
         cluster=ClusterConfig(sample_size=2000),
     )
     scene = reconstruct([folder], cfg, GroundTruthPredictor(room))
-    assert scene.settings["points_source"] == "pointmap"
+    assert scene.settings.points_source == "pointmap"
     np.testing.assert_allclose(scene.point_conf, 3.0)
     cfg = ReconstructConfig(
         preprocess=PreprocessConfig(width=W), conf_percentile=50, cluster=ClusterConfig(sample_size=2000)
@@ -133,7 +133,7 @@ def test_view_cap_is_a_warning_not_a_refusal(room_dir) -> None:
     events = []
     scene = reconstruct([folder], CONFIG, GroundTruthPredictor(room, cap=3), on_progress=events.append)
     assert scene.n_views == VIEWS
-    note = next(n for n in scene.settings["notes"] if "may not fit" in n)
+    note = next(n for n in scene.settings.notes if "may not fit" in n)
     assert "the memory estimate allows 3" in note and "--views 3" in note
     assert any("may not fit" in e.message for e in events)
     from app.reconstruct import view_cap_note
@@ -175,10 +175,10 @@ def test_recluster_keeps_names_of_unchanged_instances(room_dir) -> None:
     edit = recluster(scene, ClusterConfig(sample_size=3000, seed=5))
     assert scene.instances[1].name == "the big one"
     assert adjusted_rand_index(scene.labels, before) > 0.9
-    assert scene.settings["cluster"]["sample_size"] == 3000
+    assert scene.settings.cluster.sample_size == 3000
     edit.revert(scene)
     np.testing.assert_array_equal(scene.labels, before)
-    assert scene.settings["cluster"]["sample_size"] == CONFIG.cluster.sample_size
+    assert scene.settings.cluster.sample_size == CONFIG.cluster.sample_size
 
 
 def scene_statistics_of(scene, labels):
@@ -199,7 +199,7 @@ def test_compute_recluster_never_touches_the_scene(room_dir) -> None:
     events = []
     for name in ("points", "labels", "instances", "instance_changed", "layers", "edit_log", "settings"):
         getattr(scene.events, name).connect(lambda *a, name=name: events.append(name))
-    labels, table, settings = scene.labels, dict(scene.instances), dict(scene.settings)
+    labels, table, settings = scene.labels, dict(scene.instances), scene.settings
     cache = ClusterCache()
     source = ReclusterSource.of(scene)
     coarse = compute_recluster(source, ClusterConfig(sample_size=2000, min_cluster_size=30_000), cache=cache)
@@ -251,7 +251,7 @@ def test_user_masks_and_background_filter(room_dir, tmp_path) -> None:
     assert not scene.point_mask[0, : H // 4].any() and scene.point_mask[0, H // 2 :].mean() > 0.5
     white = (room.images > 240).all(axis=-1)
     assert not scene.point_mask[white].any()
-    assert any("no mask for view_1.png" in n for n in scene.settings["notes"])
+    assert any("no mask for view_1.png" in n for n in scene.settings.notes)
 
 
 def test_degenerate_predictions_are_repaired_with_a_note() -> None:

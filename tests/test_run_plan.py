@@ -69,8 +69,8 @@ def test_the_pipeline_never_asks_the_weights_again(room_dir, medium_weights, tmp
     weights.unlink()  # nothing may read it any more
     scene = run_generator(iter_reconstruct([folder], dataclasses.replace(
         plan, cluster=dataclasses.replace(plan.cluster, sample_size=2000)), GroundTruthPredictor(room)))
-    assert scene.settings["cluster"] == ClusterConfig.preset("medium", sample_size=2000).to_json()
-    assert scene.settings["preprocess"]["width"] == W and scene.n_views == VIEWS
+    assert scene.settings.cluster == ClusterConfig.preset("medium", sample_size=2000)
+    assert scene.settings.preprocess.width == W and scene.n_views == VIEWS
     assert isinstance(plan, RunPlan)
 
 

@@ -64,15 +64,16 @@ def test_fixture_opens_with_its_contents(name: str) -> None:
     assert set(scene.instances) <= ids
     # the stored run settings: the bundled weights' "spatial" clustering, the chosen input size
     settings = scene.settings
-    assert settings["weights"] == "bundled"
-    assert settings["points_source"] == "depth"
-    assert settings["conf_percentile"] == pytest.approx(0.3)
-    assert settings["preprocess"]["width"] == want["width"]
-    assert settings["preprocess"]["max_views"] == want["max_views"]
-    assert settings["preprocess"]["image_size"] == list(want["size"])
+    assert settings.weights == "bundled"
+    assert settings.points_source == "depth"
+    assert settings.conf_percentile == pytest.approx(0.3)
+    assert settings.preprocess.width == want["width"]
+    assert settings.preprocess.max_views == want["max_views"]
+    assert settings.image_size == want["size"]
+    assert settings.extra == {}  # every stored value read as typed and written back exactly
     # "spatial" as it was when they were written (before the colour cue and fragment absorption)
     then = ClusterConfig.preset("spatial", min_cluster_size=1500, colour_weight=0.0, absorb_size=0)
-    assert ClusterConfig.from_json(settings["cluster"]) == then
+    assert settings.cluster == then
 
 
 def test_edited_fixture_keeps_its_edits() -> None:

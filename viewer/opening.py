@@ -105,9 +105,8 @@ class SceneOpening:
             self._remember_timing(scene)
             self.document.set_scene(scene, path=None, source=folder, modified=True, title=title)
             self.settings.add_recent(folder)
-            notes = scene.settings.get("notes") or []
-            skipped = [f"{Path(s['file']).name}: {s['reason']}"
-                       for s in scene.settings.get("skipped_files", []) if s.get("bad")]
+            notes = scene.settings.notes
+            skipped = [f"{Path(s.file).name}: {s.reason}" for s in scene.settings.skipped_files if s.bad]
             if skipped:
                 self.show_error("Some photos were skipped", "\n".join(skipped[:10]))
             for note in notes:
@@ -222,7 +221,8 @@ class SceneOpening:
         """The clustering panel shows what the scene is clustered with (also after undo/redo)."""
         scene = self.document.scene
         if scene is not None:
-            self.clustering_panel.show_scene_settings(scene.settings.get("cluster"), len(scene.instances))
+            cluster = scene.settings.cluster if scene.settings.has("cluster") else None
+            self.clustering_panel.show_scene_settings(cluster, len(scene.instances))
 
     def _on_clustering_panel_shown(self, shown: bool) -> None:
         self._clustering_shown = bool(shown)  # isVisible() is also True for a dock behind another tab

@@ -131,8 +131,8 @@ def timing_key(device: str) -> str:
 
 def remember_timing(settings, scene: Scene) -> None:
     """Store the network's seconds per view-megapixel of a finished run (basis of later estimates)."""
-    seconds = (scene.settings.get("timings_s") or {}).get("inference")
-    device = str(scene.settings.get("device", ""))
+    seconds = scene.settings.timings_s.get("inference")
+    device = scene.settings.device if scene.settings.has("device") else ""
     if seconds and device:
         h, w = scene.image_size
         settings.set(timing_key(device), float(seconds) / (scene.n_views * h * w / 1e6))

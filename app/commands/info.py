@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.scene_settings import SceneSettings
 
 NAME = "info"
 HELP = "describe a scene file (views, image size, points, instances, model, settings) or model weights"
@@ -136,18 +139,17 @@ def scene_summary(scene, path: Path, format_version: int | None = None) -> dict[
         "semantic_models": sorted(scene.embeddings),
         "layers": sorted(scene.layers),
         "edits": len(scene.edit_log),
-        "settings": scene.settings,
+        "settings": scene.settings.to_json(),
         "warnings": list(scene.load_warnings),
     }
 
 
-def _text(summary: dict[str, Any]) -> str:
+def _text(summary: dict[str, Any], settings: SceneSettings) -> str:
     """The human-readable summary; every string from the file is shown with escapes for control
     characters (an instance name could otherwise retitle or clear the terminal)."""
     from app.display import for_terminal as shown
 
     h, w = summary["image_size"]
-    s = summary["settings"]
     lines = [
         f"scene      {summary['file']}",
         f"model      {summary['model'] or '?'}",
@@ -155,12 +157,12 @@ def _text(summary: dict[str, Any]) -> str:
         f"points     {summary['points']}",
         f"created    {summary['created']} by IGGT Viewer {summary['app_version']}",
     ]
-    if s:
-        cl = s.get("cluster", {})
+    if settings.has("cluster"):
+        cl = settings.cluster
         lines.append(
-            f"settings   points from {s.get('points_source', '?')}, confidence percentile "
-            f"{s.get('conf_percentile', '?')}, clustering eps {cl.get('epsilon', '?')} "
-            f"min cluster {cl.get('min_cluster_size', '?')} min samples {cl.get('min_samples', '?')}"
+            f"settings   points from {settings.points_source}, confidence percentile "
+            f"{settings.conf_percentile}, clustering eps {cl.epsilon} "
+            f"min cluster {cl.min_cluster_size} min samples {cl.min_samples}"
         )
     scale = summary["scale_metres_per_unit"]
     lines.append(
@@ -203,5 +205,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(_text(summary))
+        print(_text(summary, scene.settings))
     return 0

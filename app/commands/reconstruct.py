@@ -200,13 +200,12 @@ def run(args: argparse.Namespace) -> int:
         existed = output.exists()
         report.note(f"saving {for_terminal(output)}")
         save_scene(scene, output)
-    skipped = scene.settings.get("skipped_files", [])
-    for item in skipped:
-        if item["bad"] or not args.quiet:
-            kind = "skipped" if item["bad"] else "note: skipped"
-            print(f"{kind} {for_terminal(Path(item['file']).name)}: {for_terminal(item['reason'])}",
+    for item in scene.settings.skipped_files:
+        if item.bad or not args.quiet:
+            kind = "skipped" if item.bad else "note: skipped"
+            print(f"{kind} {for_terminal(Path(item.file).name)}: {for_terminal(item.reason)}",
                   file=sys.stderr)  # fmt: skip
-    for note in [] if args.quiet else scene.settings.get("notes", []):
+    for note in [] if args.quiet else scene.settings.notes:
         print(f"note: {for_terminal(note)}", file=sys.stderr)
     if config.inference.weights == "bundled" and not args.quiet:
         print(

@@ -40,7 +40,7 @@ def header_comments(scene: Scene) -> list[str]:
     comments = ["exported by iggt-viewer"]
     if scene.model_id:
         comments.append(f"model {_comment(scene.model_id)}")
-    if isinstance(scene.settings.get("scale"), dict) and scene.settings["scale"].get("applied"):
+    if scene.settings.scale is not None and scene.settings.scale.applied:
         comments.append("units metres")  # app.measure.metric_scene applied the scene's scale
     comments.append("instance_id 0 = no instance; category_id 0 = no category")
     cats = category_ids(scene)

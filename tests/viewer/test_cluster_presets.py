@@ -118,23 +118,23 @@ def test_moving_position_makes_the_preset_custom_and_reclusters_once(qtbot, pane
 
 
 def test_scene_settings_are_recognised_with_their_position_weight(panel):
-    panel.show_scene_settings(ClusterConfig.preset("spatial").to_json(), 7)
+    panel.show_scene_settings(ClusterConfig.preset("spatial"), 7)
     assert _checked(panel) == ["spatial"] and panel.position.value() == pytest.approx(0.35)
     assert panel.status.text() == "7 instances"
     # a scene file from a version without the position weight: the official procedure, "large"
     old = ClusterConfig.preset("large").to_json()
     del old["position_weight"]
-    panel.show_scene_settings(old, 5)
+    panel.show_scene_settings(ClusterConfig.from_json(old), 5)
     assert _checked(panel) == ["large"] and panel.position.value() == 0.0
     # large's values with a position weight are not "large"; a weight above the slider's range is shown
-    panel.show_scene_settings(ClusterConfig.preset("large", position_weight=2.0).to_json(), 5)
+    panel.show_scene_settings(ClusterConfig.preset("large", position_weight=2.0), 5)
     assert _checked(panel) == [] and panel.position.value() == pytest.approx(2.0)
     assert cluster_config(panel.current_settings()).position_weight == 2.0
     # spatial with the (opt-in) merge step is not "spatial"; the scene's merge distance is what re-clusters
-    panel.show_scene_settings(ClusterConfig.preset("spatial", merge_distance=0.3).to_json(), 5)
+    panel.show_scene_settings(ClusterConfig.preset("spatial", merge_distance=0.3), 5)
     assert _checked(panel) == []
     assert cluster_config(panel.current_settings()) == ClusterConfig.preset("spatial", merge_distance=0.3)
-    panel.show_scene_settings(ClusterConfig.preset("spatial").to_json(), 5)
+    panel.show_scene_settings(ClusterConfig.preset("spatial"), 5)
     assert cluster_config(panel.current_settings()).merge_distance == 0.0
 
 

@@ -560,7 +560,7 @@ def test_recluster_is_undone_with_ctrl_z_labels_table_and_selection(
     qtbot.waitUntil(lambda: window.job is None and scene.edit_log[-1]["op"] == "recluster", timeout=60_000)
     assert cache.misses == misses  # nothing but the cluster selection was computed
     relabelled = np.array(scene.labels)
-    assert not np.array_equal(relabelled, labels) and scene.settings["cluster"]["epsilon"] == 0.005
+    assert not np.array_equal(relabelled, labels) and scene.settings.cluster.epsilon == 0.005
     assert ctl.stack.count() == 2 and window.history.entries()[-1].startswith("Re-cluster into")
     assert asked == []
     # a second re-clustering (reusing the first one's work), undone: the panel shows the settings again
@@ -569,7 +569,7 @@ def test_recluster_is_undone_with_ctrl_z_labels_table_and_selection(
     window.selection.select(biggest)
     qtbot.mouseClick(buttons["large"], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.job is None and ctl.stack.count() == 3, timeout=60_000)
-    assert scene.settings["cluster"]["epsilon"] == 0.06 and cache.misses == misses
+    assert scene.settings.cluster.epsilon == 0.06 and cache.misses == misses
     window.actions_["undo"].trigger()
     np.testing.assert_array_equal(scene.labels, relabelled)
     assert buttons["small"].isChecked() and not buttons["large"].isChecked()

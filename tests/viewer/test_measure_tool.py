@@ -10,6 +10,7 @@ from scene_factory import synthetic_scene
 
 from app.measure import metric_scene, scale_of
 from app.scene_io import load_scene, save_scene
+from app.scene_settings import MISSING
 from viewer import measure_tool
 from viewer.measure_tool import install_measure
 
@@ -21,7 +22,7 @@ def measuring(make_window, tmp_path, monkeypatch, qtbot):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     metric = synthetic_scene(seed=2, views=3)
     scene = metric_scene(metric, UNITS_PER_METRE)  # as an uncalibrated reconstruction: unknown units
-    scene.settings.pop("scale")
+    scene.update_settings(scale=MISSING)
     path = tmp_path / "room.iggt"
     save_scene(scene, path)
     window = make_window()

@@ -392,8 +392,8 @@ def test_clustering_presets_recluster_stored_features_and_recolour(opened, qtbot
     qtbot.mouseClick(panel.preset_buttons["small"], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: w.job is None and w.last_job_outcome == "succeeded", timeout=60_000)
     seconds = time.perf_counter() - t0
-    assert scene.settings["cluster"]["epsilon"] == 0.005 and scene.settings["cluster"]["min_samples"] == 50
-    assert not np.array_equal(scene.labels, before) or scene.settings["cluster_params"]
+    assert scene.settings.cluster.epsilon == 0.005 and scene.settings.cluster.min_samples == 50
+    assert not np.array_equal(scene.labels, before) or scene.settings.cluster_params
     assert len(scene.instances) >= 1 and w.instances_panel.model.rowCount() == len(scene.instances)
     labels = scene.point_labels
     colours = w.view.displayed_colours()
@@ -404,8 +404,8 @@ def test_clustering_presets_recluster_stored_features_and_recolour(opened, qtbot
     # slider changes are debounced into one re-clustering with the slider values
     panel.epsilon.setValue(0.1)
     panel.min_size.setValue(800)
-    qtbot.waitUntil(lambda: w.job is None and scene.settings["cluster"]["epsilon"] == 0.1, timeout=60_000)
-    assert scene.settings["cluster"]["min_cluster_size"] == 800
+    qtbot.waitUntil(lambda: w.job is None and scene.settings.cluster.epsilon == 0.1, timeout=60_000)
+    assert scene.settings.cluster.min_cluster_size == 800
     assert not any(b.isChecked() for b in panel.preset_buttons.values())
 
 

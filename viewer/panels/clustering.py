@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
+from app.clustering import ClusterConfig
 from viewer.run_settings import CLUSTER_PRESETS, MODEL_PRESET, RunSettings, preset_values
 from viewer.settings import AppSettings
 
@@ -225,16 +226,13 @@ class ClusteringPanel(QDockWidget):
         self.status.setText("Re-clustering…")
         self.recluster_requested.emit(run)
 
-    def show_scene_settings(self, cluster: dict | None, n_instances: int) -> None:
+    def show_scene_settings(self, config: ClusterConfig | None, n_instances: int) -> None:
         """Show the settings the scene's instances were clustered with (after opening it, or after an
         undo/redo of a re-clustering), without re-clustering; a slider change still waiting to be sent
         is kept. A scene from a version without the position weight was clustered without it (0)."""
-        if not cluster or self._debounce.isActive():
+        if config is None or self._debounce.isActive():
             return
         try:
-            from app.clustering import ClusterConfig
-
-            config = ClusterConfig.from_json(cluster)
             preset = matching_preset(config)
         except (TypeError, ValueError):
             return
