@@ -12,6 +12,7 @@ from scene_factory import synthetic_scene
 
 from app.measure import metric_scene, set_scale
 from app.scale_grid import grid_spec
+from app.scene_settings import MISSING
 
 UNITS_PER_METRE = 0.37
 
@@ -21,7 +22,7 @@ def room(make_window, tmp_path, monkeypatch, qtbot):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     metric = synthetic_scene(seed=2, views=3)
     scene = metric_scene(metric, UNITS_PER_METRE)  # an uncalibrated reconstruction: unknown units
-    scene.settings.pop("scale")
+    scene.update_settings(scale=MISSING)
     window = make_window()
     window.document.set_scene(scene)
     qtbot.waitUntil(lambda: window.view.scene is scene, timeout=30_000)
