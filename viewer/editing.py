@@ -27,7 +27,9 @@ from viewer.actions import ActionRegistry, ActionSpec
 from viewer.commands import EditStack
 from viewer.document import Document
 from viewer.export_dialog import ExportDialog
-from viewer.lasso import LassoTool, ViewLassoDialog, view_display_matrix
+from viewer.lasso import LassoTool, view_display_matrix
+from viewer.photo_lasso_dialog import PhotoLassoDialog
+from viewer.point_highlight import PointHighlight
 from viewer.scene_view import SceneView
 from viewer.state import ViewerState
 
@@ -65,7 +67,8 @@ class EditingController(QObject):
         self._autosaved_state: tuple | None = None
         self._changes = 0  # bumps on every scene change, for autosave
         self.lasso: LassoTool | None = None
-        self._view_lasso: ViewLassoDialog | None = None
+        self._view_lasso: PhotoLassoDialog | None = None
+        self.highlight = PointHighlight(view)  # the points a photo lasso's preview will change
 
         # only bound methods of living QObjects on the stack's signals (no lambdas): the window's stack
         # outlives its widgets, and Qt disconnects a receiver when it is destroyed
@@ -122,7 +125,8 @@ class EditingController(QObject):
               "Draw around points in the 3D view to give them to the selected instance (none: a new one)",
               menu="edit"), lambda: self.start_lasso("assign"))
         add(S("draw_on_view", "Draw on a view…", "mdi6.draw", None,
-              "Split or assign by drawing a lasso or box on one photo", menu="edit"), self.draw_on_view)
+              "Split, assign or unlabel by drawing on one photo; every view follows (previewed first)",
+              menu="edit"), self.draw_on_view)
         edit_menu.addSeparator()
         if "rename" not in self.registry:
             add(S("rename", "Re&name…", "mdi6.rename-box", "F2", "Rename the selected instance", menu="edit"),
@@ -374,10 +378,29 @@ class EditingController(QObject):
         scene = self.document.scene
         if scene is None:
             return
-        dialog = ViewLassoDialog(scene, self.selected_instance(), self.window)
-        dialog.selection_made.connect(self.apply_pixel_selection)
+        dialog = PhotoLassoDialog(scene, self.selected_instance(), self.window)
+        dialog.preview_changed.connect(self._on_photo_preview)
+        dialog.apply_requested.connect(self.apply_photo_edit)
         dialog.open()
         self._view_lasso = dialog
+
+    def _on_photo_preview(self, pending) -> None:
+        self.highlight.show(None if pending is None else pending.points)
+
+    def apply_photo_edit(self, pending) -> edits.Edit | None:
+        """Push a previewed photo lasso edit (app.photo_lasso.PhotoEdit) exactly as it was previewed."""
+        def build(scene: Scene) -> edits.Edit:
+            if not pending.is_current(scene):
+                raise edits.EditError("the instances changed since the preview; draw the lasso again")
+            return pending.edit
+
+        edit = self.run(build)
+        if edit is not None:
+            if edit.op == "split_mask":
+                self.selection.select(edit.details["new_ids"][0])
+            elif edit.op == "reassign" and self.selected_instance() is None and edit.details["target"]:
+                self.selection.select(edit.details["target"])
+        return edit
 
     # ---------------------------------------------------------------------------------- save / export
     def show_export(self) -> ExportDialog | None:

@@ -1,6 +1,7 @@
-"""Lasso tools: a freehand lasso (or a box) drawn over the 3D view, and a dialog to draw one on a photo.
+"""Lasso tools: a freehand lasso (or a box) drawn over the 3D view, and a canvas to draw one on a photo
+(used by ``viewer.photo_lasso_dialog``).
 
-Both only collect a shape; ``app.edits`` turns it into pixels and an edit (``viewer.editing`` pushes it).
+Both only collect a shape; ``app.edits`` / ``app.photo_lasso`` turn it into pixels and an edit.
 """
 
 from __future__ import annotations
@@ -11,18 +12,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPolygonF
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QHBoxLayout,
-    QLabel,
-    QVBoxLayout,
-    QWidget,
-)
-
-from app import edits
-from app.scene import Scene
+from PySide6.QtWidgets import QWidget
 
 
 # ------------------------------------------------------------------------------------------ 3D lasso
@@ -157,11 +147,13 @@ class ViewCanvas(QWidget):
         self.box = False
         self._drawing = False
 
-    def set_image(self, rgb: np.ndarray) -> None:
+    def set_image(self, rgb: np.ndarray, keep_shape: bool = False) -> None:
+        """Show ``rgb``; the shape drawn last stays when ``keep_shape`` (a preview of it is shown)."""
         rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
         h, w = rgb.shape[:2]
         self.image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-        self.points = []
+        if not keep_shape:
+            self.points = []
         self.update()
 
     def _geometry(self) -> tuple[float, float, float]:
@@ -219,66 +211,3 @@ class ViewCanvas(QWidget):
             self._drawing = False
             if len(self.points) >= 2:
                 self.polygon_finished.emit(self.polygon())
-
-
-class ViewLassoDialog(QDialog):
-    """Draw a lasso (or a box with Shift) on one photo, then split it off / assign it / unlabel it."""
-
-    selection_made = Signal(str, object)  # mode, (S, H, W) bool pixel mask
-
-    MODES = (("split", "Split off the selected instance"), ("assign", "Assign to the selected instance"),
-             ("unlabel", "Make unlabelled"))  # fmt: skip
-
-    def __init__(self, scene: Scene, selected, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("view_lasso_dialog")
-        self.setWindowTitle("Draw on a view")
-        self.scene = scene
-        self.selected = selected
-        self.view_box = QComboBox(self)
-        self.view_box.setObjectName("view_lasso_view")
-        for i, view in enumerate(scene.views):
-            self.view_box.addItem(f"{i + 1}: {view.name}", i)
-        self.mode_box = QComboBox(self)
-        self.mode_box.setObjectName("view_lasso_mode")
-        for key, text in self.MODES:
-            self.mode_box.addItem(text, key)
-        if selected is None:
-            self.mode_box.setCurrentIndex(1)
-        self.canvas = ViewCanvas(self)
-        self.canvas.polygon_finished.connect(self._on_polygon)
-        hint = QLabel("Drag to draw a lasso; hold Shift for a box. Each shape is applied at once "
-                      "(Ctrl+Z undoes it).", self)  # fmt: skip
-        hint.setWordWrap(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
-        buttons.rejected.connect(self.reject)
-        top = QHBoxLayout()
-        top.addWidget(self.view_box, 1)
-        top.addWidget(self.mode_box, 1)
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.canvas, 1)
-        layout.addWidget(hint)
-        layout.addWidget(buttons)
-        self.view_box.currentIndexChanged.connect(self._show_view)
-        self._show_view()
-        self.resize(760, 600)
-
-    def current_view(self) -> int:
-        return int(self.view_box.currentData())
-
-    def _show_view(self) -> None:
-        from app.colors import label_image
-
-        v = self.current_view()
-        rgb = np.asarray(self.scene.images[v]).copy()
-        if self.selected is not None and self.selected.id in self.scene.instances:
-            hit = self.scene.labels[v] == self.selected.id
-            tint = label_image(self.scene.labels[v], self.scene.instance_colours())
-            rgb[hit] = (0.5 * rgb[hit] + 0.5 * tint[hit]).astype(np.uint8)
-        self.canvas.set_image(rgb)
-
-    def _on_polygon(self, polygon: np.ndarray) -> None:
-        mask = edits.pixels_in_view_polygon(self.scene, self.current_view(), polygon)
-        self.selection_made.emit(str(self.mode_box.currentData()), mask)
-        self._show_view()

@@ -326,6 +326,8 @@ def test_lasso_on_a_photo_splits_the_selected_instance(edit_window, annotation_c
     QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, at(r0, c0))
     QTest.mouseMove(canvas, at(h - 1, w - 1))
     QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, at(h - 1, w - 1))
+    assert dialog.pending is not None and ctl.stack.index() == 0  # previewed, not applied yet
+    QTest.keyClick(dialog, Qt.Key.Key_Return)
     edit = ctl.stack.command(ctl.stack.index() - 1).edit
     assert edit.op == "split_mask"
     (new_id,) = edit.details["new_ids"]
@@ -335,7 +337,11 @@ def test_lasso_on_a_photo_splits_the_selected_instance(edit_window, annotation_c
         (edit.labels.replay(scene.labels, forward=False)[view] == iid) & (rr >= r0 - 1) & (cc >= c0 - 1)
     )
     assert got.sum() > 0 and not (got & ~expected).any()
-    assert (scene.labels[np.arange(scene.n_views) != view] != new_id).all()  # only that view changed
+    # the other views follow, and only the selected instance's pixels move there too
+    before = edit.labels.replay(scene.labels, forward=False)
+    others = np.arange(scene.n_views) != view
+    moved = scene.labels[others] == new_id
+    assert moved.any() and (before[others][moved] == iid).all()
     dialog.close()
 
 

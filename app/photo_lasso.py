@@ -1,0 +1,145 @@
+"""A lasso drawn on one photo, carried to every view through the 3D points, and what applying it changes
+(Qt-free).
+
+The lasso selects the drawn view's pixels inside the polygon. A pixel of another view joins when its 3D
+point, seen from the drawn view's camera, falls inside the polygon and is the surface that camera sees
+there (its camera depth agrees with the depth of the drawn view's own point at that pixel within
+``DEPTH_TOLERANCE``): the same surface, not something behind it.
+
+``prepare`` builds the edit (split off, assign, unlabel: the builders of ``app.edits``) and reads what
+changes from the edit itself: the pixels its label diff touches in every view and the points of the cloud
+behind them. The preview shows exactly that, and applying pushes that same edit, so the preview cannot
+promise anything the edit does not do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app import edits
+from app.edit_record import Edit, EditError, LabelDiff
+from app.scene import NO_INSTANCE, Scene
+
+DEPTH_TOLERANCE = 0.03  # relative depth difference still counted as the same surface
+MODES = ("split", "assign", "unlabel")
+
+
+def camera_points(scene: Scene, view: int, points: np.ndarray) -> np.ndarray:
+    """(N, 3) world points -> (N, 3) [column, row, depth] in ``view``'s model-grid pixels (depth <= 0:
+    behind the camera; column and row are then NaN)."""
+    ext = np.asarray(scene.extrinsic[view], np.float64)
+    k = np.asarray(scene.intrinsic[view], np.float64)
+    cam = np.asarray(points, np.float64) @ ext[:, :3].T + ext[:, 3]
+    z = cam[:, 2]
+    out = np.full((cam.shape[0], 3), np.nan)
+    out[:, 2] = z
+    front = z > 1e-9
+    out[front, 0] = k[0, 0] * cam[front, 0] / z[front] + k[0, 2]
+    out[front, 1] = k[1, 1] * cam[front, 1] / z[front] + k[1, 2]
+    return out
+
+
+def carried_selection(
+    scene: Scene, view: int, polygon: np.ndarray, tolerance: float = DEPTH_TOLERANCE
+) -> np.ndarray:
+    """(S, H, W) bool: the pixels of every view that a lasso drawn on ``view`` reaches (see module doc).
+
+    ``polygon`` is (P, 2) in the drawn view's model-grid pixel coordinates (x = column, y = row).
+    """
+    polygon = np.asarray(polygon, np.float64).reshape(-1, 2)
+    out = edits.pixels_in_view_polygon(scene, view, polygon)
+    if polygon.shape[0] < 3:
+        return out
+    h, w = scene.image_size
+    ref = camera_points(scene, view, np.asarray(scene.point_map[view]).reshape(-1, 3))[:, 2].reshape(h, w)
+    for other in range(scene.n_views):
+        if other == view:
+            continue
+        uvz = camera_points(scene, view, np.asarray(scene.point_map[other]).reshape(-1, 3))
+        inside = edits.points_in_polygon(uvz[:, :2], polygon)
+        idx = np.flatnonzero(inside)
+        col = np.clip(np.rint(uvz[idx, 0]).astype(np.int64), 0, w - 1)
+        row = np.clip(np.rint(uvz[idx, 1]).astype(np.int64), 0, h - 1)
+        seen = ref[row, col]
+        same = np.abs(uvz[idx, 2] - seen) <= tolerance * np.abs(seen)
+        hit = np.zeros(h * w, bool)
+        hit[idx[same]] = True
+        out[other] = hit.reshape(h, w)
+    return out
+
+
+def changed_pixels(scene: Scene, edit: Edit) -> np.ndarray:
+    """(S, H, W) bool: the pixels whose instance id ``edit`` changes."""
+    out = np.zeros(scene.labels.shape, bool)
+    if isinstance(edit.labels, LabelDiff):
+        out.reshape(-1)[edit.labels.index] = True
+    return out
+
+
+@dataclass
+class PhotoEdit:
+    """A prepared lasso edit and what it changes; ``edit`` is what applying pushes."""
+
+    view: int
+    mode: str
+    edit: Edit
+    changed: np.ndarray  # (S, H, W) bool: pixels relabelled in every view
+    points: np.ndarray  # (M,) indices into scene.points of the points relabelled
+    based_on: np.ndarray  # the scene's label maps the edit was built on
+
+    @property
+    def view_pixels(self) -> list[int]:
+        """Pixels changing in each view."""
+        return [int(n) for n in self.changed.sum(axis=(1, 2))]
+
+    @property
+    def views(self) -> list[int]:
+        return [v for v, n in enumerate(self.view_pixels) if n]
+
+    @property
+    def summary(self) -> str:
+        n, k = int(self.points.shape[0]), len(self.views)
+        return f"{n:,} point{'s' if n != 1 else ''}, {k} view{'s' if k != 1 else ''}"
+
+    def is_current(self, scene: Scene) -> bool:
+        """True while the scene's labels and instances are those the edit was built on."""
+        if scene.labels is not self.based_on and not np.array_equal(scene.labels, self.based_on):
+            return False
+        return tuple(scene.instances.values()) == tuple(self.edit.table_before or ())
+
+
+def build_edit(scene: Scene, mode: str, selection: np.ndarray, selected: int | None) -> Edit:
+    """The edit of ``mode`` for a pixel selection: "split" it off instance ``selected``, "assign" it to
+    ``selected`` (None: a new instance) or "unlabel" it."""
+    if mode == "split":
+        if selected is None:
+            raise EditError("select the instance to split first")
+        return edits.split_by_mask(scene, selected, selection)
+    if mode == "assign":
+        return edits.reassign(scene, selection, selected)
+    if mode == "unlabel":
+        return edits.reassign(scene, selection, NO_INSTANCE)
+    raise EditError(f"unknown lasso mode {mode!r}; use one of {', '.join(MODES)}")
+
+
+def prepare(
+    scene: Scene,
+    view: int,
+    polygon: np.ndarray,
+    mode: str,
+    selected: int | None = None,
+    tolerance: float = DEPTH_TOLERANCE,
+) -> PhotoEdit:
+    """The edit a lasso on ``view`` makes in every view, and exactly what it changes (EditError when it
+    would change nothing or cannot be done)."""
+    based_on = scene.labels
+    selection = carried_selection(scene, view, polygon, tolerance)
+    edit = build_edit(scene, mode, selection, selected)
+    changed = changed_pixels(scene, edit)
+    points = np.flatnonzero(changed[scene.point_mask])
+    n_views = int(changed.any(axis=(1, 2)).sum())
+    edit.text = f"{edit.text} (lasso on view {view + 1}, {n_views} view{'s' if n_views != 1 else ''})"
+    edit.details = {**edit.details, "view": int(view), "views": n_views}
+    return PhotoEdit(int(view), mode, edit, changed, points, based_on)

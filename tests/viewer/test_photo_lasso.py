@@ -1,0 +1,123 @@
+"""A real lasso drawn on one photo of the bundled sample room (ground-truth geometry and instances) in
+Edit > Draw on a view: before anything changes the dialog previews the pixels of every view and the 3D view
+highlights the points; Enter applies exactly that as one undo step, Esc leaves the scene untouched."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from app.paths import SAMPLE_DIR
+from viewer.colouring import dimmed
+from viewer.point_highlight import FADE_KEEP, HIGHLIGHT_RGB
+
+CHAIR = 3  # one of the sample room's three red chairs, large in view 1
+
+
+@pytest.fixture
+def sample_window(make_window, tmp_path, monkeypatch, qtbot):
+    from app.semantics.ground_truth import scene_from_synthetic
+    from training.synthetic.storage import read_scene
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    scene = scene_from_synthetic(read_scene(SAMPLE_DIR / "scene_000012")).scene
+    window = make_window()
+    window.document.set_scene(scene)
+    qtbot.waitUntil(lambda: window.view.scene is scene, timeout=30_000)
+    window.view.set_frustums_visible(False)
+    yield window, scene
+    window.document.set_modified(False)
+
+
+def _lasso(dialog, qtbot, polygon_rc: np.ndarray) -> None:
+    """Drag a freehand lasso through (row, col) model-grid points on the dialog's photo."""
+    canvas = dialog.canvas
+    scale, ox, oy = canvas._geometry()
+
+    def at(r: float, c: float) -> QPoint:
+        return QPoint(round(ox + (c + 0.5) * scale), round(oy + (r + 0.5) * scale))
+
+    pts = [at(r, c) for r, c in polygon_rc]
+    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[0])
+    for p in pts[1:]:
+        QTest.mouseMove(canvas, p)
+    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[-1])
+    qtbot.wait(10)
+
+
+def _around(mask: np.ndarray, pad: int = 3, n: int = 24) -> np.ndarray:
+    """A closed freehand loop (row, col) around a mask: an ellipse through its bounding box."""
+    rr, cc = np.nonzero(mask)
+    r0, r1, c0, c1 = rr.min() - pad, rr.max() + pad, cc.min() - pad, cc.max() + pad
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    rows = (r0 + r1) / 2 + (r1 - r0) / 2 * 1.3 * np.sin(t)
+    cols = (c0 + c1) / 2 + (c1 - c0) / 2 * 1.3 * np.cos(t)
+    rc = np.stack([rows, cols], 1)
+    h, w = mask.shape
+    return np.clip(rc, 0, [h - 1, w - 1])
+
+
+def test_photo_lasso_previews_then_applies_exactly_that(sample_window, qtbot) -> None:
+    window, scene = sample_window
+    ctl, view = window.editing, window.view
+    window.selection.select(CHAIR)
+    window.actions_["draw_on_view"].trigger()
+    dialog = ctl._view_lasso
+    qtbot.waitExposed(dialog)
+    assert dialog.current_view() == 0 and dialog.current_mode() == "split"
+    before = np.array(scene.labels, copy=True)
+    index = ctl.stack.index()
+
+    _lasso(dialog, qtbot, _around(scene.labels[0] == CHAIR))
+    pending = dialog.pending
+    assert pending is not None
+    # nothing has changed yet
+    np.testing.assert_array_equal(scene.labels, before)
+    assert ctl.stack.index() == index and dialog.apply_button.isEnabled()
+    preview_pixels, preview_points = pending.changed.copy(), pending.points.copy()
+    views = pending.views
+    assert views[0] == 0 and len(views) >= 4  # the chair's pixels in the other views follow
+    assert f"{len(preview_points):,} points, {len(views)} views" in dialog.summary.text()
+    for v in range(scene.n_views):  # every view's thumbnail says how many of its pixels change
+        count = int(preview_pixels[v].sum())
+        assert dialog.strip.item(v).text() == f"{v + 1}" + (f": {count:,} px" if count else "")
+    # the 3D view: exactly those points in the highlight colour, every other point faded
+    colours = view.displayed_colours()
+    is_lit = np.all(colours == HIGHLIGHT_RGB, axis=1)
+    np.testing.assert_array_equal(np.flatnonzero(is_lit), preview_points)
+    faded = dimmed(view.base_colours(), view._background_rgb(), keep=FADE_KEEP)
+    np.testing.assert_array_equal(np.delete(colours, preview_points, 0), np.delete(faded, preview_points, 0))
+    shots = os.environ.get("IGGT_PHOTO_LASSO_SHOTS")
+    if shots:
+        dialog.grab().save(f"{shots}/photo_lasso_dialog.png")
+        view.save_screenshot(f"{shots}/photo_lasso_3d.png")
+
+    # Enter applies: exactly the previewed pixels and points change, as one undo step
+    QTest.keyClick(dialog, Qt.Key.Key_Return)
+    assert dialog.pending is None and dialog.isVisible()
+    changed = scene.labels != before
+    np.testing.assert_array_equal(changed, preview_pixels)
+    np.testing.assert_array_equal(np.flatnonzero(changed[scene.point_mask]), preview_points)
+    assert ctl.stack.index() == index + 1
+    new_id = window.selection.instance
+    assert new_id not in before and set(np.unique(scene.labels[changed])) == {new_id}
+    assert set(np.unique(before[changed])) == {CHAIR}
+    assert not ctl.highlight.active and not np.all(view.displayed_colours() == HIGHLIGHT_RGB, axis=1).any()
+    window.actions_["undo"].trigger()
+    np.testing.assert_array_equal(scene.labels, before)
+    assert ctl.stack.index() == index
+
+    # Esc cancels a preview and changes nothing; a second Esc closes the dialog
+    dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("unlabel"))
+    _lasso(dialog, qtbot, _around(scene.labels[0] == CHAIR))
+    assert dialog.pending is not None and ctl.highlight.active
+    QTest.keyClick(dialog, Qt.Key.Key_Escape)
+    assert dialog.pending is None and dialog.isVisible() and not ctl.highlight.active
+    np.testing.assert_array_equal(scene.labels, before)
+    assert ctl.stack.index() == index and ctl.stack.count() == index + 1  # nothing pushed, redo kept
+    QTest.keyClick(dialog, Qt.Key.Key_Escape)
+    assert not dialog.isVisible()

@@ -1,0 +1,209 @@
+"""Edit > "Draw on a view…": draw a lasso (or a box with Shift) on one photo to split it off the selected
+instance, assign it or make it unlabelled, in every view at once.
+
+Nothing changes while drawing: each shape is prepared by ``app.photo_lasso`` and previewed first, in this
+photo and in the thumbnails of the other views (the pixels that will change, tinted) and as "1,234 points,
+5 views"; the window's 3D view highlights the points (``preview_changed``). Enter (Apply) applies exactly
+that edit as one undo step (``apply_requested``); Esc (Cancel) drops it and leaves the scene untouched.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import photo_lasso
+from app.colors import label_image
+from app.edits import EditError
+from app.scene import Scene
+from viewer.imagery import mask_edges, to_pixmap
+from viewer.lasso import ViewCanvas
+from viewer.panels.thumbnails import VIEW_ROLE, ThumbnailStrip
+
+CHANGE_COLOUR = np.array([255, 214, 0], np.float32)  # pixels and points the edit will change
+THUMB_SIDE = 110
+REST_KEEP = 0.55  # brightness of the unchanged pixels while a preview is shown
+HINT = "Drag to draw a lasso on the photo; hold Shift for a box. Nothing changes until you apply."
+
+
+def tinted(rgb: np.ndarray, mask: np.ndarray, colour: np.ndarray, alpha: float = 0.6) -> np.ndarray:
+    """``rgb`` with ``mask`` blended towards ``colour`` and its outline drawn solid."""
+    out = np.array(rgb, dtype=np.float32, copy=True)
+    out[mask] = (1 - alpha) * out[mask] + alpha * colour
+    out[mask_edges(mask)] = colour
+    return out.astype(np.uint8)
+
+
+class PhotoLassoDialog(QDialog):
+    preview_changed = Signal(object)  # the pending app.photo_lasso.PhotoEdit, or None
+    apply_requested = Signal(object)  # the PhotoEdit to apply
+
+    MODES = (("split", "Split off the selected instance"), ("assign", "Assign to the selected instance"),
+             ("unlabel", "Make unlabelled"))  # fmt: skip
+
+    def __init__(self, scene: Scene, selected, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("view_lasso_dialog")
+        self.setWindowTitle("Draw on a view")
+        self.scene = scene
+        self.selected = selected
+        self.pending: photo_lasso.PhotoEdit | None = None
+        self.view_box = QComboBox(self)
+        self.view_box.setObjectName("view_lasso_view")
+        for i, view in enumerate(scene.views):
+            self.view_box.addItem(f"{i + 1}: {view.name}", i)
+        self.mode_box = QComboBox(self)
+        self.mode_box.setObjectName("view_lasso_mode")
+        for key, text in self.MODES:
+            self.mode_box.addItem(text, key)
+        if selected is None:
+            self.mode_box.setCurrentIndex(1)
+        self.canvas = ViewCanvas(self)
+        self.canvas.polygon_finished.connect(self._on_polygon)
+        self.strip = ThumbnailStrip(self, icon_side=THUMB_SIDE)
+        self.strip.setObjectName("view_lasso_thumbnails")
+        self.strip.view_activated.connect(self._draw_on)
+        self.summary = QLabel(HINT, self)
+        self.summary.setObjectName("view_lasso_summary")
+        self.summary.setWordWrap(True)
+        buttons = QDialogButtonBox(self)
+        self.apply_button = QPushButton("Apply", self)
+        self.apply_button.setObjectName("view_lasso_apply")
+        self.apply_button.setToolTip("Apply the previewed change (Enter); Ctrl+Z undoes it")
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setObjectName("view_lasso_cancel")
+        self.cancel_button.setToolTip("Drop the previewed change (Esc); the scene stays as it is")
+        close = QPushButton("Close", self)
+        close.setAutoDefault(False)
+        self.cancel_button.setAutoDefault(False)
+        for button, role in ((self.apply_button, QDialogButtonBox.ButtonRole.AcceptRole),
+                             (self.cancel_button, QDialogButtonBox.ButtonRole.ActionRole),
+                             (close, QDialogButtonBox.ButtonRole.RejectRole)):  # fmt: skip
+            buttons.addButton(button, role)
+        self.apply_button.clicked.connect(self.apply)
+        self.cancel_button.clicked.connect(self.cancel)
+        close.clicked.connect(self.close)
+        self.apply_button.setDefault(True)
+        top = QHBoxLayout()
+        top.addWidget(self.view_box, 1)
+        top.addWidget(self.mode_box, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.canvas, 1)
+        layout.addWidget(self.strip)
+        layout.addWidget(self.summary)
+        layout.addWidget(buttons)
+        self.view_box.currentIndexChanged.connect(lambda _i: self._set_pending(None))
+        self.mode_box.currentIndexChanged.connect(lambda _i: self._set_pending(None))
+        self._set_pending(None)
+        self.resize(820, 720)
+
+    # ------------------------------------------------------------------------------------------ state
+    def current_view(self) -> int:
+        return int(self.view_box.currentData())
+
+    def current_mode(self) -> str:
+        return str(self.mode_box.currentData())
+
+    def _selected_id(self) -> int | None:
+        sel = self.selected
+        return None if sel is None or sel.id not in self.scene.instances else int(sel.id)
+
+    def _set_pending(self, pending: photo_lasso.PhotoEdit | None, message: str | None = None) -> None:
+        self.pending = pending
+        self.apply_button.setEnabled(pending is not None)
+        self.cancel_button.setEnabled(pending is not None)
+        if pending is not None:
+            self.summary.setText(f"Will change {pending.summary}: Enter applies, Esc cancels.")
+        else:
+            self.summary.setText(message or HINT)
+        self._show_images()
+        self.preview_changed.emit(pending)
+
+    def _draw_on(self, view: int) -> None:
+        self.view_box.setCurrentIndex(self.view_box.findData(view))
+
+    # ---------------------------------------------------------------------------------------- images
+    def _view_rgb(self, v: int, changed: np.ndarray | None) -> np.ndarray:
+        rgb = np.asarray(self.scene.images[v]).copy()
+        sid = self._selected_id()
+        if sid is not None:
+            hit = self.scene.labels[v] == sid
+            tint = label_image(self.scene.labels[v], self.scene.instance_colours())
+            rgb[hit] = (0.5 * rgb[hit] + 0.5 * tint[hit]).astype(np.uint8)
+        if changed is not None:  # a preview: what changes tinted, the rest darkened so it stands out
+            rgb = np.where(changed[..., None], rgb, (rgb * REST_KEEP).astype(np.uint8))
+            if changed.any():
+                rgb = tinted(rgb, changed, CHANGE_COLOUR)
+        return rgb
+
+    def _show_images(self) -> None:
+        changed = None if self.pending is None else self.pending.changed
+        drawn = self.current_view()
+        self.canvas.set_image(self._view_rgb(drawn, None if changed is None else changed[drawn]),
+                              keep_shape=self.pending is not None)  # fmt: skip
+        counts = [0] * self.scene.n_views if self.pending is None else self.pending.view_pixels
+        entries = []
+        for v, info in enumerate(self.scene.views):
+            rgb = self._view_rgb(v, None if changed is None else changed[v])
+            caption = f"{v + 1}" + (f": {counts[v]:,} px" if counts[v] else "")
+            entries.append((v, to_pixmap(rgb), caption, info.name))
+        self.strip.set_items(entries)
+        item = self.strip.item(drawn)
+        if item is not None and item.data(VIEW_ROLE) == drawn:
+            self.strip.setCurrentItem(item)
+
+    # --------------------------------------------------------------------------------------- actions
+    def _on_polygon(self, polygon: np.ndarray) -> None:
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            pending = photo_lasso.prepare(
+                self.scene, self.current_view(), polygon, self.current_mode(), self._selected_id()
+            )
+        except EditError as exc:
+            self._set_pending(None, f"Nothing to change: {exc}")
+            return
+        finally:
+            QApplication.restoreOverrideCursor()
+        self._set_pending(pending)
+
+    def apply(self) -> None:
+        pending = self.pending
+        if pending is None:
+            return
+        self._set_pending(None)
+        self.apply_requested.emit(pending)
+        self._show_images()  # the scene's new labels
+
+    def cancel(self) -> None:
+        self._set_pending(None)
+
+    def reject(self) -> None:
+        """Esc: drop the preview first; with nothing previewed, close."""
+        if self.pending is not None:
+            self.cancel()
+            return
+        super().reject()
+
+    def closeEvent(self, event) -> None:
+        """Closing the window drops the preview and closes (Esc only drops the preview)."""
+        if self.pending is not None:
+            self._set_pending(None)
+        super().closeEvent(event)
+
+    def done(self, result: int) -> None:
+        if self.pending is not None:
+            self.pending = None
+            self.preview_changed.emit(None)
+        super().done(result)
