@@ -77,21 +77,19 @@ def install_features(window) -> None:
     from PySide6.QtCore import QTimer
 
     from viewer.context_menu import install_context_menu
+    from viewer.dock_tabs import tabify_groups
     from viewer.measure_tool import install_measure
     from viewer.panels.query import install_query_panel
     from viewer.review_panel import install_review
     from viewer.view_image import install_view_image
 
-    # tabs are made once the window is shown: in a never-shown window they leave a stray tab bar
-    window.tabifyDockWidget(window.instance_panel, window.history)
     find = install_query_panel(window)
     window.scroll_when_cramped(find)
-    window.tabifyDockWidget(window.instances_panel, find)  # ranked instances: a tab beside the list
-    window.instances_panel.raise_()
     review = install_review(window)
     window.scroll_when_cramped(review)
-    window.tabifyDockWidget(window.instance_panel, review)  # the right column stays two panels high
-    window.instance_panel.raise_()
+    # tabs are made once the window is shown: in a never-shown window they leave a stray tab bar;
+    # Find (ranked instances) is a tab beside the list, the right column stays two panels high
+    tabify_groups(window, [[window.instance_panel, window.history, review], [window.instances_panel, find]])
     install_measure(window)
     install_context_menu(window)
     install_view_image(window)
