@@ -27,18 +27,19 @@ MODES = ("split", "assign", "unlabel")
 
 
 def camera_points(scene: Scene, view: int, points: np.ndarray) -> np.ndarray:
-    """(N, 3) world points -> (N, 3) [column, row, depth] in ``view``'s model-grid pixels (depth <= 0:
-    behind the camera; column and row are then NaN)."""
-    ext = np.asarray(scene.extrinsic[view], np.float64)
-    k = np.asarray(scene.intrinsic[view], np.float64)
-    cam = np.asarray(points, np.float64) @ ext[:, :3].T + ext[:, 3]
+    """(N, 3) world points -> (N, 3) float32 [column, row, depth] in ``view``'s model-grid pixels (depth
+    <= 0: behind the camera; column and row are then NaN). float32 is ample for pixels and a 3 % depth test
+    and twice as fast on millions of points."""
+    ext = np.asarray(scene.extrinsic[view], np.float32)
+    k = np.asarray(scene.intrinsic[view], np.float32)
+    # einsum, not @: BLAS is ~5x slower on (N, 3) x (3, 3) (thread start-up for a tiny inner dimension)
+    cam = np.einsum("nj,kj->nk", np.asarray(points, np.float32), ext[:, :3]) + ext[:, 3]
     z = cam[:, 2]
-    out = np.full((cam.shape[0], 3), np.nan)
-    out[:, 2] = z
-    front = z > 1e-9
-    out[front, 0] = k[0, 0] * cam[front, 0] / z[front] + k[0, 2]
-    out[front, 1] = k[1, 1] * cam[front, 1] / z[front] + k[1, 2]
-    return out
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = np.where(z > 1e-9, 1.0 / z, np.nan).astype(np.float32)
+    cam[:, 0] = k[0, 0] * cam[:, 0] * inv + k[0, 2]
+    cam[:, 1] = k[1, 1] * cam[:, 1] * inv + k[1, 2]
+    return cam
 
 
 def carried_selection(

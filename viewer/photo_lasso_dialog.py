@@ -2,8 +2,9 @@
 instance, assign it or make it unlabelled, in every view at once.
 
 Nothing changes while drawing: each shape is prepared by ``app.photo_lasso`` and previewed first, in this
-photo and in the thumbnails of the other views (the pixels that will change, tinted) and as "1,234 points,
-5 views"; the window's 3D view highlights the points (``preview_changed``). Enter (Apply) applies exactly
+photo and in the thumbnails of the other views (the pixels that will change, tinted; a click on a thumbnail
+shows that photo large, the preview stays) and as "1,234 points, 5 views"; the window's 3D view highlights
+the points (``preview_changed``). A new shape on any photo replaces the preview. Enter (Apply) applies exactly
 that edit as one undo step (``apply_requested``); Esc (Cancel) drops it and leaves the scene untouched.
 """
 
@@ -104,7 +105,7 @@ class PhotoLassoDialog(QDialog):
         layout.addWidget(self.strip)
         layout.addWidget(self.summary)
         layout.addWidget(buttons)
-        self.view_box.currentIndexChanged.connect(lambda _i: self._set_pending(None))
+        self.view_box.currentIndexChanged.connect(lambda _i: self._show_photo())
         self.mode_box.currentIndexChanged.connect(lambda _i: self._set_pending(None))
         self._set_pending(None)
         self.resize(820, 720)
@@ -148,20 +149,26 @@ class PhotoLassoDialog(QDialog):
                 rgb = tinted(rgb, changed, CHANGE_COLOUR)
         return rgb
 
+    def _changed(self, v: int) -> np.ndarray | None:
+        return None if self.pending is None else self.pending.changed[v]
+
     def _show_images(self) -> None:
-        changed = None if self.pending is None else self.pending.changed
-        drawn = self.current_view()
-        self.canvas.set_image(self._view_rgb(drawn, None if changed is None else changed[drawn]),
-                              keep_shape=self.pending is not None)  # fmt: skip
+        """The photo drawn on and every thumbnail (after the preview or the scene changed)."""
         counts = [0] * self.scene.n_views if self.pending is None else self.pending.view_pixels
         entries = []
         for v, info in enumerate(self.scene.views):
-            rgb = self._view_rgb(v, None if changed is None else changed[v])
             caption = f"{v + 1}" + (f": {counts[v]:,} px" if counts[v] else "")
-            entries.append((v, to_pixmap(rgb), caption, info.name))
+            entries.append((v, to_pixmap(self._view_rgb(v, self._changed(v))), caption, info.name))
         self.strip.set_items(entries)
-        item = self.strip.item(drawn)
-        if item is not None and item.data(VIEW_ROLE) == drawn:
+        self._show_photo()
+
+    def _show_photo(self) -> None:
+        """The current photo; the shape stays on the photo it was drawn on, others show what it changes."""
+        v = self.current_view()
+        keep = self.pending is not None and self.pending.view == v
+        self.canvas.set_image(self._view_rgb(v, self._changed(v)), keep_shape=keep)
+        item = self.strip.item(v)
+        if item is not None and item.data(VIEW_ROLE) == v:
             self.strip.setCurrentItem(item)
 
     # --------------------------------------------------------------------------------------- actions

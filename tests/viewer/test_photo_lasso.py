@@ -96,6 +96,15 @@ def test_photo_lasso_previews_then_applies_exactly_that(sample_window, qtbot) ->
         dialog.grab().save(f"{shots}/photo_lasso_dialog.png")
         view.save_screenshot(f"{shots}/photo_lasso_3d.png")
 
+    # a click on another view's thumbnail shows that photo large; the preview stays
+    other = views[1]
+    strip = dialog.strip
+    QTest.mouseClick(strip.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     strip.visualItemRect(strip.item(other)).center())  # fmt: skip
+    assert dialog.current_view() == other and dialog.pending is pending and not dialog.canvas.points
+    if shots:
+        dialog.grab().save(f"{shots}/photo_lasso_other_view.png")
+
     # Enter applies: exactly the previewed pixels and points change, as one undo step
     QTest.keyClick(dialog, Qt.Key.Key_Return)
     assert dialog.pending is None and dialog.isVisible()
