@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 METRE_SUFFIX = " m"
 MAX_SNAPS = 6
+MAX_LABELS = 7  # more grid lines than this: only every other one is labelled (the labels would overlap)
 EDGE = 1e-6  # in steps
 
 
@@ -61,7 +62,7 @@ class GridAxis:
     shown_lo: float  # displayed unit (metres or scene units)
     shown_hi: float
     step: float  # displayed unit
-    labels: tuple[str, ...]
+    labels: tuple[str, ...]  # one per grid line; "" where a line is left unlabelled
 
     @property
     def vtk_range(self) -> tuple[float, float]:
@@ -116,7 +117,11 @@ def grid_axis(lo_units: float, hi_units: float, metres_per_unit: float | None) -
     a, b = _snap(lo, hi, step)
     n = round((b - a) / step) + 1
     unit = "" if metres_per_unit is None else METRE_SUFFIX
-    labels = tuple(format_tick(a + k * step, step, unit) for k in range(n))
+    k0 = round(a / step)
+    thin = n > MAX_LABELS
+    labels = tuple(
+        "" if thin and (k0 + k) % 2 else format_tick(a + k * step, step, unit) for k in range(n)
+    )
     edge = EDGE * step
     return GridAxis((a - edge) / s, (b + edge) / s, a, b, step, labels)
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from app.scale_grid import axis_step, format_tick, grid_axis, grid_spec
+from app.scale_grid import MAX_LABELS, axis_step, format_tick, grid_axis, grid_spec
 
 
 def _round(step: float) -> bool:
@@ -34,7 +34,12 @@ def test_axis_snaps_to_round_ticks_covering_the_extent() -> None:
         assert _round(axis.step) and math.isclose(axis.step, axis_step(axis.vtk_range[1] - axis.vtk_range[0]))
         for t in axis.ticks:
             assert abs(t / axis.step - round(t / axis.step)) < 1e-6
-        assert [float(x.removesuffix(" m")) for x in axis.labels] == pytest.approx(axis.ticks, abs=1e-9)
+        shown = [(lab, t) for lab, t in zip(axis.labels, axis.ticks, strict=True) if lab]
+        values = [float(lab.removesuffix(" m")) for lab, _ in shown]
+        assert values == pytest.approx([t for _, t in shown], abs=1e-9)
+        assert 2 <= len(shown) <= MAX_LABELS
+        if len(shown) < len(axis.labels):  # every other line labelled: the even multiples of the step
+            assert all(round(t / axis.step) % 2 == 0 for _, t in shown)
         assert (axis.lo * s, axis.hi * s) == pytest.approx(axis.vtk_range)
         assert axis.vtk_range[0] < axis.shown_lo and axis.vtk_range[1] > axis.shown_hi
 
@@ -50,6 +55,12 @@ def test_units_without_scale_metres_with_it() -> None:
     assert metric.axes[0].labels == ("0.0 m", "0.5 m", "1.0 m", "1.5 m", "2.0 m", "2.5 m", "3.0 m")
     assert metric.axes[0].lo == pytest.approx(0.0, abs=1e-6)
     assert metric.axes[0].hi == pytest.approx(3.0 / 2.69)
+
+
+def test_crowded_axis_labels_every_other_line() -> None:
+    axis = grid_axis(-1.0, 0.62, None)  # 0.2 apart: ten lines, labelled at the even multiples (zero too)
+    assert axis.step == pytest.approx(0.2)
+    assert axis.labels == ("", "-0.8", "", "-0.4", "", "0.0", "", "0.4", "", "0.8")
 
 
 def test_tick_format() -> None:

@@ -38,7 +38,10 @@ def test_grid_in_metres_after_set_scale(room, qtbot, tmp_path) -> None:
     assert window.state.grid_visible
     units = view.grid.labels()
     assert len(units) == 3 and all(not lab.endswith("m") for axis in units for lab in axis)
-    assert view.grid.spec.axes[0].step == pytest.approx(float(units[0][1]) - float(units[0][0]))
+    assert units == [list(a.labels) for a in view.grid.spec.axes] and not view.grid.spec.in_metres
+    lo_u, hi_u = np.asarray(scene.points).min(0), np.asarray(scene.points).max(0)
+    assert all(a.ticks[0] <= lo_u[k] + 1e-6 and a.ticks[-1] >= hi_u[k] - 1e-6
+               for k, a in enumerate(view.grid.spec.axes))  # fmt: skip
 
     # one known length: two points of the room whose true distance is known, as the user clicks a door
     pts, true_pts = np.asarray(scene.points), np.asarray(metric.points)
@@ -51,10 +54,12 @@ def test_grid_in_metres_after_set_scale(room, qtbot, tmp_path) -> None:
     assert drawn == [list(axis.labels) for axis in spec.axes]
     lo, hi = true_pts.min(0), true_pts.max(0)
     for k, axis in enumerate(spec.axes):
-        assert all(lab.endswith(" m") for lab in drawn[k])
+        assert all(lab.endswith(" m") for lab in drawn[k] if lab)
         mantissa = axis.step / 10 ** math.floor(math.log10(axis.step) + 1e-9)
         assert min(abs(mantissa - m) for m in (1, 2, 5)) < 1e-9  # a round number of metres
-        ticks = [float(lab.removesuffix(" m")) for lab in drawn[k]]
+        ticks = axis.ticks
+        assert [float(lab.removesuffix(" m")) for lab in drawn[k] if lab] == pytest.approx(
+            [t for lab, t in zip(drawn[k], ticks, strict=True) if lab])
         assert np.diff(ticks) == pytest.approx(axis.step)
         # the grid covers the room's true extent in metres, at most one step wider on each side
         assert ticks[0] <= lo[k] + 1e-6 and ticks[-1] >= hi[k] - 1e-6
