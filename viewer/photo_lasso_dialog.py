@@ -60,6 +60,7 @@ class PhotoLassoDialog(QDialog):
         self.scene = scene
         self.selected = selected
         self.pending: photo_lasso.PhotoEdit | None = None
+        self._shape: tuple[int, np.ndarray] | None = None  # (view, polygon) drawn last
         self.view_box = QComboBox(self)
         self.view_box.setObjectName("view_lasso_view")
         for i, view in enumerate(scene.views):
@@ -106,7 +107,7 @@ class PhotoLassoDialog(QDialog):
         layout.addWidget(self.summary)
         layout.addWidget(buttons)
         self.view_box.currentIndexChanged.connect(lambda _i: self._show_photo())
-        self.mode_box.currentIndexChanged.connect(lambda _i: self._set_pending(None))
+        self.mode_box.currentIndexChanged.connect(lambda _i: self._on_mode())
         self._set_pending(None)
         self.resize(820, 720)
 
@@ -173,11 +174,19 @@ class PhotoLassoDialog(QDialog):
 
     # --------------------------------------------------------------------------------------- actions
     def _on_polygon(self, polygon: np.ndarray) -> None:
+        self._shape = (self.current_view(), polygon)
+        self._prepare()
+
+    def _on_mode(self) -> None:
+        """Another mode: the shape previewed (if any) is prepared again in it."""
+        if self.pending is not None and self._shape is not None:
+            self._prepare()
+
+    def _prepare(self) -> None:
+        view, polygon = self._shape
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            pending = photo_lasso.prepare(
-                self.scene, self.current_view(), polygon, self.current_mode(), self._selected_id()
-            )
+            pending = photo_lasso.prepare(self.scene, view, polygon, self.current_mode(), self._selected_id())
         except EditError as exc:
             self._set_pending(None, f"Nothing to change: {exc}")
             return

@@ -106,7 +106,7 @@ def test_photo_lasso_previews_then_applies_exactly_that(sample_window, qtbot) ->
         dialog.grab().save(f"{shots}/photo_lasso_other_view.png")
 
     # Enter applies: exactly the previewed pixels and points change, as one undo step
-    QTest.keyClick(dialog, Qt.Key.Key_Return)
+    QTest.keyClick(dialog.canvas, Qt.Key.Key_Return)  # where the user just drew
     assert dialog.pending is None and dialog.isVisible()
     changed = scene.labels != before
     np.testing.assert_array_equal(changed, preview_pixels)
@@ -120,11 +120,18 @@ def test_photo_lasso_previews_then_applies_exactly_that(sample_window, qtbot) ->
     np.testing.assert_array_equal(scene.labels, before)
     assert ctl.stack.index() == index
 
-    # Esc cancels a preview and changes nothing; a second Esc closes the dialog
-    dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("unlabel"))
+    # another mode prepares the same shape again; Esc cancels it and changes nothing; a second Esc closes
+    dialog.view_box.setCurrentIndex(0)
     _lasso(dialog, qtbot, _around(scene.labels[0] == CHAIR))
-    assert dialog.pending is not None and ctl.highlight.active
-    QTest.keyClick(dialog, Qt.Key.Key_Escape)
+    split = dialog.pending
+    assert split is not None and split.mode == "split"
+    dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("unlabel"))
+    unlabel = dialog.pending
+    assert unlabel is not None and unlabel.mode == "unlabel" and ctl.highlight.active
+    assert not (split.changed & ~unlabel.changed).any() and unlabel.changed.sum() > split.changed.sum()
+    lit = np.all(view.displayed_colours() == HIGHLIGHT_RGB, axis=1)
+    np.testing.assert_array_equal(np.flatnonzero(lit), unlabel.points)
+    QTest.keyClick(dialog.canvas, Qt.Key.Key_Escape)
     assert dialog.pending is None and dialog.isVisible() and not ctl.highlight.active
     np.testing.assert_array_equal(scene.labels, before)
     assert ctl.stack.index() == index and ctl.stack.count() == index + 1  # nothing pushed, redo kept
