@@ -91,9 +91,9 @@ def main() -> int:
         return None
 
     window.run_job(Job("reconstruct", slow, window), lambda _r: None, "Reconstructing Sample room", "failed")
-    wait(lambda: window.progress.value() > 250, 20)
+    wait(lambda: window.jobs.progress.value() > 250, 20)
     shot("02_first_minute_run_in_the_middle")
-    window.cancel_job()
+    window.jobs.cancel()
     pump()
 
     # ---- the sample room

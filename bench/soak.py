@@ -48,7 +48,7 @@ def _round(window, panel, qtbot, k: int, out: Path) -> None:
     iid = max(scene.instances, key=lambda i: scene.instances[i].stats.point_count)
     window.edit_instance(iid, name=f"soak round {k}")
     edits = len(scene.edit_log)
-    assert window.recluster(RunSettings(cluster_preset=PRESETS[k % len(PRESETS)]))
+    assert window.reclustering.recluster(RunSettings(cluster_preset=PRESETS[k % len(PRESETS)]))
     qtbot.waitUntil(lambda: window.job is None and len(scene.edit_log) > edits, timeout=300_000)
     panel.edit.setText("chair" if k % 2 else "table")
     panel.run_now()

@@ -2,10 +2,14 @@
 stack, the 3D view (or the empty state) and the dock panels, and connects them: panels and the view
 write to and follow the state (viewer.state), edits go through the undo stack (viewer.commands).
 
+The window owns its controllers as objects with explicit dependencies: ``jobs`` (viewer.job_runner: long
+jobs, one at a time, in the status bar), ``scenes`` (viewer.opening: open, reconstruct, save),
+``reclustering`` (viewer.reclustering), ``editing`` (viewer.editing) and ``presentation``.
+
 Extending it: register actions with ``window.actions_.add(ActionSpec(...), slot)`` (menus: file, edit,
-view, run, help), add docks with ``window.add_panel(dock)``, and send scene edits (app.edits.Edit) through
+view, run, help), add docks with ``window.add_panel(dock)``, send scene edits (app.edits.Edit) through
 ``window.push_edit(edit)`` (view changes the scene does not store: ``window.push_view``), which records
-them on the undo stack.
+them on the undo stack, and run long steps with ``window.run_job(job, on_success, text, error_title)``.
 """
 
 from __future__ import annotations
@@ -16,17 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QIcon
-from PySide6.QtWidgets import (
-    QLabel,
-    QMainWindow,
-    QMenu,
-    QMenuBar,
-    QProgressBar,
-    QStackedWidget,
-    QToolBar,
-    QToolButton,
-)
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMenu, QMenuBar, QStackedWidget, QToolBar
 
 from app.paths import ICONS_DIR
 from viewer.actions import ActionRegistry
@@ -45,7 +40,7 @@ from viewer.editing import EditingController
 from viewer.empty_state import EmptyStatePanel
 from viewer.imagery import ViewImages
 from viewer.job_runner import JobRunner
-from viewer.opening import SceneOpening, preload_clustering_modules
+from viewer.opening import SceneOpening
 from viewer.panels.clustering import ClusteringPanel
 from viewer.panels.display import DisplayPanel
 from viewer.panels.history import HistoryPanel
@@ -54,6 +49,7 @@ from viewer.panels.instances import InstanceListPanel
 from viewer.panels.views import ImageBrowserPanel
 from viewer.picking import PickResult
 from viewer.presentation import Presentation
+from viewer.reclustering import Reclustering
 from viewer.scene_view import SceneView
 from viewer.settings import AppSettings
 from viewer.state import COLOUR_MODES, ViewerState
@@ -87,7 +83,7 @@ def _saver(settings: AppSettings, key: str) -> Callable[[Any], None]:
     return save
 
 
-class MainWindow(SceneOpening, JobRunner, WindowLayout, QMainWindow):
+class MainWindow(WindowLayout, QMainWindow):
     def __init__(self, settings: AppSettings, log_path: Path | None = None) -> None:
         super().__init__()
         self.settings = settings
@@ -111,17 +107,7 @@ class MainWindow(SceneOpening, JobRunner, WindowLayout, QMainWindow):
         self.undo_stack = EditStack()
         self.undo_stack.setObjectName("edit_stack")
         self.images: ViewImages | None = None
-        self.job: Job | None = None  # the current long job (reconstruct, open)
-        self.waiting_jobs: list[tuple] = []  # run_job arguments of jobs asked for while one ran
-        from app.clustering import ClusterCache
-
-        self.cluster_cache = ClusterCache()  # re-clustering work that the settings do not change
-        self._warmed_scene: object | None = None
-        self._clustering_shown = False  # the Clustering panel is on screen (not a hidden tab)
-        self._settings_scene = None  # the scene whose settings events the clustering panel follows
         self._instances_scene = None  # the scene whose instance events the status bar follows
-        self.jobs_started = 0
-        self.last_job_outcome = ""  # "succeeded" | "failed" | "cancelled" (tests, status)
 
         # Menus are created in Python, never fetched from C++ (menuBar(), addMenu(str)): with VTK's GL
         # surfaces coming and going, shiboken can hand back a stale wrapper of another type for a
@@ -143,15 +129,25 @@ class MainWindow(SceneOpening, JobRunner, WindowLayout, QMainWindow):
         self.stack.addWidget(self.empty_state)
         self.stack.addWidget(self.view)
         self.setCentralWidget(self.stack)
-        self.empty_state.open_folder_requested.connect(self.open_folder_dialog)
-        self.empty_state.open_scene_requested.connect(self.open_scene_dialog)
-        self.empty_state.open_sample_requested.connect(self.open_sample)
-        self.empty_state.open_recent_requested.connect(self.open_path)
-        self.empty_state.cancel_requested.connect(self.cancel_job)
         self.empty_state.set_recent(self.settings.recent_paths())
 
-        self._build_status_bar()
+        self.jobs = JobRunner(
+            self.statusBar(), self, self.empty_state, has_scene=lambda: self.document.scene is not None,
+            recent_paths=self.settings.recent_paths, notify=self.notify, show_exception=self.show_exception,
+            busy_changed=self._update_enabled)
+        self.info_label = QLabel("", self)
+        self.info_label.setObjectName("info_label")
+        self.statusBar().addPermanentWidget(self.info_label)
+        self.scenes = SceneOpening(self, self.document, self.settings, self.jobs, show_error=self.show_error,
+                                   show_exception=self.show_exception, notify=self.notify)
+        self.empty_state.open_folder_requested.connect(self.scenes.open_folder_dialog)
+        self.empty_state.open_scene_requested.connect(self.scenes.open_scene_dialog)
+        self.empty_state.open_sample_requested.connect(self.scenes.open_sample)
+        self.empty_state.open_recent_requested.connect(self.scenes.open_path)
         self._build_panels()
+        self.reclustering = Reclustering(
+            self, self.document, self.jobs, self.clustering_panel, self.selection, push_edit=self.push_edit,
+            show_exception=self.show_exception, show_summary=self._show_summary)
         build_window_actions(self)
         from viewer.batch_scans import install as install_scans_panel
 
@@ -171,30 +167,6 @@ class MainWindow(SceneOpening, JobRunner, WindowLayout, QMainWindow):
         self._update_enabled()
 
     # ------------------------------------------------------------------------------ construction
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.stage_label = QLabel("", self)
-        self.stage_label.setObjectName("stage_label")
-        self.progress = QProgressBar(self)
-        self.progress.setObjectName("run_progress")
-        self.progress.setRange(0, 1000)
-        self.progress.setMaximumWidth(220)
-        self.progress.setTextVisible(False)
-        self.eta_label = QLabel("", self)
-        self.eta_label.setObjectName("eta_label")
-        self.cancel_button = QToolButton(self)
-        self.cancel_button.setObjectName("cancel_button")
-        self.cancel_button.setText("Cancel")
-        self.cancel_button.setToolTip("Stop the running job; the current scene stays as it is (Esc)")
-        self.cancel_button.clicked.connect(self.cancel_job)
-        self.info_label = QLabel("", self)
-        self.info_label.setObjectName("info_label")
-        self._job_widgets = (self.stage_label, self.progress, self.eta_label, self.cancel_button)
-        for w in self._job_widgets:
-            bar.addPermanentWidget(w)
-            w.setVisible(False)
-        bar.addPermanentWidget(self.info_label)
-
     def _build_panels(self) -> None:
         self.display_panel = DisplayPanel(self.state, self)
         self.instances_panel = InstanceListPanel(self.state, self.edit_instance, self)
@@ -218,8 +190,6 @@ class MainWindow(SceneOpening, JobRunner, WindowLayout, QMainWindow):
 
     def _connect(self) -> None:
         """Panels, view and state to each other and to the document (the window's wiring in one place)."""
-        self.clustering_panel.recluster_requested.connect(self.recluster)
-        self.clustering_panel.visibilityChanged.connect(self._on_clustering_panel_shown)
         self.instances_panel.isolate_requested.connect(self.set_isolating)
         self.instance_panel.view_activated.connect(self.open_view)
         self.images_panel.view_changed.connect(lambda v: self.view.go_to_view(v))
@@ -242,6 +212,23 @@ class MainWindow(SceneOpening, JobRunner, WindowLayout, QMainWindow):
         parent.addMenu(menu)
         return menu
 
+    # --------------------------------------------------------- the window's API for panels and scripts
+    @property
+    def job(self) -> Job | None:
+        """The running long job (None when idle)."""
+        return self.jobs.job
+
+    def run_job(self, job: Job, on_success: Callable[[Any], None], text: str, error_title: str) -> bool:
+        """Run a long step with progress and Cancel in the status bar (see viewer.job_runner)."""
+        return self.jobs.run(job, on_success, text, error_title)
+
+    def open_path(self, path: Path | str) -> bool:
+        """Open an image folder (reconstruct it) or a saved scene (see viewer.opening)."""
+        return self.scenes.open_path(path)
+
+    def open_sample(self) -> bool:
+        return self.scenes.open_sample()
+
     # ------------------------------------------------------------------------------ scene wiring
     def _on_scene_changed(self, scene) -> None:
         was_modified = self.document.modified
@@ -249,23 +236,12 @@ class MainWindow(SceneOpening, JobRunner, WindowLayout, QMainWindow):
         self.undo_stack.set_scene(scene)
         if was_modified:  # e.g. a new reconstruction or a recovered autosave: not saved anywhere yet
             self.undo_stack.resetClean()
-        self.cluster_cache.clear()
-        self._warmed_scene = None
-        for attr, slot in (("_settings_scene", self._on_scene_settings),
-                           ("_instances_scene", self._on_instances_changed)):
-            old = getattr(self, attr)
-            if old is not None:
-                signal = old.events.settings if attr == "_settings_scene" else old.events.instances
-                signal.disconnect(slot)
-            setattr(self, attr, scene)
+        if self._instances_scene is not None:
+            self._instances_scene.events.instances.disconnect(self._on_instances_changed)
+        self._instances_scene = scene
         if scene is not None:
-            scene.events.settings.connect(self._on_scene_settings)
             scene.events.instances.connect(self._on_instances_changed)
-            self._on_scene_settings()
-        if self._clustering_shown:
-            self.warm_up_clustering()
-        elif scene is not None:
-            preload_clustering_modules()
+        self.reclustering.set_scene(scene)
         self.images = ViewImages(scene) if scene is not None else None
         self.view.set_scene(scene)
         self.instances_panel.set_scene(scene)
@@ -275,7 +251,6 @@ class MainWindow(SceneOpening, JobRunner, WindowLayout, QMainWindow):
         self.stack.setCurrentWidget(self.view if scene is not None else self.empty_state)
         self.empty_state.set_recent(self.settings.recent_paths())
         self._show_summary()
-        self.clustering_panel.setEnabled(scene is not None)
         self._update_enabled()
 
     def _on_instances_changed(self) -> None:
@@ -393,7 +368,7 @@ class MainWindow(SceneOpening, JobRunner, WindowLayout, QMainWindow):
         paths = self.settings.recent_paths()
         for p in paths:
             act = self.recent_menu.addAction(p)
-            act.triggered.connect(lambda _c=False, p=p: self.open_path(p))
+            act.triggered.connect(lambda _c=False, p=p: self.scenes.open_path(p))
         if not paths:
             self.recent_menu.addAction("(none)").setEnabled(False)
         else:
@@ -403,8 +378,8 @@ class MainWindow(SceneOpening, JobRunner, WindowLayout, QMainWindow):
     def escape(self) -> None:
         if self.presentation.active:
             self.actions_["presentation"].setChecked(False)
-        elif self.job is not None:
-            self.cancel_job()
+        elif self.jobs.busy:
+            self.jobs.cancel()
         else:
             self.selection.clear()
 
@@ -421,6 +396,29 @@ class MainWindow(SceneOpening, JobRunner, WindowLayout, QMainWindow):
     @property
     def presenting(self) -> bool:
         return self.presentation.active
+
+    def show_settings(self):
+        from viewer.settings_dialog import SettingsDialog
+
+        scene = self.document.scene
+        dialog = SettingsDialog(self.settings, scene.n_views if scene is not None else None, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.applied.connect(self.clustering_panel.show_run_settings)
+        dialog.open()
+        self.settings_dialog = dialog
+        return dialog
+
+    def save_screenshot_dialog(self) -> None:
+        start = str(Path(self.settings.get("paths/last_dir", str(Path.home()))) / "iggt-view.png")
+        path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", start, "PNG images (*.png)")
+        if path:
+            if not path.lower().endswith(".png"):
+                path += ".png"
+            try:
+                self.view.save_screenshot(path)
+                self.notify(f"Saved {path}", 5000)
+            except Exception as exc:
+                self.show_exception("Cannot save the screenshot", exc)
 
     def show_about(self):
         return show_about(self)
@@ -447,7 +445,7 @@ class MainWindow(SceneOpening, JobRunner, WindowLayout, QMainWindow):
 
     def _update_enabled(self) -> None:
         has_scene = self.document.scene is not None
-        busy = self.job is not None
+        busy = self.jobs.busy
         for key in ("save", "save_as", "save_screenshot", "reset_view", "presentation"):
             self.actions_[key].setEnabled(has_scene)
         for key in ("open_folder", "open_scene", "open_sample", "rerun"):
@@ -475,16 +473,27 @@ class MainWindow(SceneOpening, JobRunner, WindowLayout, QMainWindow):
         log.error("%s", title, exc_info=(type(exc), exc, exc.__traceback__))
         return self.show_error(title, user_message(exc), error_details(exc))
 
+    # -------------------------------------------------------------------------------- drag and drop
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.scenes.open_dropped(paths)
+
     # ---------------------------------------------------------------------------------- closing
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.maybe_save("closing"):
+        if not self.scenes.maybe_save("closing"):
             event.ignore()
             return
         if self.presenting:
             self.set_presentation_mode(False)
-        self.waiting_jobs.clear()
-        if self.job is not None:
-            self.job.cancel()
+        self.jobs.shutdown()
         self.editing.shutdown()  # saved or knowingly discarded: nothing to recover at the next start
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.view.shutdown()

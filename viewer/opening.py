@@ -1,22 +1,24 @@
-"""Opening and saving scenes, opening photo folders, reconstructing, re-clustering: what makes, replaces
-or writes the document's scene. ``SceneOpening`` is part of ``viewer.main_window.MainWindow``
-(it uses the window's job runner, document, settings, selection and clustering panel).
+"""Opening and saving scenes, opening photo folders and reconstructing them: what makes, replaces or writes
+the document's scene. ``SceneOpening`` is an object the main window owns; it is given what it uses (the
+document, the app settings, the job runner, a parent for its dialogs, and how to report errors and notify),
+and never reaches into the window. Re-clustering is `viewer.reclustering.Reclustering`.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
-from app.edit_record import edits_since_clustering
 from app.progress import Progress, format_seconds
-from viewer.document import SCENE_SUFFIX
-from viewer.workers import Job, start_background
+from viewer.document import SCENE_SUFFIX, Document
+from viewer.job_runner import JobRunner
+from viewer.settings import AppSettings
+from viewer.workers import Job
 
 log = logging.getLogger(__name__)
 
@@ -24,17 +26,36 @@ SAMPLE_TITLE = "Sample room"
 
 
 class SceneOpening:
-    """Open / save / reconstruct / re-cluster (a part of MainWindow)."""
+    """Open / save / reconstruct (File menu, the empty state's buttons, drops, the recent list)."""
+
+    def __init__(
+        self,
+        parent: QWidget,
+        document: Document,
+        settings: AppSettings,
+        jobs: JobRunner,
+        show_error: Callable[[str, str], Any],
+        show_exception: Callable[[str, BaseException], Any],
+        notify: Callable[[str, int], None],
+    ) -> None:
+        self.parent = parent
+        self.document = document
+        self.settings = settings
+        self.jobs = jobs
+        self.show_error = show_error
+        self.show_exception = show_exception
+        self.notify = notify
 
     def open_folder_dialog(self) -> None:
         start = self.settings.get("paths/last_dir", str(Path.home()))
-        folder = QFileDialog.getExistingDirectory(self, "Open image folder", start)
+        folder = QFileDialog.getExistingDirectory(self.parent, "Open image folder", start)
         if folder:
             self.open_path(Path(folder))
 
     def open_scene_dialog(self) -> None:
         start = self.settings.get("paths/last_dir", str(Path.home()))
-        path, _ = QFileDialog.getOpenFileName(self, "Open scene", start, f"IGGT scenes (*{SCENE_SUFFIX})")
+        path, _ = QFileDialog.getOpenFileName(self.parent, "Open scene", start,
+                                              f"IGGT scenes (*{SCENE_SUFFIX})")
         if path:
             self.open_path(Path(path))
 
@@ -85,12 +106,13 @@ class SceneOpening:
             if getattr(scene, "load_warnings", None):
                 self.show_error("Scene opened with warnings", "\n".join(scene.load_warnings[:8]))
 
-        return self.run_job(Job("open", factory, self), done, f"Opening {path.name}", "Cannot open the scene")
+        job = Job("open", factory, self.parent)
+        return self.jobs.run(job, done, f"Opening {path.name}", "Cannot open the scene")
 
     def start_reconstruction(self, folder: Path, title: str | None = None) -> bool:
         """Reconstruct the photos of ``folder`` in the background (``title``: the scene's name until it is
         saved; else the folder's)."""
-        from viewer.pipeline import check_image_folder, reconstruction_factory
+        from viewer.pipeline import check_image_folder, reconstruction_factory, remember_timing
         from viewer.run_settings import RunSettings
 
         run = RunSettings.load(self.settings)
@@ -102,7 +124,7 @@ class SceneOpening:
             return False
 
         def done(scene) -> None:
-            self._remember_timing(scene)
+            remember_timing(self.settings, scene)
             self.document.set_scene(scene, path=None, source=folder, modified=True, title=title)
             self.settings.add_recent(folder)
             notes = scene.settings.notes
@@ -113,12 +135,12 @@ class SceneOpening:
                 log.info("reconstruction note: %s", note)
 
         text = f"Reconstructing {title or folder.name}"
-        eta = self._expected_run_seconds(folder, run)
+        eta = self.expected_run_seconds(folder, run)
         if eta is not None:
             text += f" (about {format_seconds(eta)} on {run.device})"
-        return self.run_job(Job("reconstruct", factory, self), done, text, "Reconstruction failed")
+        return self.jobs.run(Job("reconstruct", factory, self.parent), done, text, "Reconstruction failed")
 
-    def _expected_run_seconds(self, folder: Path, run) -> float | None:
+    def expected_run_seconds(self, folder: Path, run) -> float | None:
         """Time of the network pass from the last run's speed on this device (None before a first run)."""
         from viewer.pipeline import check_image_folder, run_input_size, seconds_per_mpx
 
@@ -128,11 +150,6 @@ class SceneOpening:
         n = min(check_image_folder(folder), int(run.max_views))
         h, w = run_input_size(run)
         return rate * n * h * w / 1e6
-
-    def _remember_timing(self, scene) -> None:
-        from viewer.pipeline import remember_timing
-
-        remember_timing(self.settings, scene)
 
     def rerun(self) -> bool:
         source = self.document.source or (Path(self.document.scene.views[0].path).parent
@@ -145,118 +162,13 @@ class SceneOpening:
             return False
         return self.start_reconstruction(source, title=self.document.title)
 
-    def show_settings(self):
-        from viewer.settings_dialog import SettingsDialog
-
-        n_views = None
-        scene = self.document.scene
-        if scene is not None:
-            n_views = scene.n_views
-        dialog = SettingsDialog(self.settings, n_views, self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.applied.connect(self._on_settings_applied)
-        dialog.open()
-        self.settings_dialog = dialog
-        return dialog
-
-    def _on_settings_applied(self, run) -> None:
-        self.clustering_panel.show_run_settings(run)
-
-    def recluster(self, run) -> bool:
-        """Re-cluster the shown scene's stored features with ``run``'s clustering settings.
-
-        The worker only computes (app.reconstruct.iter_recluster reads a snapshot of the scene's arrays);
-        the result is applied here, on the GUI thread, as one undoable edit. A cache kept per scene makes
-        every re-clustering after the first one skip the work that does not depend on the settings."""
-        from app.edits import EditError
-        from viewer.pipeline import recluster_factory
-
-        scene = self.document.scene
-        if scene is None:
-            return False
-        if self.job is not None and self.job.name == "recluster":
-            self.job.cancel()  # the newest settings win (also over one still waiting)
-        self.waiting_jobs[:] = [w for w in self.waiting_jobs if w[0].name != "recluster"]
-        replaced = edits_since_clustering(scene.edit_log)
-        if replaced and not self.job_confirmed("recluster", replaced):
-            self.clustering_panel.show_message("Not re-clustered: your edits are kept.")
-            self._on_scene_settings()
-            return False
-        try:
-            factory = recluster_factory(scene, run, self.cluster_cache)
-        except Exception as exc:
-            self.show_exception("Cannot re-cluster", exc)
-            self.clustering_panel.show_message("")
-            return False
-        started = time.monotonic()
-
-        def done(result) -> None:
-            if self.document.scene is not scene:
-                return  # another scene was opened meanwhile
-            selected = self.selection.instance
-            try:
-                edit = result.edit(scene)
-            except EditError as exc:  # the scene was edited meanwhile, or a locked instance would change
-                self.clustering_panel.show_message(f"Not applied: {exc}")
-                return
-            kept = selected if selected is not None and selected in result.stats else None
-            self.push_edit(edit, (selected, kept))
-            self.clustering_panel.show_result(len(scene.instances), time.monotonic() - started)
-            self.info_label.setText(self._scene_summary(scene))
-            log.info("re-clustered in %.2f s (%s)", time.monotonic() - started,
-                     ", ".join(f"{k} {v:.2f}" for k, v in result.timings.items()))
-
-        return self.run_job(Job("recluster", factory, self), done, "Re-clustering", "Re-clustering failed")
-
-    def job_confirmed(self, _what: str, replaced: list[str]) -> bool:
-        """Ask before a re-clustering replaces instances the user edited (viewer.edit_dialogs)."""
-        from viewer import edit_dialogs
-
-        try:
-            return edit_dialogs.ask_replace_edits(self, replaced)
-        finally:
-            self.activateWindow()
-
-    def _on_scene_settings(self) -> None:
-        """The clustering panel shows what the scene is clustered with (also after undo/redo)."""
-        scene = self.document.scene
-        if scene is not None:
-            cluster = scene.settings.cluster if scene.settings.has("cluster") else None
-            self.clustering_panel.show_scene_settings(cluster, len(scene.instances))
-
-    def _on_clustering_panel_shown(self, shown: bool) -> None:
-        self._clustering_shown = bool(shown)  # isVisible() is also True for a dock behind another tab
-        if shown:
-            self.warm_up_clustering()
-
-    def warm_up_clustering(self) -> None:
-        """While the Clustering panel is shown, do the re-clustering work that no setting changes (the
-        sample, its smoothing, HDBSCAN's tree, the cross-view correspondences) in a background thread, so
-        that the first preset or slider change is as fast as the later ones. A re-clustering started meanwhile
-        waits for it and then reuses its work."""
-        from app.reconstruct import ReclusterSource, prepare_recluster
-        from viewer.pipeline import cluster_config
-
-        scene = self.document.scene
-        if scene is None or self._warmed_scene is scene:
-            return
-        self._warmed_scene = scene
-        try:
-            config = cluster_config(self.clustering_panel.current_settings())
-            config.validate()
-        except Exception:  # bad stored settings: the re-clustering itself reports them
-            return
-        source, cache = ReclusterSource.of(scene), self.cluster_cache
-
-        start_background(lambda: prepare_recluster(source, config, cache), "clustering warm-up")
-
     # ------------------------------------------------------------------------------------ saving
     def save(self) -> bool:
         if self.document.scene is None:
             return False
         if self.document.path is None:
             return self.save_as()
-        return self._save_to(self.document.path)
+        return self.save_to(self.document.path)
 
     def save_as(self) -> bool:
         if self.document.scene is None:
@@ -265,11 +177,11 @@ class SceneOpening:
 
         folder = writable_folder(Path(self.settings.get("paths/last_dir", str(Path.home()))))
         start = self.document.path or folder / (self.document.file_stem() + SCENE_SUFFIX)
-        path, _ = QFileDialog.getSaveFileName(self, "Save scene", str(start),
+        path, _ = QFileDialog.getSaveFileName(self.parent, "Save scene", str(start),
                                               f"IGGT scenes (*{SCENE_SUFFIX})")
-        return bool(path) and self._save_to(Path(path))
+        return bool(path) and self.save_to(Path(path))
 
-    def _save_to(self, path: Path) -> bool:
+    def save_to(self, path: Path) -> bool:
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             written = self.document.save(path)
@@ -289,39 +201,13 @@ class SceneOpening:
         box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
                           f"Save the changes to {self.document.display_name()} before {why}?",
                           QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                          | QMessageBox.StandardButton.Cancel, self)
+                          | QMessageBox.StandardButton.Cancel, self.parent)
         box.setObjectName("unsaved_dialog")
         box.setDefaultButton(QMessageBox.StandardButton.Save)
         answer = box.exec()
         if answer == QMessageBox.StandardButton.Save:
             return self.save()
         return answer == QMessageBox.StandardButton.Discard
-
-    def save_screenshot_dialog(self) -> None:
-        start = str(Path(self.settings.get("paths/last_dir", str(Path.home()))) / "iggt-view.png")
-        path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", start, "PNG images (*.png)")
-        if path:
-            if not path.lower().endswith(".png"):
-                path += ".png"
-            try:
-                self.view.save_screenshot(path)
-                self.notify(f"Saved {path}", 5000)
-            except Exception as exc:
-                self.show_exception("Cannot save the screenshot", exc)
-
-    # -------------------------------------------------------------------------------- drag and drop
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
-        if not paths:
-            return
-        event.acceptProposedAction()
-        self.open_dropped(paths)
 
     def open_dropped(self, paths: list[Path]) -> None:
         """One folder or scene opens as such; several image files open their common folder."""
@@ -333,20 +219,3 @@ class SceneOpening:
             self.open_path(parents.pop())
         else:
             self.show_error("Cannot open", "Drop one folder, one scene file, or images from a single folder.")
-
-
-_preloaded = False
-
-
-def preload_clustering_modules() -> None:
-    """Import HDBSCAN (with scikit-learn, ~1 s) in the background once a scene is open, so that the
-    first re-clustering does not wait for it."""
-    global _preloaded
-    if _preloaded:
-        return
-    _preloaded = True
-
-    def work() -> None:  # an ImportError is reported by the re-clustering itself
-        import hdbscan  # noqa: F401
-
-    start_background(work, "preload hdbscan")

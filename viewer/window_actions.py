@@ -34,19 +34,19 @@ def follow(action: QAction, signal, value=lambda v: bool(v)) -> None:
 def build_window_actions(w: MainWindow) -> None:
     add, state = w.actions_.add, w.state
     add(S("open_folder", "Open image &folder…", "mdi6.folder-image", "Ctrl+O",
-          "Reconstruct a folder of photos", menu="file", toolbar=True), w.open_folder_dialog)
+          "Reconstruct a folder of photos", menu="file", toolbar=True), w.scenes.open_folder_dialog)
     add(S("open_scene", "Open &scene…", "mdi6.folder-open", "Ctrl+Shift+O",
-          "Open a saved .iggt scene", menu="file", toolbar=True), w.open_scene_dialog)
+          "Open a saved .iggt scene", menu="file", toolbar=True), w.scenes.open_scene_dialog)
     w.recent_menu = w.new_menu(w.menus["file"], "Open &recent")
     w.recent_menu.setObjectName("recent_menu")
     w.recent_menu.aboutToShow.connect(w.fill_recent_menu)
     add(S("open_sample", "Open sample &room", "mdi6.home", None,
-          "Reconstruct the bundled sample room", menu="file"), w.open_sample)
+          "Reconstruct the bundled sample room", menu="file"), w.scenes.open_sample)
     w.menus["file"].addSeparator()
     add(S("save", "&Save", "mdi6.content-save", QKeySequence.StandardKey.Save, "Save the scene",
-          menu="file", toolbar=True), w.save)
+          menu="file", toolbar=True), w.scenes.save)
     add(S("save_as", "Save &as…", "mdi6.content-save-edit", QKeySequence.StandardKey.SaveAs,
-          "Save the scene to a new file", menu="file"), w.save_as)
+          "Save the scene to a new file", menu="file"), w.scenes.save_as)
     add(S("save_screenshot", "Save scree&nshot…", "mdi6.camera", "Ctrl+P",
           "Save the 3D view as a PNG image", menu="file", toolbar=True), w.save_screenshot_dialog)
     w.menus["file"].addSeparator()
@@ -69,8 +69,8 @@ def build_window_actions(w: MainWindow) -> None:
 
     add(S("rerun", "Reconstruct &again", "mdi6.play", "F5",
           "Run the reconstruction of the current photo folder again (after changing settings)",
-          menu="run", toolbar=True), w.rerun)
-    add(S("cancel_job", "&Cancel", "mdi6.stop", None, "Stop the running job", menu="run"), w.cancel_job)
+          menu="run", toolbar=True), w.scenes.rerun)
+    add(S("cancel_job", "&Cancel", "mdi6.stop", None, "Stop the running job", menu="run"), w.jobs.cancel)
     w.menus["run"].addSeparator()
     add(S("settings", "&Settings…", "mdi6.cog", "Ctrl+,", "Weights, device, image size, clustering",
           menu="run", toolbar=True), w.show_settings)

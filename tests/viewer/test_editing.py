@@ -157,7 +157,7 @@ def test_done_when_path(edit_window, annotation_case, tmp_path, qtbot, monkeypat
     expected = snapshot(scene)
 
     # save, reopen, find exactly that state
-    assert window.save() and not window.document.modified
+    assert window.scenes.save() and not window.document.modified
     reopened = open_scene(window, path, qtbot)
     assert reopened is not scene
     np.testing.assert_array_equal(snapshot(reopened)[0], expected[0])
@@ -396,7 +396,7 @@ def test_autosave_timer_writes_while_modified(edit_window, annotation_case, tmp_
     qtbot.waitUntil(
         lambda: ctl.autosaver.current is not None and ctl.autosaver.current.exists(), timeout=5000
     )
-    assert window.save()
+    assert window.scenes.save()
     assert ctl.autosaver.current is None  # saving discards the autosave
 
 
@@ -454,7 +454,7 @@ def test_sample_room_merge_split_rename_undo_save_reopen_export(
     window, ctl = edit_window
     assert window.open_sample()
     qtbot.waitUntil(lambda: window.job is None, timeout=240_000)
-    assert window.last_job_outcome == "succeeded", [d.text() for d in window.error_dialogs]
+    assert window.jobs.last_outcome == "succeeded", [d.text() for d in window.error_dialogs]
     scene = window.document.scene
     by_size = _sizes(scene)
     assert len(by_size) >= 2, f"the sample gave {len(by_size)} instances"
@@ -555,7 +555,7 @@ def test_recluster_is_undone_with_ctrl_z_labels_table_and_selection(
     window.clustering_panel.show_run_settings(RunSettings(cluster_preset="large"))
     window.clustering_panel.show()  # showing the panel prepares what no setting changes, in the background
     window.clustering_panel.raise_()
-    cache = window.cluster_cache
+    cache = window.reclustering.cache
 
     def warmed() -> bool:  # the warm-up (a pool worker) ended (the cache may hold 6 or 7 entries meanwhile)
         return len(cache) >= 6 and QThreadPool.globalInstance().activeThreadCount() == 0

@@ -140,7 +140,7 @@ def test_a_clean_quit_leaves_nothing_to_recover(opened, monkeypatch):
     window.selection.select(two_largest(window.document.scene)[0])
     window.editing.rename_selected("unsaved name")
     assert window.editing.autosave_now() is not None
-    monkeypatch.setattr(type(window), "maybe_save", lambda _self, _why="": True)  # the user chose Discard
+    monkeypatch.setattr(window.scenes, "maybe_save", lambda _why="": True)  # the user chose Discard
     window.close()
     assert not window.isVisible()
     assert autosave.find_recoverable(window.editing.autosaver.folder) == []  # at once, before the app quits
@@ -154,7 +154,7 @@ def test_saved_edits_are_listed_after_reopening(opened, tmp_path, qtbot):
     window.selection.select(two_largest(scene)[0])
     window.editing.rename_selected("kept name")
     path = tmp_path / "edited.iggt"
-    assert window._save_to(path)
+    assert window.scenes.save_to(path)
     assert window.open_path(path)
     qtbot.waitUntil(lambda: window.document.scene is not scene and window.job is None,
                     timeout=OPEN_TIMEOUT_MS)

@@ -255,14 +255,14 @@ def test_cancel_a_running_job_keeps_the_scene(opened, qtbot):
             closed.append(True)
 
     assert w.run_job(Job("reconstruct", slow, w), lambda s: w.document.set_scene(s), "Testing", "failed")
-    qtbot.waitUntil(lambda: w.progress.value() > 0 and w.cancel_button.isVisible())
-    assert w.eta_label.text().startswith("ETA")
+    qtbot.waitUntil(lambda: w.jobs.progress.value() > 0 and w.jobs.cancel_button.isVisible())
+    assert w.jobs.eta_label.text().startswith("ETA")
     t0 = time.perf_counter()
-    qtbot.mouseClick(w.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(w.jobs.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: w.job is None, timeout=1000)
     assert time.perf_counter() - t0 < 1.0
-    assert w.last_job_outcome == "cancelled"
-    assert not w.cancel_button.isVisible()
+    assert w.jobs.last_outcome == "cancelled"
+    assert not w.jobs.cancel_button.isVisible()
     qtbot.waitUntil(lambda: closed == [True], timeout=1000)  # the step itself stopped too
     assert w.document.scene is scene_before
     assert "Cancelled" in w.statusBar().currentMessage()
@@ -304,10 +304,10 @@ def test_empty_folder_is_refused_at_once(window, tmp_path):
 def test_sample_reconstructs_in_the_background_and_cancel_keeps_it(window, fast_run, qtbot):
     """The real pipeline (tiny random network) on the bundled sample room, then a cancelled re-run."""
     fractions = []
-    window.progress.valueChanged.connect(fractions.append)
+    window.jobs.progress.valueChanged.connect(fractions.append)
     assert window.open_sample()
     qtbot.waitUntil(lambda: window.job is None, timeout=240_000)
-    assert window.last_job_outcome == "succeeded", [d.text() for d in window.error_dialogs]
+    assert window.jobs.last_outcome == "succeeded", [d.text() for d in window.error_dialogs]
     scene = window.document.scene
     assert scene is not None and scene.n_views == 3 and window.view.n_points == scene.n_points > 0
     assert len(set(fractions)) >= 5  # the progress bar moved while the network ran
@@ -315,16 +315,16 @@ def test_sample_reconstructs_in_the_background_and_cancel_keeps_it(window, fast_
     from viewer.pipeline import seconds_per_mpx
 
     assert seconds_per_mpx(window.settings, "cpu") > 0  # remembered for the next run's time estimate
-    assert window._expected_run_seconds(window.document.source, fast_run) > 0
+    assert window.scenes.expected_run_seconds(window.document.source, fast_run) > 0
 
     # reconstruct again (not saving the first result), then cancel during the network pass
     QTimer.singleShot(300, lambda: answer_modal(QMessageBox.StandardButton.Discard))
     qtbot.keyClick(window, Qt.Key.Key_F5)
-    qtbot.waitUntil(lambda: window.job is not None and window.progress.value() > 150, timeout=120_000)
+    qtbot.waitUntil(lambda: window.job is not None and window.jobs.progress.value() > 150, timeout=120_000)
     t0 = time.perf_counter()
-    qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.jobs.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.job is None, timeout=1000)
-    assert time.perf_counter() - t0 < 1.0 and window.last_job_outcome == "cancelled"
+    assert time.perf_counter() - t0 < 1.0 and window.jobs.last_outcome == "cancelled"
     assert window.document.scene is scene and window.view.n_points == scene.n_points
 
 
@@ -335,7 +335,7 @@ def test_save_as_then_reopen_keeps_the_rename(opened, tmp_path, qtbot):
     w.edit_instance(iid, name="my sofa")
     assert w.document.modified
     target = tmp_path / "saved.iggt"
-    assert w._save_to(target)
+    assert w.scenes.save_to(target)
     assert not w.document.modified and w.document.path == target
     assert load_scene(target).instances[iid].name == "my sofa"
 
@@ -390,7 +390,7 @@ def test_clustering_presets_recluster_stored_features_and_recolour(opened, qtbot
     before = scene.labels.copy()
     t0 = time.perf_counter()
     qtbot.mouseClick(panel.preset_buttons["small"], Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: w.job is None and w.last_job_outcome == "succeeded", timeout=60_000)
+    qtbot.waitUntil(lambda: w.job is None and w.jobs.last_outcome == "succeeded", timeout=60_000)
     seconds = time.perf_counter() - t0
     assert scene.settings.cluster.epsilon == 0.005 and scene.settings.cluster.min_samples == 50
     assert not np.array_equal(scene.labels, before) or scene.settings.cluster_params
