@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QApplication, QDockWidget, QTabBar
+from PySide6.QtWidgets import QApplication, QDockWidget, QScrollArea, QTabBar, QTableWidget
 from scene_factory import synthetic_scene
 
 from viewer.main import create_window, install_features
@@ -46,6 +46,28 @@ def test_the_window_fits_and_panels_stay_put(window, qtbot, size, preview):
     settle(qtbot)
     rows = find.table.viewport().height() / max(find.table.verticalHeader().defaultSectionSize(), 1)
     assert rows >= 6  # Find lists more than a couple of results (about 2 rows before)
+
+
+def test_find_and_ask_fit_the_side_panel_at_1280(window, qtbot):
+    """At 1280x800 the Find and Ask tabs asked for 580 px in a panel of about 330: it scrolled sideways."""
+    install_features(window)
+    window.document.set_scene(synthetic_scene(seed=3, views=6, height=224, width=308))
+    window.resize(1280, 800)
+    window.restore_layout()
+    find = window.findChild(QDockWidget, "query_panel")
+    window.bring_forward(find)
+    scroll = find.widget()
+    assert isinstance(scroll, QScrollArea)
+    for tab in range(find.tabs.count()):
+        find.tabs.setCurrentIndex(tab)
+        settle(qtbot)
+        page = find.tabs.widget(tab)
+        assert scroll.viewport().width() < 360  # the side panel as the default layout makes it at 1280
+        assert not scroll.horizontalScrollBar().isVisible(), find.tabs.tabText(tab)
+        assert scroll.widget().minimumSizeHint().width() <= scroll.viewport().width()
+        assert page.geometry().right() <= scroll.viewport().width()
+        table = page.findChild(QTableWidget)
+        assert not table.horizontalScrollBar().isVisible()  # the columns fit too (names are elided)
 
 
 def visible_dock_tabs(window) -> list[list[str]]:

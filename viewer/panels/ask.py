@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from app.scene import Scene
 from app.semantics.ask import DEFAULT_TOP, AnswerCache, AskResult
 from app.semantics.vlm_client import VlmConfig
+from viewer.panels.narrow import wrap_to_fit
 from viewer.workers import Job
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -125,6 +126,8 @@ class AskPane(QWidget):
         row.addWidget(self.ask_button)
         row.addWidget(self.cancel_button)
         layout.addLayout(row)
+        for button in (self.ask_button, self.cancel_button):  # as narrow as their text: the row fits 300 px
+            button.setMinimumWidth(button.fontMetrics().horizontalAdvance(button.text()) + 24)
         self.table = QTableWidget(0, 4, self)
         self.table.setObjectName("ask_results")
         self.table.setHorizontalHeaderLabels(["Instance", "Answer", "Reason", "Views"])
@@ -132,12 +135,17 @@ class AskPane(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()  # fits the panel's width: names and reasons are elided
+        stretch, fit = QHeaderView.ResizeMode.Stretch, QHeaderView.ResizeMode.ResizeToContents
+        for column, mode in enumerate((stretch, fit, stretch, fit)):  # Instance, Answer, Reason, Views
+            header.setSectionResizeMode(column, mode)
         layout.addWidget(self.table, 1)
         self.status = QLabel("", self)
         self.status.setObjectName("ask_status")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
+        for label in (self.note, self.status):
+            wrap_to_fit(label)
 
         self.ask_button.clicked.connect(self.ask)
         self.question.returnPressed.connect(self.ask)

@@ -42,6 +42,7 @@ from app.semantics.colouring import highlight_overlay, phrase_colour
 from app.semantics.confidence import MATCH, WEAK
 from app.semantics.relevancy import QueryConfig, QueryError, QueryResult, Row, run_query
 from viewer.panels.ask import AskPane
+from viewer.panels.narrow import shrink_to_fit, wrap_to_fit
 from viewer.panels.query_overlay import apply_overlay
 from viewer.workers import Job
 
@@ -151,7 +152,6 @@ class QueryPanel(QDockWidget):
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
         layout.addWidget(self.table, 1)
 
-        labels_row = QHBoxLayout()
         self.label_backend = QComboBox(body)
         self.label_backend.setObjectName("label_backend")
         for text, key in LABEL_BACKENDS:
@@ -168,16 +168,25 @@ class QueryPanel(QDockWidget):
         self.accept_button.setObjectName("accept_labels")
         self.accept_button.setToolTip("Set every object's category to its suggested label (undoable)")
         self.accept_button.setEnabled(False)
-        labels_row.addWidget(self.vocabulary, 1)
-        labels_row.addWidget(self.label_backend)
-        labels_row.addWidget(self.label_button)
-        labels_row.addWidget(self.accept_button)
-        layout.addLayout(labels_row)
+        # two rows that fit a side panel a quarter of a 1280 px screen wide: the choices (they shrink and
+        # elide their text), then the buttons
+        choices = QHBoxLayout()
+        for combo in (self.vocabulary, self.label_backend):
+            shrink_to_fit(combo)
+            choices.addWidget(combo, 1)
+        layout.addLayout(choices)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.label_button)
+        buttons.addWidget(self.accept_button)
+        layout.addLayout(buttons)
 
         self.status = QLabel("", body)
         self.status.setObjectName("query_status")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
+        for label in (self.banner, self.status):
+            wrap_to_fit(label)
         clip = lambda: (self.backend, self.embeddings) if self.ready() else None  # noqa: E731
         self.ask = AskPane(select, vlm_config, clip, lambda: self._model_spec(), self)
         self.tabs = QTabWidget(self)
