@@ -381,6 +381,7 @@ class EditingController(QObject):
         dialog = PhotoLassoDialog(scene, self.selected_instance(), self.window)
         dialog.preview_changed.connect(self._on_photo_preview)
         dialog.apply_requested.connect(self.apply_photo_edit)
+        dialog.place_beside(self.view)
         dialog.open()
         self._view_lasso = dialog
 

@@ -11,7 +11,7 @@ that edit as one undo step (``apply_requested``); Esc (Cancel) drops it and leav
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPoint, QRect, Qt, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -34,6 +34,7 @@ from viewer.panels.thumbnails import VIEW_ROLE, ThumbnailStrip
 
 CHANGE_COLOUR = np.array([255, 214, 0], np.float32)  # pixels and points the edit will change
 THUMB_SIDE = 110
+MIN_WIDTH = 480
 REST_KEEP = 0.55  # brightness of the unchanged pixels while a preview is shown
 HINT = "Drag to draw a lasso on the photo; hold Shift for a box. Nothing changes until you apply."
 
@@ -44,6 +45,16 @@ def tinted(rgb: np.ndarray, mask: np.ndarray, colour: np.ndarray, alpha: float =
     out[mask] = (1 - alpha) * out[mask] + alpha * colour
     out[mask_edges(mask)] = colour
     return out.astype(np.uint8)
+
+
+def beside(area: QRect, avoid: QRect, width: int, min_width: int = MIN_WIDTH) -> QRect:
+    """Where a dialog goes inside ``area`` (the window) covering as little of ``avoid`` (the 3D view, whose
+    highlight the user is to see) as it can: on the wider side of it, at most ``width`` wide."""
+    left_room = avoid.left() - area.left()
+    right_room = area.right() - avoid.right()
+    w = min(width, max(min_width, left_room, right_room), area.width())
+    x = area.left() if left_room > right_room else area.right() - w + 1
+    return QRect(x, area.top(), w, area.height())
 
 
 class PhotoLassoDialog(QDialog):
@@ -112,6 +123,13 @@ class PhotoLassoDialog(QDialog):
         self.resize(820, 720)
 
     # ------------------------------------------------------------------------------------------ state
+    def place_beside(self, view: QWidget) -> None:
+        """Sit over the window's side panels, next to the 3D view, so its highlight stays in sight."""
+        window = view.window()
+        area = QRect(window.mapToGlobal(QPoint(0, 0)), window.size())
+        avoid = QRect(view.mapToGlobal(QPoint(0, 0)), view.size())
+        self.setGeometry(beside(area, avoid, self.width()))
+
     def current_view(self) -> int:
         return int(self.view_box.currentData())
 

@@ -26,6 +26,7 @@ def sample_window(make_window, tmp_path, monkeypatch, qtbot):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     scene = scene_from_synthetic(read_scene(SAMPLE_DIR / "scene_000012")).scene
     window = make_window()
+    window.resize(1280, 800)
     window.document.set_scene(scene)
     qtbot.waitUntil(lambda: window.view.scene is scene, timeout=30_000)
     window.view.set_frustums_visible(False)
@@ -69,6 +70,8 @@ def test_photo_lasso_previews_then_applies_exactly_that(sample_window, qtbot) ->
     dialog = ctl._view_lasso
     qtbot.waitExposed(dialog)
     assert dialog.current_view() == 0 and dialog.current_mode() == "split"
+    # the dialog sits beside the 3D view (over the side panels): the highlight there stays in sight
+    assert not dialog.geometry().contains(view.mapToGlobal(view.rect().center()))
     before = np.array(scene.labels, copy=True)
     index = ctl.stack.index()
 
@@ -137,3 +140,16 @@ def test_photo_lasso_previews_then_applies_exactly_that(sample_window, qtbot) ->
     assert ctl.stack.index() == index and ctl.stack.count() == index + 1  # nothing pushed, redo kept
     QTest.keyClick(dialog, Qt.Key.Key_Escape)
     assert not dialog.isVisible()
+
+
+def test_dialog_goes_on_the_wider_side_of_the_3d_view() -> None:
+    from PySide6.QtCore import QRect
+
+    from viewer.photo_lasso_dialog import beside
+
+    window, view = QRect(0, 0, 1920, 1080), QRect(400, 40, 900, 1000)  # more room right of the view
+    assert beside(window, view, 820) == QRect(1300, 0, 620, 1080)  # all of that room, no overlap
+    window, view = QRect(100, 50, 1280, 800), QRect(700, 80, 400, 700)  # more room on the left
+    assert beside(window, view, 820) == QRect(100, 50, 600, 800)
+    narrow = beside(QRect(0, 0, 1000, 700), QRect(300, 0, 400, 700), 820)
+    assert narrow.width() == 480 and narrow.right() == 999  # at least MIN_WIDTH, even over the view
