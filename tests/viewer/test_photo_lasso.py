@@ -119,6 +119,11 @@ def test_photo_lasso_previews_then_applies_exactly_that(sample_window, qtbot) ->
     assert new_id not in before and set(np.unique(scene.labels[changed])) == {new_id}
     assert set(np.unique(before[changed])) == {CHAIR}
     assert not ctl.highlight.active and not np.all(view.displayed_colours() == HIGHLIGHT_RGB, axis=1).any()
+    # a preview of instances that have changed since is refused with one clear line, not replayed
+    assert ctl.apply_photo_edit(pending) is None and ctl.stack.index() == index + 1
+    qtbot.waitUntil(lambda: bool(window.error_dialogs))
+    assert "changed since the preview" in window.error_dialogs[-1].text()
+    window.error_dialogs[-1].close()
     window.actions_["undo"].trigger()
     np.testing.assert_array_equal(scene.labels, before)
     assert ctl.stack.index() == index
