@@ -115,3 +115,13 @@ def test_updates_name_fields_only() -> None:
 def test_settings_that_are_not_an_object_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="JSON object"):
         SceneSettings.from_json(["weights"])  # type: ignore[arg-type]
+
+
+def test_a_stored_vocabulary_is_offered_first_when_labelling() -> None:
+    from app.edits import category_vocabulary
+
+    scene = make_scene()
+    scene.settings = SceneSettings.from_json({"points_source": "depth", "vocabulary": ["easel", "kiln"]})
+    assert category_vocabulary(scene)[:2] == ["easel", "kiln"]
+    scene.settings = SceneSettings.from_json({"vocabulary": "easel"})  # malformed: nothing offered from it
+    assert "easel" not in category_vocabulary(scene) and scene.settings.to_json() == {"vocabulary": "easel"}
