@@ -33,7 +33,7 @@ from viewer.lasso import ViewCanvas
 from viewer.panels.thumbnails import VIEW_ROLE, ThumbnailStrip
 
 CHANGE_COLOUR = np.array([255, 214, 0], np.float32)  # pixels and points the edit will change
-THUMB_SIDE = 110
+THUMB_SIDE = 96
 MIN_WIDTH = 480
 REST_KEEP = 0.55  # brightness of the unchanged pixels while a preview is shown
 HINT = "Drag to draw a lasso on the photo; hold Shift for a box. Nothing changes until you apply."
@@ -84,7 +84,7 @@ class PhotoLassoDialog(QDialog):
             self.mode_box.setCurrentIndex(1)
         self.canvas = ViewCanvas(self)
         self.canvas.polygon_finished.connect(self._on_polygon)
-        self.strip = ThumbnailStrip(self, icon_side=THUMB_SIDE)
+        self.strip = ThumbnailStrip(self, icon_side=THUMB_SIDE, wrap=True)  # rows: every view in sight
         self.strip.setObjectName("view_lasso_thumbnails")
         self.strip.view_activated.connect(self._draw_on)
         self.summary = QLabel(HINT, self)
@@ -113,8 +113,8 @@ class PhotoLassoDialog(QDialog):
         top.addWidget(self.mode_box, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(self.canvas, 1)
-        layout.addWidget(self.strip)
+        layout.addWidget(self.canvas, 3)
+        layout.addWidget(self.strip, 2)
         layout.addWidget(self.summary)
         layout.addWidget(buttons)
         self.view_box.currentIndexChanged.connect(lambda _i: self._show_photo())
@@ -155,14 +155,17 @@ class PhotoLassoDialog(QDialog):
         self.view_box.setCurrentIndex(self.view_box.findData(view))
 
     # ---------------------------------------------------------------------------------------- images
-    def _view_rgb(self, v: int, changed: np.ndarray | None) -> np.ndarray:
-        rgb = np.asarray(self.scene.images[v]).copy()
+    def _view_rgb(self, v: int, changed: np.ndarray | None, step: int = 1) -> np.ndarray:
+        """View ``v`` (every ``step``-th pixel) with the selected instance and the previewed change."""
+        labels = self.scene.labels[v][::step, ::step]
+        rgb = np.asarray(self.scene.images[v])[::step, ::step].copy()
         sid = self._selected_id()
         if sid is not None:
-            hit = self.scene.labels[v] == sid
-            tint = label_image(self.scene.labels[v], self.scene.instance_colours())
+            hit = labels == sid
+            tint = label_image(labels, self.scene.instance_colours())
             rgb[hit] = (0.5 * rgb[hit] + 0.5 * tint[hit]).astype(np.uint8)
         if changed is not None:  # a preview: what changes tinted, the rest darkened so it stands out
+            changed = changed[::step, ::step]
             rgb = np.where(changed[..., None], rgb, (rgb * REST_KEEP).astype(np.uint8))
             if changed.any():
                 rgb = tinted(rgb, changed, CHANGE_COLOUR)
@@ -174,10 +177,11 @@ class PhotoLassoDialog(QDialog):
     def _show_images(self) -> None:
         """The photo drawn on and every thumbnail (after the preview or the scene changed)."""
         counts = [0] * self.scene.n_views if self.pending is None else self.pending.view_pixels
+        step = max(1, max(self.scene.image_size) // (2 * THUMB_SIDE))  # thumbnails: no more pixels than shown
         entries = []
         for v, info in enumerate(self.scene.views):
             caption = f"{v + 1}" + (f": {counts[v]:,} px" if counts[v] else "")
-            entries.append((v, to_pixmap(self._view_rgb(v, self._changed(v))), caption, info.name))
+            entries.append((v, to_pixmap(self._view_rgb(v, self._changed(v), step)), caption, info.name))
         self.strip.set_items(entries)
         self._show_photo()
 
