@@ -100,14 +100,15 @@ class CamerasMixin:
         if render:
             self.render()
 
-    def reset_view(self, render: bool = True) -> None:
-        """Look from the first photo's direction and fit the whole cloud."""
+    def reset_view(self, render: bool = True, zoom: float = 1.4) -> None:
+        """Look from the first photo's direction and fit the whole cloud; ``zoom`` 1 keeps the cloud's
+        bounding sphere in view from every direction (presentation's orbit), 1.4 fills the view from here."""
         if self.scene is not None and self._poly is not None:
             self.go_to_view(0, render=False)
             self.current_view = None
             self._highlight_frustum(None)
             self.plotter.renderer.ResetCamera(self._poly.bounds)
-            self.camera.zoom(1.4)
+            self.camera.zoom(zoom)
         else:
             self.plotter.reset_camera(render=False)
         if render:

@@ -39,6 +39,7 @@ class Presentation(QObject):
         self.timer.setInterval(40)
         self.timer.timeout.connect(self._orbit_step)
         self._clock = 0.0
+        self._framed = False
         view.rendered.connect(self._on_rendered)
 
     @property
@@ -53,12 +54,13 @@ class Presentation(QObject):
                                  self.view.camera_pose())
             self.state.selection.clear()
             self.state.frustums_visible = False
-            self.view.reset_view()
             for dock in w.findChildren(QDockWidget):
                 dock.hide()
             for bar in self.bars:
                 bar.hide()
             w.showFullScreen()
+            self.view.reset_view(zoom=1.0)
+            self._framed = False  # framed again once the view has its full-screen size (the first step)
             self._clock = time.monotonic()
             self.timer.start()
         elif not on and self._saved is not None:
@@ -76,10 +78,16 @@ class Presentation(QObject):
                 w.showMaximized()
 
     def _orbit_step(self) -> None:
+        """Turn a little; the whole cloud stays in view at every angle (framed by its bounding sphere, not
+        filling the view from one side, which cropped it as it turned)."""
         now = time.monotonic()
         dt, self._clock = now - self._clock, now
-        if self._has_scene():
-            self.view.orbit(ORBIT_DEG_PER_S * min(dt, 0.5))
+        if not self._has_scene():
+            return
+        if not self._framed:
+            self._framed = True
+            self.view.reset_view(render=False, zoom=1.0)
+        self.view.orbit(ORBIT_DEG_PER_S * min(dt, 0.5))
 
     def _on_rendered(self, seconds: float) -> None:
         # slow software renderers: orbit less often rather than pile up frames

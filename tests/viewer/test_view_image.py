@@ -56,3 +56,32 @@ def test_isolate_frames_the_instance_and_view_image_at_2x_with_legend(
     # the legend's first swatch is the biggest instance's colour
     assert image.pixelColor(2 * 8 * 2 + 4, 2 * 8 * 2 + 4) == QColor(*scene.instances[biggest].colour)
     window.document.set_modified(False)
+
+
+def test_presentation_keeps_the_whole_scene_in_view_as_it_turns(make_window, tmp_path, monkeypatch,
+                                                                qtbot) -> None:
+    """Presentation mode cropped the scene (framed to fill the view from the first photo, then turned);
+    leaving it gives back the camera and the selection."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    path = tmp_path / "room.iggt"
+    save_scene(synthetic_scene(seed=5, views=3), path)
+    window = make_window()
+    assert window.open_path(path)
+    qtbot.waitUntil(lambda: window.document.scene is not None and window.job is None, timeout=30_000)
+    scene, view = window.document.scene, window.view
+    iid = next(iter(scene.instances))
+    window.selection.select(iid)
+    pose = view.camera_pose()
+    window.actions_["presentation"].setChecked(True)
+    camera = tuple(view.camera.position)
+    qtbot.waitUntil(lambda: tuple(view.camera.position) != camera, timeout=3000)  # turning
+    pts = np.asarray(scene.points)[:: max(1, len(scene.points) // 400)]
+    for _step in range(8):  # all the way round
+        view.orbit(45)
+        xy = np.array([view.world_to_widget(p) for p in pts])
+        w, h = view.plotter.width(), view.plotter.height()
+        inside = (xy[:, 0] >= 0) & (xy[:, 0] <= w) & (xy[:, 1] >= 0) & (xy[:, 1] <= h)
+        assert inside.all(), f"{np.count_nonzero(~inside)} of {len(pts)} points out of view"
+    window.actions_["presentation"].setChecked(False)
+    assert view.camera_pose() == pose and window.selection.instance == iid
+    window.document.set_modified(False)
