@@ -2,8 +2,12 @@
 
     xvfb-run -s "-screen 0 1920x1080x24" .venv/bin/python bench/screenshots.py
 
-The room is the bundled sample reconstructed with the bundled weights when they are installed;
-otherwise (or with --ground-truth) the same synthetic room built from the renderer's ground truth.
+The room is the bundled sample reconstructed with the bundled weights when they are installed (the first
+minute is that run, shown in the middle); otherwise (or with --ground-truth) the same synthetic room built
+from the renderer's ground truth and a scripted run. Find with weak matches is real photos
+(resources/photos/room_png_3) reconstructed with the bundled weights and searched with the bundled CLIP.
+Issue 17's set: 02 (first minute), 22 (isolate), 17/17b (presentation, after leaving it), 24 (Find with weak
+matches on real photos), 25/26 (the window at 1280x800 and 1920x1080).
 """
 
 from __future__ import annotations
@@ -34,8 +38,8 @@ def main() -> int:
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
         os.environ[var] = str(home / var.lower())
 
-    from PySide6.QtCore import QPoint, Qt
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication, QDockWidget
 
     app = QApplication.instance() or QApplication(["iggt-viewer"])
     from app.inference import BUNDLED_WEIGHTS
@@ -78,34 +82,36 @@ def main() -> int:
         print(f"saved {path}")
 
     shot("01_empty_state")
+    real_run = BUNDLED_WEIGHTS.is_file() and not args.ground_truth
 
-    # ---- the first minute: the sample room being built, shown in the middle (a scripted job: the real one
-    # needs the bundled weights)
-    def slow(cancelled):
-        for i in range(200):
-            time.sleep(0.02)
-            if cancelled():
-                return None
-            yield Progress("inference", "aggregator: global attention over 10 views", 0.2 + i / 500, i / 200,
-                           eta_s=42.0)
-        return None
-
-    window.run_job(Job("reconstruct", slow, window), lambda _r: None, "Reconstructing Sample room", "failed")
-    wait(lambda: window.jobs.progress.value() > 250, 20)
-    shot("02_first_minute_run_in_the_middle")
-    window.jobs.cancel()
-    pump()
-
-    # ---- the sample room
-    if BUNDLED_WEIGHTS.is_file() and not args.ground_truth:
+    # ---- the first minute: the sample room being built, shown in the middle (the real run with the bundled
+    # weights; without them a scripted job)
+    if real_run:
         window.open_sample()
+        wait(lambda: window.jobs.progress.value() > 100 or window.job is None, 600)
+        shot("02_first_minute_run_in_the_middle")
         wait(lambda: window.job is None, 900)
         source = "reconstructed with the bundled weights"
     else:
+        def slow(cancelled):
+            for i in range(200):
+                time.sleep(0.02)
+                if cancelled():
+                    return None
+                yield Progress("inference", "aggregator: global attention over 10 views", 0.2 + i / 500,
+                               i / 200, eta_s=42.0)
+            return None
+
+        window.run_job(Job("reconstruct", slow, window), lambda _r: None, "Reconstructing Sample room",
+                       "failed")
+        wait(lambda: window.jobs.progress.value() > 250, 20)
+        shot("02_first_minute_run_in_the_middle")
+        window.jobs.cancel()
+        pump()
         from scene_factory import synthetic_scene
 
         window.document.set_scene(synthetic_scene(seed=12, views=10, height=224, width=308))
-        source = "ground truth of the synthetic sample room (bundled weights not installed)"
+        source = "ground truth of the synthetic sample room (bundled weights not installed or not used)"
     scene = window.document.scene
     print(f"scene: {scene} — {source}")
     if scene is None:
@@ -192,11 +198,20 @@ def main() -> int:
     shot("16_shortcuts", shortcuts)
     shortcuts.close()
 
+    # presentation: the whole screen is the scene (nothing cropped); leaving gives the layout back
+    window.selection.select(iid)
+    before = (window.geometry(), window.view.camera_pose())
     window.actions_["presentation"].setChecked(True)
     pump(1.5)
+    screen = window.screen().geometry()
+    print(f"presentation: window {window.geometry().getRect()}, 3D view {window.view.size().toTuple()}, "
+          f"screen {screen.getRect()}")
     shot("17_presentation_mode")
     window.actions_["presentation"].setChecked(False)
-    pump()
+    pump(0.8)
+    print(f"after presentation: window {window.geometry().getRect()} (before {before[0].getRect()}), "
+          f"camera restored: {window.view.camera_pose() == before[1]}, selected: {window.selection.instance}")
+    shot("17b_after_presentation")
 
     # review mode (issue 18): the queue, the current instance selected and framed, its masks view by view
     panel = window.review_panel
@@ -231,19 +246,35 @@ def main() -> int:
     save_view_image(window.view, scene, args.out / "23_view_2x_legend.png", 2, True)
     shots.append(args.out / "23_view_2x_legend.png")
 
+    # ---- Find with weak matches on real photos: "chair" on a table top without a chair, bundled models
+    if real_run:
+        window.document.set_modified(False)
+        window.open_path(ROOT / "resources" / "photos" / "room_png_3")
+        wait(lambda: window.job is None and window.document.scene is not scene, 900)
+        if window.document.scene is scene or window.document.scene is None:
+            print("room_png_3 did not open; errors:", [d.text() for d in window.error_dialogs])
+            return 1
+        find = window.findChild(QDockWidget, "query_panel")
+        window.bring_forward(find)
+        find.edit.setText("chair")
+        find.run_now()
+        wait(lambda: window.job is None and find.ready() and find.table.rowCount() > 0, 600)
+        print(f"Find 'chair' on room_png_3: {find.status.text()} rows: {find.verdicts()}")
+        shot("24_find_weak_matches_real_photos")
+        iid = next(iter(window.document.scene.instances))
+
     # ---- the window on common screens (default layout for that size), an instance selected
-    for w, h in ((1280, 800), (1920, 1080)):
+    for n, (w, h) in enumerate(((1280, 800), (1920, 1080))):
         window.showNormal()
         window.resize(w, h)
         window.restore_layout()
         window.selection.select(iid)
         pump(0.8)
-        shot(f"22_window_{w}x{h}")
+        shot(f"{25 + n}_window_{w}x{h}")
 
     window.document.set_modified(False)
     window.close()
     print(f"{len(shots)} screenshots in {args.out}")
-    del QPoint
     return 0
 
 
