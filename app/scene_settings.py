@@ -201,7 +201,7 @@ class SceneSettings:
                 continue
             try:
                 values.update(_READ[key](raw))
-            except (TypeError, ValueError, KeyError, AttributeError):
+            except (TypeError, ValueError, LookupError, AttributeError):
                 extra[key] = raw
         read = cls(**values, extra=extra, keys=tuple(str(k) for k in data))
         inexact = {
@@ -264,7 +264,11 @@ def _known(kind: type, data: Any) -> Any:
 def _read_preprocess(raw: Any) -> dict[str, Any]:
     pre = _dict(raw)
     size = pre.pop("image_size", None)
-    image_size = None if size is None else (int(_list(size)[0]), int(size[1]))
+    try:  # a malformed size is read as none (the stored value is kept verbatim, see from_json)
+        h, w = _list(size)
+        image_size: tuple[int, int] | None = (int(h), int(w))
+    except (TypeError, ValueError):
+        image_size = None
     return {"preprocess": _known(PreprocessConfig, pre), "image_size": image_size}
 
 

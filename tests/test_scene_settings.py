@@ -125,3 +125,14 @@ def test_a_stored_vocabulary_is_offered_first_when_labelling() -> None:
     assert category_vocabulary(scene)[:2] == ["easel", "kiln"]
     scene.settings = SceneSettings.from_json({"vocabulary": "easel"})  # malformed: nothing offered from it
     assert "easel" not in category_vocabulary(scene) and scene.settings.to_json() == {"vocabulary": "easel"}
+
+
+@pytest.mark.parametrize("size", [[84], [], "84x112", [84, None]])
+def test_a_malformed_stored_image_size_opens_and_is_written_back(tmp_path: Path, size) -> None:
+    stored = _stored(FIXTURE)
+    other = {**stored, "preprocess": {**stored["preprocess"], "image_size": size}}
+    scene = load_scene(_with_settings(tmp_path, other))
+    assert scene.settings.image_size is None and scene.settings.extra == {"preprocess": other["preprocess"]}
+    out = tmp_path / "again.iggt"
+    save_scene(scene, out)
+    assert json.dumps(_stored(out)) == json.dumps(other)
