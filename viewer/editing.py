@@ -379,11 +379,18 @@ class EditingController(QObject):
         if scene is None:
             return
         dialog = PhotoLassoDialog(scene, self.selected_instance(), self.window)
+        # a closed dialog goes, with the scene and thumbnails it holds (a new one is made each time)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda _obj=None, gone=dialog: self._photo_dialog_gone(gone))
         dialog.preview_changed.connect(self._on_photo_preview)
         dialog.apply_requested.connect(self.apply_photo_edit)
         dialog.place_beside(self.view)
         dialog.open()
         self._view_lasso = dialog
+
+    def _photo_dialog_gone(self, dialog: PhotoLassoDialog) -> None:
+        if self._view_lasso is dialog:
+            self._view_lasso = None
 
     def _on_photo_preview(self, pending) -> None:
         self.highlight.show(None if pending is None else pending.points)
