@@ -44,3 +44,12 @@ def test_one_cancel_exception() -> None:
                 found.append((str(path.relative_to(ROOT)), node.name, bases))
     roots = [f for f in found if not any("Cancelled" in b for b in f[2])]
     assert [(p, n) for p, n, _ in roots] == [("model/errors.py", "Cancelled")]
+
+
+def test_test_files_have_unique_names() -> None:
+    """tests/ and tests/viewer/ are rootdir-imported modules without packages: two test files with one
+    name stop the whole run at collection ("import file mismatch")."""
+    seen: dict[str, list[str]] = {}
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        seen.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}
