@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QFileDialog
 from scene_factory import synthetic_scene
 
 from app.colors import NO_INSTANCE_COLOUR
@@ -51,6 +52,22 @@ def test_export_and_save_never_default_to_a_read_only_folder(tmp_path, monkeypat
     assert target.parent != photos and target.name == "room.glb"
     assert export_dialog.writable_folder(photos) != photos
     assert export_dialog.writable_folder(tmp_path) == tmp_path
+
+
+def test_save_as_never_starts_in_a_read_only_photo_folder(opened, tmp_path, monkeypatch) -> None:
+    """The Save dialog offered the (read-only) photo folder of a new reconstruction."""
+    window, _ = opened
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == photos else real_access(p, mode))
+    window.settings.set("paths/last_dir", str(photos))
+    window.document.set_scene(window.document.scene, source=photos)  # a new reconstruction: no file yet
+    offered = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **_k: offered.append(a[2]) or ("", ""))
+    assert not window.scenes.save_as()  # the user cancels
+    start = Path(offered[0])
+    assert start.parent != photos and start.parent.is_dir() and start.suffix == ".iggt"
 
 
 def test_ply_colour_choice_follows_the_view_and_all_formats_export(opened, tmp_path, qtbot) -> None:
