@@ -416,8 +416,8 @@ class EditingController(QObject):
             return None
         base = self.document.path
         source = getattr(self.document, "source", None)
-        if base is None and source is not None:  # a new reconstruction: export next to its image folder
-            base = Path(source).with_suffix(".iggt")
+        if base is None and source is not None:  # a new reconstruction: export next to its image folder,
+            base = Path(source).parent / f"{self.document.file_stem()}.iggt"  # named as Save would name it
         dialog = ExportDialog(self.document.scene, base, self.window)
         dialog.setModal(True)
         dialog.exported.connect(lambda r: self._notify(f"Exported {r.path}", 8000))

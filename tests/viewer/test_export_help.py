@@ -70,6 +70,20 @@ def test_save_as_never_starts_in_a_read_only_photo_folder(opened, tmp_path, monk
     assert start.parent != photos and start.parent.is_dir() and start.suffix == ".iggt"
 
 
+def test_a_new_reconstruction_exports_under_its_own_name(opened, tmp_path) -> None:
+    """The sample room (photos in .../images) offered "images.glb" and "images-export"."""
+    window, _ = opened
+    photos = tmp_path / "images"
+    photos.mkdir()
+    window.document.set_scene(window.document.scene, source=photos, modified=True, title="Sample room")
+    dialog = window.editing.show_export()
+    dialog.set_format("glb")
+    assert Path(dialog.target.text()) == tmp_path / "sample-room.glb"
+    dialog.set_format("all")
+    assert Path(dialog.target.text()) == tmp_path / "sample-room-export"
+    dialog.close()
+
+
 def test_ply_colour_choice_follows_the_view_and_all_formats_export(opened, tmp_path, qtbot) -> None:
     from plyfile import PlyData
 
