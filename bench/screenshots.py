@@ -254,6 +254,7 @@ def main() -> int:
         if window.document.scene is scene or window.document.scene is None:
             print("room_png_3 did not open; errors:", [d.text() for d in window.error_dialogs])
             return 1
+        window.display_panel.set_colour_mode("rgb")  # the photos' colours: what Find lights up would show
         find = window.findChild(QDockWidget, "query_panel")
         window.bring_forward(find)
         find.edit.setText("chair")
