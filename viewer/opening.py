@@ -91,14 +91,32 @@ class SceneOpening:
         self.show_error("Cannot open", f"{path.name} is neither an image folder nor an {SCENE_SUFFIX} scene.")
         return False
 
+    def _edit_mark(self) -> tuple[int, int, bool]:
+        """What tells whether the shown scene was edited since (the unsaved-changes question)."""
+        scene = self.document.scene
+        return id(scene), 0 if scene is None else len(scene.edit_log), self.document.modified
+
+    def may_replace(self, mark: tuple[int, int, bool]) -> bool:
+        """Whether a job's new scene may replace the shown one. The user answered about unsaved changes
+        when asking for it; the scene stays editable while the job runs (or waits for another), so edits
+        made since are asked about again (Cancel: the shown scene stays, the new one is dropped)."""
+        if self._edit_mark() == mark or self.maybe_save("replacing it with the new scene"):
+            return True
+        self.notify("Kept the edited scene; the new one was not shown", 8000)
+        return False
+
     def load_scene(self, path: Path) -> bool:
         from app.scene_io import load_scene
+
+        mark = self._edit_mark()
 
         def factory(_cancelled):
             yield Progress("loading", f"reading {path.name}", 0.0, 0.0)
             return load_scene(path)
 
         def done(scene) -> None:
+            if not self.may_replace(mark):
+                return
             self.document.set_scene(scene, path=path)
             self.settings.add_recent(path)
             for warning in getattr(scene, "load_warnings", []):
@@ -123,8 +141,12 @@ class SceneOpening:
             self.show_exception("Cannot reconstruct", exc)
             return False
 
+        mark = self._edit_mark()
+
         def done(scene) -> None:
             remember_timing(self.settings, scene)
+            if not self.may_replace(mark):
+                return
             self.document.set_scene(scene, path=None, source=folder, modified=True, title=title)
             self.settings.add_recent(folder)
             notes = scene.settings.notes
