@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QMenu
 
-from app import autosave, edits
+from app import autosave, edits, photo_lasso
 from app.scene import Scene
 from viewer import edit_dialogs as ask
 from viewer.actions import ActionRegistry, ActionSpec
@@ -333,22 +333,21 @@ class EditingController(QObject):
         """``mode`` "split": split the selection off the selected instance; "assign": give it to the
         selected instance (or a new one when none is selected); "unlabel": make it unlabelled."""
         inst = self.selected_instance()
-        if mode == "split":
-            if inst is None:
-                self._show_error("Nothing selected", "Select the instance to split first.")
-                return None
-            edit = self.run(lambda s: edits.split_by_mask(s, inst.id, mask))
-            if edit is not None:
-                self.selection.select(edit.details["new_ids"][0])
-            return edit
-        if mode == "assign":
-            edit = self.run(lambda s: edits.reassign(s, mask, None if inst is None else inst.id))
-            if edit is not None and inst is None:
-                self.selection.select(edit.details["target"])
-            return edit
-        if mode == "unlabel":
-            return self.run(lambda s: edits.reassign(s, mask, 0))
-        raise ValueError(f"unknown selection mode {mode!r}")
+        if mode == "split" and inst is None:
+            self._show_error("Nothing selected", "Select the instance to split first.")
+            return None
+        edit = self.run(lambda s: photo_lasso.build_edit(s, mode, mask, None if inst is None else inst.id))
+        self._select_lasso_result(edit)
+        return edit
+
+    def _select_lasso_result(self, edit: edits.Edit | None) -> None:
+        """After a lasso edit: select the part split off, or the new instance given the pixels."""
+        if edit is None:
+            return
+        if edit.op == "split_mask":
+            self.selection.select(edit.details["new_ids"][0])
+        elif edit.op == "reassign" and self.selected_instance() is None and edit.details["target"]:
+            self.selection.select(edit.details["target"])
 
     def start_lasso(self, mode: str) -> LassoTool | None:
         if self.document.scene is None:
@@ -403,11 +402,7 @@ class EditingController(QObject):
             return pending.edit
 
         edit = self.run(build)
-        if edit is not None:
-            if edit.op == "split_mask":
-                self.selection.select(edit.details["new_ids"][0])
-            elif edit.op == "reassign" and self.selected_instance() is None and edit.details["target"]:
-                self.selection.select(edit.details["target"])
+        self._select_lasso_result(edit)
         return edit
 
     # ---------------------------------------------------------------------------------- save / export
