@@ -48,7 +48,6 @@ class JobRunner:
         self._busy_changed = busy_changed
         self.job: Job | None = None  # the running job
         self.waiting: list[tuple[Job, OnSuccess, str, str]] = []  # jobs asked for while one ran
-        self.started = 0
         self.last_outcome = ""  # "succeeded" | "failed" | "cancelled" (tests, status)
 
         self.stage_label = QLabel("", parent)
@@ -84,7 +83,6 @@ class JobRunner:
             self._notify(f"{text}: starts when “{self.job.name}” has ended", 6000)
             return True
         self.job = job
-        self.started += 1
 
         def succeeded(result) -> None:
             try:
