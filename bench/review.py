@@ -1,21 +1,33 @@
 """Scripted review of the bundled sample room: how many actions bring the instances to the ground truth?
 
-    .venv/bin/python bench/review.py [--scene S.iggt] [--target 0.95] [--max-actions 120]
+    .venv/bin/python bench/review.py [--scene S.iggt] [--target 0.95] [--max-actions 400]
 
 The room (resources/sample/scene_000012, 10 views) is reconstructed with the bundled weights (or read
 from --scene: a scene of that room made by `iggt reconstruct resources/sample/scene_000012/images`).
-An annotator who knows what is right (the ground truth decides: split an instance that covers two
-objects, merge a piece into the instance holding most of its object, accept the rest) works through it
-two ways, and we count actions (key presses and dialog choices) until the instances reach ARI >= target
-against the ground-truth segments (furniture instances; floor, walls and ceiling one each):
+An annotator works through it with the tools the app offers, every action one undoable edit as the GUI
+makes it, and we count actions until the instances reach ARI >= target against the ground-truth segments
+(furniture instances; floor and walls one each). The ground truth only DECIDES what to do (as a person
+looking at the photos would); labels are only ever changed by the app's edits.
 
-* queue: the review queue's top item each time; when its suggestion (merge with the suggested neighbour,
-  split into 3D parts, accept) is what the annotator would do, one key; otherwise the annotator does it by
-  hand (merge: M and a pick in the merge dialog = 2; split: 2; accept: 1);
-* list: the plain instance list in its order (largest first); each instance costs a click to select it,
-  then the action by hand as above.
+1. Instances, two ways:
+   * queue: the review queue's current item (``app.review_session``: ranked again after every action).
+     When the suggestion (merge with the suggested neighbour, the suggested split, accept) is what the
+     annotator wants, one key; otherwise by hand: merge = M-dialog pick (2), split = Split into parts... and
+     the number of parts, or the 3D-parts / two-objects split (2), accept (1);
+   * list: the plain instance list in its order (largest first); each instance costs a click to select it,
+     then the action by hand as above.
+   The annotator splits an instance when a second object holds ``SPLIT_SHARE`` of it (trying the splits
+   the app offers: 3D parts, the two feature groups, k-means into 2 or 3 parts, and keeping the best, as
+   one would after looking at each) or when the queue suggests a split whose preview matches the photos
+   better, merges a piece into the instance holding most of its object, and accepts the rest.
+2. Pixels, the same for both: what merges and splits cannot fix (instances straddling two objects at their
+   borders) the annotator fixes in the photos with the view lasso (Edit > Draw on a view: a freehand
+   outline, "Assign to the selected instance", one action): each time the biggest wrongly labelled region
+   of one object in one photo, outlined along its border (a vertex every ``LASSO_STEP`` pixels, holes
+   included), given to the instance holding that object (a new instance when none does). Pixels of other
+   objects inside the outline change too, and count against it.
 
-Prints the ARI after each action and the totals of both runs.
+Prints the ARI after each action and, for both runs, the number of actions to reach the target.
 """
 
 from __future__ import annotations
@@ -24,34 +36,55 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app import edits
 from app import review_actions as ra
 from app.clustering import adjusted_rand_index
-from app.edits import EditError, EditHistory
+from app.edits import Edit, EditError, EditHistory
 from app.paths import SAMPLE_DIR
-from app.review import UNREVIEWED, review_queue, review_state
-from app.scene import Scene
+from app.review import UNREVIEWED, review_state
+from app.review_session import ReviewSession
+from app.scene import NO_INSTANCE, Scene
 
 ROOM = SAMPLE_DIR / "scene_000012"
 HAND_COST = {"accept": 1, "merge": 2, "split": 2}
 SPLIT_SHARE = 0.25  # an instance whose second ground-truth segment holds this share covers two objects
+LASSO_STEP = 3  # a freehand outline: one vertex every this many pixels of the region's border
+MIN_REGION = 12  # regions smaller than this (pixels) are not worth a lasso
 
 
+# ------------------------------------------------------------------------------------- ground truth
 def ground_truth(scene: Scene) -> np.ndarray:
     """(S, H, W) ground-truth segment of every pixel of ``scene``'s views (chosen evenly from the room's)."""
     from app.images import evenly_spaced
     from training.iggt.targets import structure_labels
     from training.synthetic.storage import read_scene
 
-    gt = read_scene(ROOM)
-    segments = structure_labels(gt)
+    segments = structure_labels(read_scene(ROOM))
     keep = evenly_spaced(segments.shape[0], scene.n_views) if scene.n_views != segments.shape[0] else None
     return segments if keep is None else segments[keep]
+
+
+def owners(scene: Scene, segments: np.ndarray) -> dict[int, int]:
+    """The instance that stands for each ground-truth segment: of the instances made mostly of it, the one
+    holding most of it (segments no instance is mostly made of have none)."""
+    labels, seg = scene.labels.reshape(-1), segments.reshape(-1)
+    pairs, counts = np.unique(np.stack([labels, seg]), axis=1, return_counts=True)
+    major: dict[int, tuple[int, int]] = {}  # instance -> (its main segment, pixels of it)
+    for (iid, g), n in zip(pairs.T.tolist(), counts.tolist(), strict=True):
+        if iid != NO_INSTANCE and n > major.get(iid, (0, -1))[1]:
+            major[iid] = (g, n)
+    out: dict[int, tuple[int, int]] = {}
+    for iid, (g, n) in major.items():
+        if n > out.get(g, (0, -1))[1]:
+            out[g] = (iid, n)
+    return {g: iid for g, (iid, _) in out.items()}
 
 
 def majority(scene: Scene, segments: np.ndarray, iid: int) -> int:
@@ -59,98 +92,109 @@ def majority(scene: Scene, segments: np.ndarray, iid: int) -> int:
     return int(seg[np.argmax(counts)]) if seg.size else -1
 
 
-def oracle(scene: Scene, segments: np.ndarray, iid: int) -> tuple[str, int | None]:
-    """What an annotator who sees the truth does with instance ``iid``: ("split"|"merge"|"accept", partner).
+def decide(scene: Scene, segments: np.ndarray, iid: int) -> tuple[str, int | None]:
+    """What an annotator who sees the photos does with instance ``iid``: ("split"|"merge"|"accept", partner).
 
-    Split when a second object holds ``SPLIT_SHARE`` of it; merge into the biggest other instance that is
-    mostly the same object; else accept.
+    Split when a second object holds ``SPLIT_SHARE`` of it; merge into the instance standing for its main
+    object when that is another one; else accept.
     """
     mask = scene.labels == iid
     seg, counts = np.unique(segments[mask], return_counts=True)
     order = np.argsort(-counts)
     if seg.size >= 2 and counts[order[1]] >= SPLIT_SHARE * mask.sum():
         return "split", None
-    major = seg[order[0]]
-    best, best_n = iid, int(counts[order[0]])
-    for other in scene.instances:
-        m = scene.labels == other
-        s, c = np.unique(segments[m], return_counts=True)
-        if other != iid and s[np.argmax(c)] == major and c.max() > best_n:
-            best, best_n = other, int(c.max())
-    return ("merge", best) if best != iid else ("accept", None)
+    owner = owners(scene, segments).get(int(seg[order[0]]))
+    return ("merge", owner) if owner is not None and owner != iid else ("accept", None)
 
 
-def best_split(scene: Scene, iid: int, segments: np.ndarray):
-    """The split (into 3D parts, or in two by features) that agrees better with the truth."""
-    candidates = []
-    for make in (ra.split_3d, ra.split_features):
-        try:
-            edit = make(scene, iid)
-        except EditError:
-            continue
-        edit.apply(scene)
-        candidates.append((adjusted_rand_index(scene.labels, segments), edit))
-        edit.revert(scene)
-    if not candidates:
-        raise EditError(f"instance {iid} cannot be split")
-    return max(candidates, key=lambda c: c[0])[1]
-
-
-def _do(
-    scene: Scene, history: EditHistory, iid: int, action: str, partner: int | None, segments: np.ndarray
-) -> bool:
+# ------------------------------------------------------------------------------------------ actions
+def _preview(scene: Scene, segments: np.ndarray, make: Callable[[], Edit]) -> tuple[float, Edit] | None:
+    """Apply an edit, measure, take it back (what looking at a split's preview tells the annotator)."""
     try:
-        if action == "merge":
-            history.push(ra.merge_with(scene, iid, int(partner)))
-        elif action == "split":  # the annotator previews both splits and takes the better one
-            history.push(best_split(scene, iid, segments))
-        else:
-            history.push(ra.accept(scene, iid))
+        edit = make()
     except EditError:
-        if review_state(scene.instances[iid]) == UNREVIEWED:  # the edit was refused: look at it no more
-            history.push(ra.accept(scene, iid))
-        return False
-    return True
-
-
-def run_queue(scene: Scene, segments: np.ndarray, target: float, max_actions: int) -> dict:
-    history = EditHistory(scene)
-    actions, steps, hits = 0, 0, 0
+        return None
+    edit.apply(scene)
     ari = adjusted_rand_index(scene.labels, segments)
-    trace = [(0, ari)]
-    cache: dict = {}
-    while ari < target and actions < max_actions:
-        queue = review_queue(scene, cache=cache)
-        if not queue:
-            break
-        item = queue[0]
-        want, partner = oracle(scene, segments, item.instance_id)
-        # any partner that is mostly the same object is a right merge
-        same = item.partner is not None and majority(scene, segments, item.partner) == majority(
+    edit.revert(scene)
+    return ari, edit
+
+
+def best_split(scene: Scene, iid: int, segments: np.ndarray) -> Edit:
+    """Of the splits the app offers (3D parts, the two feature groups, k-means into 2 or 3 parts), the one
+    that agrees best with the photos."""
+    makers = (lambda: ra.split_3d(scene, iid), lambda: ra.split_groups(scene, iid),
+              lambda: ra.split_features(scene, iid, 2), lambda: ra.split_features(scene, iid, 3))  # fmt: skip
+    tried = [p for p in (_preview(scene, segments, m) for m in makers) if p is not None]
+    if not tried:
+        raise EditError(f"instance {iid} cannot be split")
+    return max(tried, key=lambda p: p[0])[1]
+
+
+def _do(scene: Scene, push: Callable[[Edit], object], iid: int, want: str, partner: int | None,
+        segments: np.ndarray) -> None:  # fmt: skip
+    try:
+        if want == "merge":
+            push(ra.merge_with(scene, iid, int(partner)))
+        elif want == "split":
+            push(best_split(scene, iid, segments))
+        else:
+            push(ra.accept(scene, iid))
+    except EditError:
+        if iid in scene.instances and review_state(scene.instances[iid]) == UNREVIEWED:
+            push(ra.accept(scene, iid))  # the edit was refused: look at it no more
+
+
+class Run:
+    """Counts actions and records the ARI after each."""
+
+    def __init__(self, name: str, scene: Scene, segments: np.ndarray) -> None:
+        self.name, self.scene, self.segments = name, scene, segments
+        self.history = EditHistory(scene)
+        self.actions = 0
+        self.ari = adjusted_rand_index(scene.labels, segments)
+        self.trace = [(0, self.ari)]
+        self.counts = {"suggested": 0, "by hand": 0, "lasso": 0}
+
+    def record(self, cost: int, what: str) -> None:
+        self.actions += cost
+        self.ari = adjusted_rand_index(self.scene.labels, self.segments)
+        self.trace.append((self.actions, self.ari))
+        print(f"  {self.name:5s} {self.actions:4d} actions  ARI {self.ari:.4f}  {what}", flush=True)
+
+
+def instances_by_queue(run: Run, target: float, max_actions: int) -> None:
+    scene, segments = run.scene, run.segments
+    session = ReviewSession(scene, run.history.push)
+    session.rerank()
+    while run.ari < target and run.actions < max_actions and session.current_item() is not None:
+        item = session.current_item()
+        want, partner = decide(scene, segments, item.instance_id)
+        if item.action == "split" and want != "split":  # the queue points at a split: look at its preview
+            seen = _preview(scene, segments, lambda it=item: ra.split_suggested(scene, it))
+            if seen is not None and seen[0] > run.ari:
+                want, partner = "split", None
+        same = item.partner in scene.instances and majority(scene, segments, item.partner) == majority(
             scene, segments, item.instance_id
-        )
+        )  # any partner that is mostly the same object is a right merge
         agrees = item.action == want and (want != "merge" or same)
-        if agrees and want == "merge":
-            partner = item.partner
+        if agrees and want == "split":
+            agrees = _preview(scene, segments, lambda it=item: ra.split_suggested(scene, it)) is not None
+        if agrees:
+            session.act(want)  # one key: A, M or S
+        else:
+            _do(scene, session.push, item.instance_id, want, partner, segments)
+            session.rerank()
+        how = "suggested" if agrees else "by hand"
+        run.counts[how] += 1
         cost = 1 if agrees else HAND_COST[want]
-        hits += agrees
-        _do(scene, history, item.instance_id, want, partner, segments)
-        actions += cost
-        steps += 1
-        ari = adjusted_rand_index(scene.labels, segments)
-        trace.append((actions, ari))
-        print(f"  queue {steps:3d}: {want:6s} {item.instance_id:4d} ({'suggested' if agrees else 'by hand'}, "
-              f"{item.reason_text[:60]}) -> ARI {ari:.3f}, {actions} actions")  # fmt: skip
-    return {"actions": actions, "items": steps, "suggestion_used": hits, "ari": ari, "trace": trace}
+        run.record(cost, f"{want} {item.instance_id} ({how}: {item.reason_text[:50]})")
 
 
-def run_list(scene: Scene, segments: np.ndarray, target: float, max_actions: int) -> dict:
-    history = EditHistory(scene)
-    actions, steps = 0, 0
-    ari = adjusted_rand_index(scene.labels, segments)
+def instances_by_list(run: Run, target: float, max_actions: int) -> None:
+    scene, segments = run.scene, run.segments
     seen: set[int] = set()
-    trace = [(0, ari)]
-    while ari < target and actions < max_actions:
+    while run.ari < target and run.actions < max_actions:
         todo = sorted(
             (i for i in scene.instances if i not in seen and review_state(scene.instances[i]) == UNREVIEWED),
             key=lambda i: -scene.instances[i].stats.point_count,
@@ -159,14 +203,84 @@ def run_list(scene: Scene, segments: np.ndarray, target: float, max_actions: int
             break
         iid = todo[0]
         seen.add(iid)
-        want, partner = oracle(scene, segments, iid)
-        _do(scene, history, iid, want, partner, segments)
-        actions += 1 + HAND_COST[want]
-        steps += 1
-        ari = adjusted_rand_index(scene.labels, segments)
-        trace.append((actions, ari))
-        print(f"  list  {steps:3d}: {want:6s} {iid:4d} -> ARI {ari:.3f}, {actions} actions")
-    return {"actions": actions, "items": steps, "ari": ari, "trace": trace}
+        want, partner = decide(scene, segments, iid)
+        _do(scene, run.history.push, iid, want, partner, segments)
+        run.counts["by hand"] += 1
+        run.record(1 + HAND_COST[want], f"{want} {iid} (select, then by hand)")
+
+
+# -------------------------------------------------------------------------------------------- lasso
+def lasso_outline(region: np.ndarray) -> np.ndarray:
+    """The outline an annotator draws around a region of a photo: its outer border (half a pixel outside
+    the border pixels' centres), a vertex every ``LASSO_STEP`` pixels; (P, 2) as (column, row)."""
+    import contourpy  # comes with matplotlib (a pyvista requirement)
+
+    lines = contourpy.contour_generator(z=np.pad(region, 1).astype(np.float64)).lines(0.5)
+
+    def area(p: np.ndarray) -> float:
+        return 0.5 * abs(float(np.dot(p[:, 0], np.roll(p[:, 1], 1)) - np.dot(p[:, 1], np.roll(p[:, 0], 1))))
+
+    outer = max(lines, key=area)
+    return outer[:-1:LASSO_STEP] - 1.0
+
+
+def lasso_candidates(scene: Scene, segments: np.ndarray, own: dict[int, int], view: int) -> list[tuple]:
+    """(net pixels made right, view, segment, outline, pixel mask) of every region of one photo whose
+    pixels are not in the instance standing for their object."""
+    from scipy import ndimage
+
+    labels, seg = scene.labels[view], segments[view]
+    right = np.zeros(labels.shape, bool)
+    for g, iid in own.items():
+        right |= (seg == g) & (labels == iid)
+    out = []
+    for g in np.unique(seg).tolist():
+        wrong = (seg == g) & ~right
+        comp, n = ndimage.label(wrong, structure=np.ones((3, 3), bool))
+        sizes = np.bincount(comp.reshape(-1), minlength=n + 1)
+        for k in np.flatnonzero(sizes >= MIN_REGION):
+            if k == 0:
+                continue
+            outline = lasso_outline(comp == k)
+            if outline.shape[0] < 3:
+                continue
+            inside = edits.pixels_in_view_polygon(scene, view, outline)
+            hit = inside[view]
+            # pixels of this object made right, minus pixels of other objects that were right and are not
+            gain = int(np.count_nonzero(hit & (seg == g) & ~right))
+            loss = int(np.count_nonzero(hit & (seg != g) & right))
+            if gain - loss > 0:
+                out.append((gain - loss, view, g, outline, inside))
+    return out
+
+
+def pixels_by_lasso(run: Run, target: float, max_actions: int) -> str:
+    """Lasso the biggest wrong region again and again; returns why it stopped."""
+    scene, segments = run.scene, run.segments
+    cands: dict[int, list[tuple]] = {}
+    while run.ari < target and run.actions < max_actions:
+        own = owners(scene, segments)
+        for v in range(scene.n_views):
+            if v not in cands:
+                cands[v] = lasso_candidates(scene, segments, own, v)
+        pool = [c for v in cands for c in cands[v]]
+        if not pool:
+            return "no lasso left that makes more pixels right than wrong"
+        net, view, g, outline, inside = max(pool, key=lambda c: c[0])
+        target_id = own.get(g)
+        try:
+            run.history.push(edits.reassign(scene, inside, target_id))
+        except EditError as exc:
+            cands[view] = [c for c in cands[view] if c[3] is not outline]
+            print(f"  lasso refused: {exc}")
+            continue
+        run.counts["lasso"] += 1
+        name = "a new instance" if target_id is None else f"instance {target_id}"
+        run.record(1, f"lasso in view {view}: {net} pixels of segment {g} to {name} ({len(outline)} points)")
+        cands.pop(view)  # that photo's regions changed; the others did not
+        if target_id is None or g not in own:
+            cands.clear()  # a new instance now stands for the object: every photo's regions change
+    return "target reached" if run.ari >= target else "action budget spent"
 
 
 def actions_to(trace: list[tuple[int, float]], level: float) -> int | None:
@@ -193,32 +307,35 @@ def main() -> int:
     )
     parser.add_argument("--scene", type=Path, help="a reconstruction of the sample room (default: make one)")
     parser.add_argument("--target", type=float, default=0.95, help="ARI to reach (default 0.95)")
-    parser.add_argument("--max-actions", type=int, default=150)
+    parser.add_argument("--max-actions", type=int, default=400)
+    parser.add_argument("--no-lasso", action="store_true", help="merge, split and accept only")
     args = parser.parse_args()
     from app.scene_io import load_scene
 
     path = room_path(args.scene)
-    scene = load_scene(path)
-    segments = ground_truth(scene)
-    start = adjusted_rand_index(scene.labels, segments)
-    print(
-        f"{len(scene.instances)} instances, {len(np.unique(segments))} ground-truth segments, ARI {start:.3f}"
-    )
-    t = time.perf_counter()
-    queue = run_queue(scene, segments, args.target, args.max_actions)
-    t_queue = time.perf_counter() - t
-    plain = run_list(load_scene(path), segments, args.target, args.max_actions)
-    for name, res in (("review queue", queue), ("instance list", plain)):
-        reached = "reached" if res["ari"] >= args.target else "NOT reached"
-        print(f"{name:14s}: {res['actions']:4d} actions over {res['items']} instances, ARI {res['ari']:.3f} "
-              f"({reached} {args.target})" + (f", queue suggestion right {res['suggestion_used']} times"
-                                               if "suggestion_used" in res else ""))  # fmt: skip
-    best = max(ari for _, ari in queue["trace"])
-    common = min(best, max(ari for _, ari in plain["trace"]), args.target)
-    if common > start:
-        q_n, l_n = actions_to(queue["trace"], common), actions_to(plain["trace"], common)
-        print(f"actions to reach ARI {common:.3f} (the best both runs reach): review queue {q_n}, list {l_n}")
-    print(f"queue run took {t_queue:.1f} s (queue recomputed after every action)")
+    results = {}
+    for name, walk in (("queue", instances_by_queue), ("list", instances_by_list)):
+        scene = load_scene(path)
+        segments = ground_truth(scene)
+        run = Run(name, scene, segments)
+        if name == "queue":
+            print(f"{len(scene.instances)} instances, {len(np.unique(segments))} ground-truth segments, "
+                  f"ARI {run.ari:.4f}")  # fmt: skip
+        t = time.perf_counter()
+        walk(run, args.target, args.max_actions)
+        instance_actions, instance_ari = run.actions, run.ari
+        why = "--no-lasso" if args.no_lasso else pixels_by_lasso(run, args.target, args.max_actions)
+        results[name] = (run, instance_actions, instance_ari, why, time.perf_counter() - t)
+    print()
+    for name, (run, n_inst, ari_inst, why, secs) in results.items():
+        reached = actions_to(run.trace, args.target)
+        c = run.counts
+        end = (f"reached after {reached} actions" if reached is not None
+               else f"NOT reached ({why}; best {max(a for _, a in run.trace):.4f})")  # fmt: skip
+        label = "review queue" if name == "queue" else "instance list"
+        print(f"{label}: instances {n_inst} actions -> "
+              f"ARI {ari_inst:.4f} ({c['suggested']} suggestions taken, {c['by hand']} by hand); then "
+              f"{c['lasso']} lassos -> ARI {run.ari:.4f}; ARI {args.target} {end}; {secs:.0f} s")  # fmt: skip
     return 0
 
 
