@@ -24,8 +24,9 @@ looking at the photos would); labels are only ever changed by the app's edits.
    borders) the annotator fixes in the photos with the view lasso (Edit > Draw on a view: a freehand
    outline, "Assign to the selected instance", one action): each time the biggest wrongly labelled region
    of one object in one photo, outlined along its border (a vertex every ``LASSO_STEP`` pixels, holes
-   included), given to the instance holding that object (a new instance when none does). Pixels of other
-   objects inside the outline change too, and count against it.
+   included), given to the instance holding that object (a new instance when none does; "Make unlabelled"
+   when the unlabelled pixels hold it). Pixels of other objects inside the outline change too, and count
+   against it.
 
 Prints the ARI after each action and, for both runs, the number of actions to reach the target.
 """
@@ -73,12 +74,13 @@ def ground_truth(scene: Scene) -> np.ndarray:
 
 def owners(scene: Scene, segments: np.ndarray) -> dict[int, int]:
     """The instance that stands for each ground-truth segment: of the instances made mostly of it, the one
-    holding most of it (segments no instance is mostly made of have none)."""
+    holding most of it (segments no instance is mostly made of have none). Unlabelled pixels count as one
+    more instance (the lasso's "Make unlabelled" gives pixels to it)."""
     labels, seg = scene.labels.reshape(-1), segments.reshape(-1)
     pairs, counts = np.unique(np.stack([labels, seg]), axis=1, return_counts=True)
     major: dict[int, tuple[int, int]] = {}  # instance -> (its main segment, pixels of it)
     for (iid, g), n in zip(pairs.T.tolist(), counts.tolist(), strict=True):
-        if iid != NO_INSTANCE and n > major.get(iid, (0, -1))[1]:
+        if n > major.get(iid, (0, -1))[1]:
             major[iid] = (g, n)
     out: dict[int, tuple[int, int]] = {}
     for iid, (g, n) in major.items():
@@ -275,7 +277,7 @@ def pixels_by_lasso(run: Run, target: float, max_actions: int) -> str:
             print(f"  lasso refused: {exc}")
             continue
         run.counts["lasso"] += 1
-        name = "a new instance" if target_id is None else f"instance {target_id}"
+        name = {None: "a new instance", NO_INSTANCE: "no instance"}.get(target_id, f"instance {target_id}")
         run.record(1, f"lasso in view {view}: {net} pixels of segment {g} to {name} ({len(outline)} points)")
         cands.pop(view)  # that photo's regions changed; the others did not
         if target_id is None or g not in own:
