@@ -274,6 +274,8 @@ class ReviewPanel(QDockWidget):
         suggestion = item.action
         if item.action == "merge" and item.partner in scene.instances:
             suggestion += f" with {scene.instances[item.partner].name}"
+        elif item.action == "split" and item.split is not None:
+            suggestion += " into 3D parts" if item.split == "3d" else " into two objects"
         row.setText(f"{STATE_MARK[state]} {inst.name} — {item.reason_text} → {suggestion}")
         row.setIcon(swatch(inst.colour))
         row.setData(ITEM_ROLE, item.instance_id)

@@ -56,6 +56,7 @@ def test_queue_is_ranked_again_after_each_action_and_undo(room, qtbot) -> None:
     merged, gone, cut, fragment = known["merged"], known["gone"], known["cut"], known["fragment"]
     assert panel.current_item().instance_id == merged
     assert "looks like two objects" in _rows(panel)[merged]
+    assert _rows(panel)[merged].endswith("→ split into two objects")
     assert gone not in scene.instances
 
     # S: the suggested split; its new part comes into the list with its own reason, both parts fixed,
