@@ -21,12 +21,13 @@ looking at the photos would); labels are only ever changed by the app's edits.
    one would after looking at each) or when the queue suggests a split whose preview matches the photos
    better, merges a piece into the instance holding most of its object, and accepts the rest.
 2. Pixels, the same for both: what merges and splits cannot fix (instances straddling two objects at their
-   borders) the annotator fixes in the photos with the view lasso (Edit > Draw on a view: a freehand
-   outline, "Assign to the selected instance", one action): each time the biggest wrongly labelled region
-   of one object in one photo, outlined along its border (a vertex every ``LASSO_STEP`` pixels, holes
-   included), given to the instance holding that object (a new instance when none does; "Make unlabelled"
-   when the unlabelled pixels hold it). Pixels of other objects inside the outline change too, and count
-   against it.
+   borders) the annotator fixes with the photo lasso (Edit > Draw on a view: a freehand outline on one
+   photo, "Assign to the selected instance", carried to every view through the 3D points, previewed, one
+   action): a wrongly labelled region of one object in one photo, outlined along its border (a vertex
+   every ``LASSO_STEP`` pixels, holes included), given to the instance holding that object (a new
+   instance when none does; "Make unlabelled" when the unlabelled pixels hold it). Of the biggest such
+   regions the annotator previews a few and draws the one whose preview makes the most pixels right;
+   pixels of other objects it changes (inside the outline, or carried to other views) count against it.
 
 Prints the ARI after each action and, for both runs, the number of actions to reach the target.
 """
@@ -44,7 +45,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app import edits
 from app import review_actions as ra
 from app.clustering import adjusted_rand_index
 from app.edits import Edit, EditError, EditHistory
@@ -58,6 +58,8 @@ HAND_COST = {"accept": 1, "merge": 2, "split": 2}
 SPLIT_SHARE = 0.25  # an instance whose second ground-truth segment holds this share covers two objects
 LASSO_STEP = 3  # a freehand outline: one vertex every this many pixels of the region's border
 MIN_REGION = 12  # regions smaller than this (pixels) are not worth a lasso
+LASSO_CHOICES = 4  # the annotator compares the previews of this many useful lassos and draws the best
+LASSO_LOOKS = 40  # ... looking at most at this many regions (biggest first)
 
 
 # ------------------------------------------------------------------------------------- ground truth
@@ -226,62 +228,73 @@ def lasso_outline(region: np.ndarray) -> np.ndarray:
     return outer[:-1:LASSO_STEP] - 1.0
 
 
-def lasso_candidates(scene: Scene, segments: np.ndarray, own: dict[int, int], view: int) -> list[tuple]:
-    """(net pixels made right, view, segment, outline, pixel mask) of every region of one photo whose
-    pixels are not in the instance standing for their object."""
+def wrong_regions(scene: Scene, segments: np.ndarray, lookup: np.ndarray) -> list[tuple]:
+    """(size, view, segment, components, k) of every connected region (``components == k``) of one photo
+    whose pixels are not in the instance standing for their object, biggest first."""
     from scipy import ndimage
 
-    labels, seg = scene.labels[view], segments[view]
-    right = np.zeros(labels.shape, bool)
-    for g, iid in own.items():
-        right |= (seg == g) & (labels == iid)
     out = []
-    for g in np.unique(seg).tolist():
-        wrong = (seg == g) & ~right
-        comp, n = ndimage.label(wrong, structure=np.ones((3, 3), bool))
-        sizes = np.bincount(comp.reshape(-1), minlength=n + 1)
-        for k in np.flatnonzero(sizes >= MIN_REGION):
-            if k == 0:
-                continue
-            outline = lasso_outline(comp == k)
-            if outline.shape[0] < 3:
-                continue
-            inside = edits.pixels_in_view_polygon(scene, view, outline)
-            hit = inside[view]
-            # pixels of this object made right, minus pixels of other objects that were right and are not
-            gain = int(np.count_nonzero(hit & (seg == g) & ~right))
-            loss = int(np.count_nonzero(hit & (seg != g) & right))
-            if gain - loss > 0:
-                out.append((gain - loss, view, g, outline, inside))
-    return out
+    for v in range(scene.n_views):
+        seg = segments[v]
+        right = scene.labels[v] == lookup[seg]
+        for g in np.unique(seg[~right]).tolist():
+            comp, n = ndimage.label((seg == g) & ~right, structure=np.ones((3, 3), bool))
+            sizes = np.bincount(comp.reshape(-1), minlength=n + 1)
+            out += [(int(sizes[k]), v, g, comp, k) for k in range(1, n + 1) if sizes[k] >= MIN_REGION]
+    return sorted(out, key=lambda r: -r[0])
+
+
+def owner_lookup(own: dict[int, int], segments: np.ndarray) -> np.ndarray:
+    """Segment -> the instance standing for it (-1: none) as an array indexed by the segments' values."""
+    ids = np.unique(segments)
+    table = np.array([own.get(int(g), -1) for g in ids], np.int64)
+    lookup = np.full(int(ids.max()) + 1, -1, np.int64)
+    lookup[ids] = table
+    return lookup
 
 
 def pixels_by_lasso(run: Run, target: float, max_actions: int) -> str:
-    """Lasso the biggest wrong region again and again; returns why it stopped."""
+    """Lasso the wrong region whose preview makes the most pixels right, again and again; returns why it
+    stopped. The lasso is the app's (``app.photo_lasso.prepare``: drawn on one photo, carried to every view
+    through the 3D points); its preview (the pixels it changes in every view) is what the annotator judges.
+    """
+    from app import photo_lasso
+
     scene, segments = run.scene, run.segments
-    cands: dict[int, list[tuple]] = {}
     while run.ari < target and run.actions < max_actions:
         own = owners(scene, segments)
-        for v in range(scene.n_views):
-            if v not in cands:
-                cands[v] = lasso_candidates(scene, segments, own, v)
-        pool = [c for v in cands for c in cands[v]]
-        if not pool:
-            return "no lasso left that makes more pixels right than wrong"
-        net, view, g, outline, inside = max(pool, key=lambda c: c[0])
-        target_id = own.get(g)
-        try:
-            run.history.push(edits.reassign(scene, inside, target_id))
-        except EditError as exc:
-            cands[view] = [c for c in cands[view] if c[3] is not outline]
-            print(f"  lasso refused: {exc}")
-            continue
+        lookup = owner_lookup(own, segments)
+        best, looked, good = None, 0, 0
+        for _size, view, g, components, k in wrong_regions(scene, segments, lookup):
+            if good >= LASSO_CHOICES or looked >= LASSO_LOOKS:
+                break
+            outline = lasso_outline(components == k)
+            if outline.shape[0] < 3:
+                continue
+            tid = own.get(g)
+            try:
+                prepared = photo_lasso.prepare(scene, view, outline, "unlabel" if tid == NO_INSTANCE else
+                                               "assign", tid)  # fmt: skip
+            except EditError:
+                continue
+            looked += 1
+            changed = prepared.changed
+            seg = segments[changed]
+            before = np.count_nonzero(scene.labels[changed] == lookup[seg])
+            after = np.count_nonzero(seg == g) if tid is None else np.count_nonzero(lookup[seg] == tid)
+            net = after - before
+            if net > 0:
+                good += 1
+                if best is None or net > best[0]:
+                    best = (net, view, g, outline, prepared, tid)
+        if best is None:
+            return f"no lasso around the {looked} biggest wrong regions makes more pixels right than wrong"
+        net, view, g, outline, prepared, tid = best
+        run.history.push(prepared.edit)
         run.counts["lasso"] += 1
-        name = {None: "a new instance", NO_INSTANCE: "no instance"}.get(target_id, f"instance {target_id}")
-        run.record(1, f"lasso in view {view}: {net} pixels of segment {g} to {name} ({len(outline)} points)")
-        cands.pop(view)  # that photo's regions changed; the others did not
-        if target_id is None or g not in own:
-            cands.clear()  # a new instance now stands for the object: every photo's regions change
+        name = {None: "a new instance", NO_INSTANCE: "no instance"}.get(tid, f"instance {tid}")
+        run.record(1, f"lasso on view {view}: {net} pixels of segment {g} right, to {name} "
+                      f"({len(prepared.views)} views, {len(outline)} points)")  # fmt: skip
     return "target reached" if run.ari >= target else "action budget spent"
 
 
