@@ -25,9 +25,12 @@ looking at the photos would); labels are only ever changed by the app's edits.
    photo, "Assign to the selected instance", carried to every view through the 3D points, previewed, one
    action): a wrongly labelled region of one object in one photo, outlined along its border (a vertex
    every ``LASSO_STEP`` pixels, holes included), given to the instance holding that object (a new
-   instance when none does; "Make unlabelled" when the unlabelled pixels hold it). Of the biggest such
-   regions the annotator previews a few and draws the one whose preview makes the most pixels right;
-   pixels of other objects it changes (inside the outline, or carried to other views) count against it.
+   instance when none does; "Make unlabelled" when the unlabelled pixels hold it), or, when carrying it
+   to the other views takes too much else along, "Split off the selected instance" (only the instance
+   the region is wrongly in changes) and a merge of the piece into the right instance. Of the biggest
+   such regions the annotator previews both ways and takes the one whose preview makes the most pixels
+   right per action; pixels of other objects it changes (inside the outline, or carried to other views)
+   count against it.
 
 Prints the ARI after each action and, for both runs, the number of actions to reach the target.
 """
@@ -45,6 +48,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app import edits
 from app import review_actions as ra
 from app.clustering import adjusted_rand_index
 from app.edits import Edit, EditError, EditHistory
@@ -58,8 +62,7 @@ HAND_COST = {"accept": 1, "merge": 2, "split": 2}
 SPLIT_SHARE = 0.25  # an instance whose second ground-truth segment holds this share covers two objects
 LASSO_STEP = 3  # a freehand outline: one vertex every this many pixels of the region's border
 MIN_REGION = 12  # regions smaller than this (pixels) are not worth a lasso
-LASSO_CHOICES = 4  # the annotator compares the previews of this many useful lassos and draws the best
-LASSO_LOOKS = 40  # ... looking at most at this many regions (biggest first)
+LASSO_LOOKS = 10  # the annotator previews lassos around this many of the biggest wrong regions
 
 
 # ------------------------------------------------------------------------------------- ground truth
@@ -89,11 +92,6 @@ def owners(scene: Scene, segments: np.ndarray) -> dict[int, int]:
         if n > out.get(g, (0, -1))[1]:
             out[g] = (iid, n)
     return {g: iid for g, (iid, _) in out.items()}
-
-
-def majority(scene: Scene, segments: np.ndarray, iid: int) -> int:
-    seg, counts = np.unique(segments[scene.labels == iid], return_counts=True)
-    return int(seg[np.argmax(counts)]) if seg.size else -1
 
 
 def decide(scene: Scene, segments: np.ndarray, iid: int) -> tuple[str, int | None]:
@@ -178,10 +176,9 @@ def instances_by_queue(run: Run, target: float, max_actions: int) -> None:
             seen = _preview(scene, segments, lambda it=item: ra.split_suggested(scene, it))
             if seen is not None and seen[0] > run.ari:
                 want, partner = "split", None
-        same = item.partner in scene.instances and majority(scene, segments, item.partner) == majority(
-            scene, segments, item.instance_id
-        )  # any partner that is mostly the same object is a right merge
-        agrees = item.action == want and (want != "merge" or same)
+        # a merge suggestion is right when it is into the instance standing for the object (a merge with
+        # another piece of it would leave the object in two instances, the merged one marked fixed)
+        agrees = item.action == want and (want != "merge" or item.partner == partner)
         if agrees and want == "split":
             agrees = _preview(scene, segments, lambda it=item: ra.split_suggested(scene, it)) is not None
         if agrees:
@@ -253,48 +250,81 @@ def owner_lookup(own: dict[int, int], segments: np.ndarray) -> np.ndarray:
     return lookup
 
 
-def pixels_by_lasso(run: Run, target: float, max_actions: int) -> str:
-    """Lasso the wrong region whose preview makes the most pixels right, again and again; returns why it
-    stopped. The lasso is the app's (``app.photo_lasso.prepare``: drawn on one photo, carried to every view
-    through the 3D points); its preview (the pixels it changes in every view) is what the annotator judges.
-    """
+def _net(scene: Scene, segments: np.ndarray, lookup: np.ndarray, changed: np.ndarray, tid: int | None,
+         g: int) -> int:  # fmt: skip
+    """Pixels made right minus pixels made wrong when the ``changed`` pixels end in instance ``tid`` (None:
+    a new instance, which will stand for segment ``g``)."""
+    seg = segments[changed]
+    before = np.count_nonzero(scene.labels[changed] == lookup[seg])
+    after = np.count_nonzero(seg == g) if tid is None else np.count_nonzero(lookup[seg] == tid)
+    return int(after - before)
+
+
+def lasso_choices(scene: Scene, segments: np.ndarray, own: dict[int, int], lookup: np.ndarray, view: int,
+                  g: int, region: np.ndarray) -> list[tuple]:  # fmt: skip
+    """The two ways to fix a wrong region with the photo lasso, each (net pixels, actions, edits, text):
+    * assign: lasso "Assign to the selected instance" (the instance standing for the object): 1 action;
+    * split off: select the instance the region is wrongly in (a click), lasso "Split off the selected
+      instance" (only that instance's pixels change), then merge the piece into the instance standing for
+      the object (Ctrl+M and a pick: 2; Del when the unlabelled pixels stand for it: 1; nothing when no
+      instance does: the piece is the new one). The second edit is made after the first is applied."""
     from app import photo_lasso
 
+    outline = lasso_outline(region)
+    if outline.shape[0] < 3:
+        return []
+    tid = own.get(g)
+    out = []
+    try:
+        mode = "unlabel" if tid == NO_INSTANCE else "assign"
+        prepared = photo_lasso.prepare(scene, view, outline, mode, tid)
+        net = _net(scene, segments, lookup, prepared.changed, tid, g)
+        out.append((net, 1, [prepared.edit], f"{mode} ({len(prepared.views)} views)"))
+    except EditError:
+        pass
+    ids, counts = np.unique(scene.labels[view][region], return_counts=True)
+    wrong = int(ids[np.argmax(counts)])
+    if wrong != NO_INSTANCE and wrong != tid:
+        try:
+            prepared = photo_lasso.prepare(scene, view, outline, "split", wrong)
+        except EditError:
+            return out
+        net = _net(scene, segments, lookup, prepared.changed, tid, g)
+        cost = 2 + {None: 0, NO_INSTANCE: 1}.get(tid, 2)
+        out.append((net, cost, [prepared.edit], f"split off {wrong} ({len(prepared.views)} views)"))
+    return out
+
+
+def pixels_by_lasso(run: Run, target: float, max_actions: int) -> str:
+    """Fix wrong regions with the photo lasso, the most pixels made right per action first, again and again;
+    returns why it stopped. The lasso is the app's (``app.photo_lasso.prepare``: drawn on one photo, carried
+    to every view through the 3D points); its preview (the pixels it changes in every view) is what the
+    annotator judges.
+    """
     scene, segments = run.scene, run.segments
     while run.ari < target and run.actions < max_actions:
         own = owners(scene, segments)
         lookup = owner_lookup(own, segments)
-        best, looked, good = None, 0, 0
-        for _size, view, g, components, k in wrong_regions(scene, segments, lookup):
-            if good >= LASSO_CHOICES or looked >= LASSO_LOOKS:
-                break
-            outline = lasso_outline(components == k)
-            if outline.shape[0] < 3:
-                continue
-            tid = own.get(g)
-            try:
-                prepared = photo_lasso.prepare(scene, view, outline, "unlabel" if tid == NO_INSTANCE else
-                                               "assign", tid)  # fmt: skip
-            except EditError:
-                continue
+        best, looked = None, 0
+        for _size, view, g, components, k in wrong_regions(scene, segments, lookup)[:LASSO_LOOKS]:
             looked += 1
-            changed = prepared.changed
-            seg = segments[changed]
-            before = np.count_nonzero(scene.labels[changed] == lookup[seg])
-            after = np.count_nonzero(seg == g) if tid is None else np.count_nonzero(lookup[seg] == tid)
-            net = after - before
-            if net > 0:
-                good += 1
-                if best is None or net > best[0]:
-                    best = (net, view, g, outline, prepared, tid)
+            for net, cost, todo, how in lasso_choices(scene, segments, own, lookup, view, g, components == k):
+                if net > 0 and (best is None or net / cost > best[0] / best[1]):
+                    best = (net, cost, todo, how, view, g)
         if best is None:
             return f"no lasso around the {looked} biggest wrong regions makes more pixels right than wrong"
-        net, view, g, outline, prepared, tid = best
-        run.history.push(prepared.edit)
+        net, cost, (edit,), how, view, g = best
+        run.history.push(edit)
+        tid = own.get(g)
+        if edit.op == "split_mask" and tid is not None:
+            piece = int(edit.details["new_ids"][0])
+            if tid == NO_INSTANCE:
+                run.history.push(edits.delete(scene, [piece]))
+            else:
+                run.history.push(edits.merge(scene, [piece, tid], target=tid))
         run.counts["lasso"] += 1
         name = {None: "a new instance", NO_INSTANCE: "no instance"}.get(tid, f"instance {tid}")
-        run.record(1, f"lasso on view {view}: {net} pixels of segment {g} right, to {name} "
-                      f"({len(prepared.views)} views, {len(outline)} points)")  # fmt: skip
+        run.record(cost, f"lasso on view {view}, {how}: {net} pixels of segment {g} right, to {name}")
     return "target reached" if run.ari >= target else "action budget spent"
 
 

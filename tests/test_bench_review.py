@@ -69,6 +69,6 @@ def test_scripted_review_reaches_the_ground_truth_with_undoable_edits() -> None:
     while run.history.can_undo:
         run.history.undo()
         n += 1
-    assert n == run.counts["suggested"] + run.counts["by hand"] + run.counts["lasso"]
+    assert n >= run.counts["suggested"] + run.counts["by hand"] + run.counts["lasso"]
     np.testing.assert_array_equal(scene.labels, start)
     assert known["gone"] not in scene.instances
