@@ -132,11 +132,16 @@ def prepare(
     mode: str,
     selected: int | None = None,
     tolerance: float = DEPTH_TOLERANCE,
+    carry: bool = True,
 ) -> PhotoEdit:
     """The edit a lasso on ``view`` makes in every view, and exactly what it changes (EditError when it
-    would change nothing or cannot be done)."""
+    would change nothing or cannot be done). ``carry=False``: only the drawn photo's pixels (for when the
+    3D points of other views do not line up with it well enough to follow)."""
     based_on = scene.labels
-    selection = carried_selection(scene, view, polygon, tolerance)
+    if carry:
+        selection = carried_selection(scene, view, polygon, tolerance)
+    else:
+        selection = edits.pixels_in_view_polygon(scene, view, np.asarray(polygon, np.float64).reshape(-1, 2))
     edit = build_edit(scene, mode, selection, selected)
     changed = changed_pixels(scene, edit)
     points = np.flatnonzero(changed[scene.point_mask])

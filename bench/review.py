@@ -22,15 +22,16 @@ looking at the photos would); labels are only ever changed by the app's edits.
    better, merges a piece into the instance holding most of its object, and accepts the rest.
 2. Pixels, the same for both: what merges and splits cannot fix (instances straddling two objects at their
    borders) the annotator fixes with the photo lasso (Edit > Draw on a view: a freehand outline on one
-   photo, "Assign to the selected instance", carried to every view through the 3D points, previewed, one
-   action): a wrongly labelled region of one object in one photo, outlined along its border (a vertex
-   every ``LASSO_STEP`` pixels, holes included), given to the instance holding that object (a new
-   instance when none does; "Make unlabelled" when the unlabelled pixels hold it), or, when carrying it
-   to the other views takes too much else along, "Split off the selected instance" (only the instance
-   the region is wrongly in changes) and a merge of the piece into the right instance. Of the biggest
-   such regions the annotator previews both ways and takes the one whose preview makes the most pixels
-   right per action; pixels of other objects it changes (inside the outline, or carried to other views)
-   count against it.
+   photo, previewed, one action), around a wrongly labelled region of one object in one photo, outlined
+   along its border (a vertex every ``LASSO_STEP`` pixels, holes included), in one of these ways:
+   * "Assign to the selected instance" (the instance holding that object; a new instance when none does;
+     "Make unlabelled" when the unlabelled pixels hold it), carried to every view through the 3D points;
+   * the same with "Only this photo" ticked (when the other views' points do not line up with this one);
+   * "Split off the selected instance" (only the instance the region is wrongly in changes, in every view)
+     and a merge of the piece into the right instance (select, lasso, Ctrl+M and a pick: 4 actions).
+   Of the biggest wrong regions the annotator previews every way and takes the one whose preview makes
+   the most pixels right per action; pixels of other objects it changes (inside the outline, or carried
+   to other views) count against it.
 
 Prints the ARI after each action and, for both runs, the number of actions to reach the target.
 """
@@ -262,8 +263,9 @@ def _net(scene: Scene, segments: np.ndarray, lookup: np.ndarray, changed: np.nda
 
 def lasso_choices(scene: Scene, segments: np.ndarray, own: dict[int, int], lookup: np.ndarray, view: int,
                   g: int, region: np.ndarray) -> list[tuple]:  # fmt: skip
-    """The two ways to fix a wrong region with the photo lasso, each (net pixels, actions, edits, text):
-    * assign: lasso "Assign to the selected instance" (the instance standing for the object): 1 action;
+    """The ways to fix a wrong region with the photo lasso, each (net pixels, actions, edits, text):
+    * assign: lasso "Assign to the selected instance" (the instance standing for the object), carried to
+      every view or with "Only this photo" ticked: 1 action;
     * split off: select the instance the region is wrongly in (a click), lasso "Split off the selected
       instance" (only that instance's pixels change), then merge the piece into the instance standing for
       the object (Ctrl+M and a pick: 2; Del when the unlabelled pixels stand for it: 1; nothing when no
@@ -275,13 +277,15 @@ def lasso_choices(scene: Scene, segments: np.ndarray, own: dict[int, int], looku
         return []
     tid = own.get(g)
     out = []
-    try:
-        mode = "unlabel" if tid == NO_INSTANCE else "assign"
-        prepared = photo_lasso.prepare(scene, view, outline, mode, tid)
+    mode = "unlabel" if tid == NO_INSTANCE else "assign"
+    for carry in (True, False):
+        try:
+            prepared = photo_lasso.prepare(scene, view, outline, mode, tid, carry=carry)
+        except EditError:
+            continue
         net = _net(scene, segments, lookup, prepared.changed, tid, g)
-        out.append((net, 1, [prepared.edit], f"{mode} ({len(prepared.views)} views)"))
-    except EditError:
-        pass
+        where = f"{len(prepared.views)} views" if carry else "only this photo"
+        out.append((net, 1, [prepared.edit], f"{mode} ({where})"))
     ids, counts = np.unique(scene.labels[view][region], return_counts=True)
     wrong = int(ids[np.argmax(counts)])
     if wrong != NO_INSTANCE and wrong != tid:

@@ -14,6 +14,7 @@ import numpy as np
 from PySide6.QtCore import QPoint, QRect, Qt, Signal
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -82,6 +83,10 @@ class PhotoLassoDialog(QDialog):
             self.mode_box.addItem(text, key)
         if selected is None:
             self.mode_box.setCurrentIndex(1)
+        self.this_photo = QCheckBox("Only this photo", self)
+        self.this_photo.setObjectName("view_lasso_this_photo")
+        self.this_photo.setToolTip("Change only the pixels drawn around in this photo, not the "
+                                   "same surface in the other views (their points may not line up)")
         self.canvas = ViewCanvas(self)
         self.canvas.polygon_finished.connect(self._on_polygon)
         self.strip = ThumbnailStrip(self, icon_side=THUMB_SIDE, wrap=True)  # rows: every view in sight
@@ -111,6 +116,7 @@ class PhotoLassoDialog(QDialog):
         top = QHBoxLayout()
         top.addWidget(self.view_box, 1)
         top.addWidget(self.mode_box, 1)
+        top.addWidget(self.this_photo)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.canvas, 3)
@@ -119,6 +125,7 @@ class PhotoLassoDialog(QDialog):
         layout.addWidget(buttons)
         self.view_box.currentIndexChanged.connect(lambda _i: self._show_photo())
         self.mode_box.currentIndexChanged.connect(lambda _i: self._on_mode())
+        self.this_photo.toggled.connect(lambda _on: self._on_mode())
         self._set_pending(None)
         self.resize(820, 720)
 
@@ -200,7 +207,7 @@ class PhotoLassoDialog(QDialog):
         self._prepare()
 
     def _on_mode(self) -> None:
-        """Another mode: the shape previewed (if any) is prepared again in it."""
+        """Another mode (or "Only this photo" toggled): the shape previewed (if any) is prepared again."""
         if self.pending is not None and self._shape is not None:
             self._prepare()
 
@@ -208,7 +215,8 @@ class PhotoLassoDialog(QDialog):
         view, polygon = self._shape
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            pending = photo_lasso.prepare(self.scene, view, polygon, self.current_mode(), self._selected_id())
+            pending = photo_lasso.prepare(self.scene, view, polygon, self.current_mode(), self._selected_id(),
+                                          carry=not self.this_photo.isChecked())  # fmt: skip
         except EditError as exc:
             self._set_pending(None, f"Nothing to change: {exc}")
             return

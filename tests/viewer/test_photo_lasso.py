@@ -158,3 +158,31 @@ def test_dialog_goes_on_the_wider_side_of_the_3d_view() -> None:
     assert beside(window, view, 820) == QRect(100, 50, 600, 800)
     narrow = beside(QRect(0, 0, 1000, 700), QRect(300, 0, 400, 700), 820)
     assert narrow.width() == 480 and narrow.right() == 999  # at least MIN_WIDTH, even over the view
+
+
+def test_only_this_photo_keeps_the_lasso_to_the_drawn_photo(sample_window, qtbot) -> None:
+    """"Only this photo" previews (and applies) the drawn photo's pixels alone; unticked, the same shape
+    reaches the other views again."""
+    window, scene = sample_window
+    ctl = window.editing
+    window.selection.select(CHAIR)
+    window.actions_["draw_on_view"].trigger()
+    dialog = ctl._view_lasso
+    qtbot.waitExposed(dialog)
+    _lasso(dialog, qtbot, _around(scene.labels[0] == CHAIR))
+    assert len(dialog.pending.views) >= 4
+    qtbot.mouseClick(dialog.this_photo, Qt.MouseButton.LeftButton)
+    assert dialog.this_photo.isChecked() and dialog.pending.views == [0]
+    assert f"{len(dialog.pending.points):,} points, 1 view" in dialog.summary.text()
+    before = np.array(scene.labels, copy=True)
+    QTest.keyClick(dialog.canvas, Qt.Key.Key_Return)
+    changed = scene.labels != before
+    assert changed[0].any() and not changed[1:].any()
+    assert np.all(before[0][changed[0]] == CHAIR)  # the chair's pixels split off, in view 1 only
+    window.actions_["undo"].trigger()
+    np.testing.assert_array_equal(scene.labels, before)
+    _lasso(dialog, qtbot, _around(scene.labels[0] == CHAIR))
+    assert dialog.this_photo.isChecked() and dialog.pending.views == [0]
+    qtbot.mouseClick(dialog.this_photo, Qt.MouseButton.LeftButton)
+    assert not dialog.this_photo.isChecked() and len(dialog.pending.views) >= 4
+    QTest.keyClick(dialog, Qt.Key.Key_Escape)
