@@ -329,7 +329,12 @@ class SceneView(CamerasMixin, PickingMixin, QWidget):
 
     # ------------------------------------------------------------------------------------ colours
     def set_colour_mode(self, mode: str) -> None:
-        self.state.set_colour_mode(mode)
+        """Colour the points by ``mode``; the current mode again redraws its colours (the state emits no
+        change then), which is how an overlay written into the colours (a Find highlight) is cleared."""
+        if mode == self.colour_mode:
+            self._update_colours(interactive=True)
+        else:
+            self.state.set_colour_mode(mode)
 
     def _on_colour_mode(self, _mode: str) -> None:
         self._update_colours(interactive=True)
