@@ -131,7 +131,7 @@ def scale_from_file(path) -> float:
 
     s = scale_of(load_scene(path))
     if s is None:
-        raise UserError(f"{path} has no scale; set one in the viewer (Tools > Set scale) first")
+        raise UserError(f"{path} has no scale; set one in the viewer (View > Set scale…) first")
     return s
 
 

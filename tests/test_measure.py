@@ -128,6 +128,7 @@ def test_scale_from_a_scene_without_scale_is_one_clear_line(room, tmp_path, caps
     )
     err = capsys.readouterr().err
     assert "has no scale" in err and not (tmp_path / "x.ply").exists()
+    assert "(View > Set scale…)" in err  # where the viewer has it (there is no Tools menu)
 
 
 def test_bad_scale_input_is_refused() -> None:

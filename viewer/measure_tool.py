@@ -1,8 +1,9 @@
 """The measuring tool and "Set scale" (View menu): click two points in the 3D view.
 
 Measure: the distance appears in the status bar (metres once the scene has a scale, else scene units)
-and as a line in the view. Set scale: after the two clicks, type their real length ("0.9 m", "90 cm");
-the scale is an undoable edit stored in the scene (``app.measure``), and exports are then in metres.
+and as a line in the view; it follows the scale when one is set or undone. Set scale: after the two clicks,
+type their real length ("0.9 m", "90 cm"; a length it cannot read is asked for again, with why); the scale
+is an undoable edit stored in the scene (``app.measure``), and exports are then in metres. Esc ends either.
 Installed by ``install_measure(window)``; the window provides ``view`` (picked signal), ``document``,
 ``actions_``, ``push_edit`` and ``statusBar``.
 """
@@ -22,8 +23,10 @@ from viewer.actions import ActionSpec
 LINE_NAME = "measurement"
 
 
-def ask_length(parent: QWidget, span_text: str) -> str | None:
+def ask_length(parent: QWidget, span_text: str, error: str | None = None) -> str | None:
     label = f"The two points are {span_text} apart in the scene.\nTheir real length (e.g. 0.9 m, 90 cm):"
+    if error:
+        label = f"{error[:1].upper()}{error[1:]}.\n\n{label}"
     text, ok = QInputDialog.getText(parent, "Set scale", label)
     return text if ok else None
 
@@ -35,6 +38,9 @@ class MeasureTool(QObject):
         self.mode: str | None = None  # "measure" | "scale" | None
         self.points: list[tuple[float, float, float]] = []
         self.last: Measurement | None = None
+        self._measured: tuple | None = None  # the two points of the distance shown
+        self._message = ""  # what the tool last wrote in the status bar
+        self._scene = None
         reg = window.actions_
         self.measure_action = reg.add(
             ActionSpec("measure", "&Measure distance", "mdi6.ruler", "Shift+M",
@@ -48,7 +54,38 @@ class MeasureTool(QObject):
             self.start_set_scale,
         )  # fmt: skip
         window.view.picked.connect(self._on_picked)
-        window.document.scene_changed.connect(lambda _s: self.stop())
+        window.document.scene_changed.connect(self._on_scene)
+        if "clear_selection" in reg:  # Esc (Edit > Clear selection) also ends measuring
+            reg["clear_selection"].triggered.connect(self._on_escape)
+        self._on_scene(window.document.scene)
+
+    def _on_scene(self, scene: Any) -> None:
+        if self._scene is not None:
+            self._scene.events.settings.disconnect(self._on_settings)
+        self._scene = scene
+        if scene is not None:
+            scene.events.settings.connect(self._on_settings)
+        self.stop()
+
+    def _on_settings(self, *_: Any) -> None:
+        """A scale set or undone: the distance shown is read again in the new units."""
+        scene = self.window.document.scene
+        if self.mode != "measure" or self._measured is None or scene is None:
+            return
+        self.last = measure(scene, *self._measured)
+        self._show(self._distance_text())
+
+    def _on_escape(self) -> None:
+        if self.mode is not None:
+            self.stop()
+            self._show("Measuring ended", 3000)
+
+    def _show(self, text: str, timeout: int = 0) -> None:
+        self._message = text
+        self.window.statusBar().showMessage(text, timeout)
+
+    def _distance_text(self) -> str:
+        return f"Distance: {self.last.text} (click two more points; View > Measure or Esc ends)"
 
     # ------------------------------------------------------------------------------------------ modes
     def _on_measure_toggled(self, on: bool) -> None:
@@ -64,14 +101,19 @@ class MeasureTool(QObject):
         self._start("scale", "Set scale: click the first of two points whose real distance you know")
 
     def _start(self, mode: str, message: str) -> None:
-        self.mode, self.points = mode, []
+        self.mode, self.points, self._measured = mode, [], None
         self._clear_line()
-        self.window.statusBar().showMessage(message)
+        self._show(message)
 
     def stop(self) -> None:
-        self.mode, self.points = None, []
+        """End measuring: the line goes, and the tool's words in the status bar with it."""
+        self.mode, self.points, self._measured = None, [], None
         self.measure_action.setChecked(False)
         self._clear_line()
+        bar = self.window.statusBar()
+        if self._message and bar.currentMessage() == self._message:
+            bar.clearMessage()
+        self._message = ""
 
     # ------------------------------------------------------------------------------------------ clicks
     def _on_picked(self, result: Any) -> None:
@@ -80,30 +122,32 @@ class MeasureTool(QObject):
             return
         self.points.append(tuple(float(v) for v in result.position))
         if len(self.points) == 1:
-            self.window.statusBar().showMessage("Now click the second point")
+            self._show("Now click the second point (Esc ends)")
             return
         a, b = self.points[:2]
         self.points = []
         self.last = measure(scene, a, b)
         self._draw_line(a, b)
         if self.mode == "measure":
-            more = "click two more points; View > Measure ends"
-            self.window.statusBar().showMessage(f"Distance: {self.last.text} ({more})")
+            self._measured = (a, b)
+            self._show(self._distance_text())
             return
         self.mode = None
-        text = ask_length(self.window, format_length(self.last.units, None))
-        if text is None:
-            self._clear_line()
-            return
-        try:
-            edit = set_scale(scene, a, b, parse_length(text))
-        except EditError as exc:
-            self.window.statusBar().showMessage(str(exc), 8000)
-            return
+        span, error = format_length(self.last.units, None), None
+        while True:  # until a length it can use, or Cancel
+            text = ask_length(self.window, span) if error is None else ask_length(self.window, span, error)
+            if text is None:
+                self.stop()
+                return
+            try:
+                edit = set_scale(scene, a, b, parse_length(text))
+                break
+            except EditError as exc:
+                error = str(exc)
         self.window.push_edit(edit)
-        self.window.statusBar().showMessage(
-            f"Scale set: 1 scene unit = {format_length(1.0, scale_of(scene))}; exports are in metres", 8000
-        )
+        self._clear_line()
+        unit = format_length(1.0, scale_of(scene))
+        self._show(f"Scale set: 1 scene unit = {unit}; exports are in metres", 8000)
 
     # ----------------------------------------------------------------------------------------- drawing
     def _draw_line(self, a, b) -> None:
