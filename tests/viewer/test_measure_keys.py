@@ -70,7 +70,7 @@ def test_esc_ends_measuring(measuring, qtbot) -> None:
 
 
 def test_the_distance_shown_follows_the_scale(measuring, qtbot, monkeypatch) -> None:
-    window, tool = measuring
+    window, _tool = measuring
     a, b, c, d = _points_on_screen(window, 4)
     monkeypatch.setattr(measure_tool, "ask_length", lambda _parent, _span, _error=None: "2 m")
     window.actions_["set_scale"].trigger()
