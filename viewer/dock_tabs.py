@@ -46,7 +46,7 @@ def hide_stray_tab_bars(window: QMainWindow) -> list[QTabBar]:
         else:
             by_tabs.setdefault(tuple(sorted(titles)), []).append(bar)
     for titles, bars in by_tabs.items():
-        if len(bars) < 2:
+        if len(bars) < 2 or len(titles) < 2:  # one bar for the group, or one tab: nothing to tell apart
             continue
         group = [docks[t] for t in titles]
         front = next((d for d in group if not d.visibleRegion().isEmpty()), group[0])
