@@ -383,6 +383,8 @@ class EditingController(QObject):
         dialog.destroyed.connect(lambda _obj=None, gone=dialog: self._photo_dialog_gone(gone))
         dialog.preview_changed.connect(self._on_photo_preview)
         dialog.apply_requested.connect(self.apply_photo_edit)
+        dialog.addActions([self.actions["undo"], self.actions["redo"]])  # Ctrl+Z works in the modal dialog
+        self.stack.indexChanged.connect(dialog.scene_edited)
         dialog.place_beside(self.view)
         dialog.open()
         self._view_lasso = dialog

@@ -191,6 +191,15 @@ class ViewCanvas(QWidget):
                 painter.drawPolygon(QPolygonF(self.points))
         painter.end()
 
+    def cancel_drawing(self) -> bool:
+        """Drop the shape being drawn (Esc while the button is down); True when there was one."""
+        if not self._drawing:
+            return False
+        self._drawing = False
+        self.points = []
+        self.update()
+        return True
+
     def mousePressEvent(self, event) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             self._drawing = True

@@ -5,7 +5,10 @@ Nothing changes while drawing: each shape is prepared by ``app.photo_lasso`` and
 photo and in the thumbnails of the other views (the pixels that will change, tinted; a click on a thumbnail
 shows that photo large, the preview stays) and as "1,234 points, 5 views"; the window's 3D view highlights
 the points (``preview_changed``). A new shape on any photo replaces the preview. Enter (Apply) applies exactly
-that edit as one undo step (``apply_requested``); Esc (Cancel) drops it and leaves the scene untouched.
+that edit as one undo step (``apply_requested``); Esc (Cancel) drops it and leaves the scene untouched;
+Esc while drawing drops only the shape being drawn. The window's Ctrl+Z / redo work in the dialog too
+(``EditingController.draw_on_view`` lends it those actions); after any edit ``scene_edited`` redraws the
+photos, and drops a preview the edit made stale.
 """
 
 from __future__ import annotations
@@ -235,8 +238,18 @@ class PhotoLassoDialog(QDialog):
     def cancel(self) -> None:
         self._set_pending(None)
 
+    def scene_edited(self) -> None:
+        """The scene's instances changed (an undo, a redo, an applied edit): show them; a preview built on
+        the labels before is dropped (applying it would be refused)."""
+        if self.pending is not None and not self.pending.is_current(self.scene):
+            self._set_pending(None, "The scene changed since the preview: draw the lasso again.")
+        else:
+            self._show_images()
+
     def reject(self) -> None:
-        """Esc: drop the preview first; with nothing previewed, close."""
+        """Esc: drop the shape being drawn, else the preview; with neither, close."""
+        if self.canvas.cancel_drawing():
+            return
         if self.pending is not None:
             self.cancel()
             return

@@ -1,0 +1,110 @@
+"""Draw on a view driven with the keyboard at odd moments, on the bundled sample room (ground truth): Ctrl+Z
+and redo work while the dialog is open (its Apply promises "Ctrl+Z undoes it") and the photos follow; an
+undo under a pending preview drops that preview (it was built on the labels before); Esc while the mouse
+button is still down drops only the shape being drawn, the dialog stays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from app.paths import SAMPLE_DIR
+
+CHAIR = 3  # one of the sample room's red chairs, large in view 1
+
+
+@pytest.fixture
+def drawing(make_window, tmp_path, monkeypatch, qtbot):
+    from app.semantics.ground_truth import scene_from_synthetic
+    from training.synthetic.storage import read_scene
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    scene = scene_from_synthetic(read_scene(SAMPLE_DIR / "scene_000012")).scene
+    window = make_window()
+    window.resize(1280, 800)
+    window.document.set_scene(scene)
+    qtbot.waitUntil(lambda: window.view.scene is scene, timeout=30_000)
+    window.selection.select(CHAIR)
+    window.actions_["draw_on_view"].trigger()
+    dialog = window.editing._view_lasso
+    qtbot.waitExposed(dialog)
+    yield window, scene, dialog
+    window.document.set_modified(False)
+
+
+def _points(dialog, mask: np.ndarray, n: int = 24) -> list[QPoint]:
+    """Widget points of a closed loop around ``mask`` on the dialog's photo."""
+    scale, ox, oy = dialog.canvas._geometry()
+    rr, cc = np.nonzero(mask)
+    r0, r1, c0, c1 = rr.min() - 3, rr.max() + 3, cc.min() - 3, cc.max() + 3
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    rows = np.clip((r0 + r1) / 2 + (r1 - r0) / 2 * 1.3 * np.sin(t), 0, mask.shape[0] - 1)
+    cols = np.clip((c0 + c1) / 2 + (c1 - c0) / 2 * 1.3 * np.cos(t), 0, mask.shape[1] - 1)
+    xs, ys = ox + (cols + 0.5) * scale, oy + (rows + 0.5) * scale
+    return [QPoint(round(x), round(y)) for x, y in zip(xs, ys, strict=True)]
+
+
+def _drag(canvas, pts: list[QPoint], release: bool = True) -> None:
+    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[0])
+    for p in pts[1:]:
+        QTest.mouseMove(canvas, p)
+    if release:
+        QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[-1])
+
+
+def _captions(dialog) -> list[str]:
+    return [dialog.strip.item(v).text() for v in range(dialog.strip.count())]
+
+
+def test_undo_and_redo_work_in_the_open_dialog(drawing, qtbot) -> None:
+    window, scene, dialog = drawing
+    stack, canvas = window.editing.stack, dialog.canvas
+    before = np.array(scene.labels, copy=True)
+    _drag(canvas, _points(dialog, scene.labels[0] == CHAIR))
+    assert dialog.pending is not None
+    QTest.keyClick(canvas, Qt.Key.Key_Return)
+    after = np.array(scene.labels, copy=True)
+    assert stack.index() == 1 and (after != before).any()
+    shown = dialog.canvas.image.copy()
+
+    QTest.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert stack.index() == 0 and dialog.isVisible()
+    np.testing.assert_array_equal(scene.labels, before)
+    assert dialog.canvas.image != shown  # the photo shows the chair whole again
+    redo = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    QTest.keyClick(canvas, Qt.Key.Key_Z, redo)
+    assert stack.index() == 1
+    np.testing.assert_array_equal(scene.labels, after)
+    assert dialog.canvas.image == shown
+
+
+def test_an_undo_under_a_preview_drops_it(drawing, qtbot) -> None:
+    window, scene, dialog = drawing
+    stack, canvas = window.editing.stack, dialog.canvas
+    loop = _points(dialog, scene.labels[0] == CHAIR)
+    _drag(canvas, loop)
+    QTest.keyClick(canvas, Qt.Key.Key_Return)
+    dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("unlabel"))
+    _drag(canvas, loop)  # a second preview, built on the labels after the first edit
+    assert dialog.pending is not None and any("px" in c for c in _captions(dialog))
+    QTest.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert stack.index() == 0 and dialog.pending is None and not dialog.apply_button.isEnabled()
+    assert "changed since the preview" in dialog.summary.text()
+    assert not any("px" in c for c in _captions(dialog)) and not window.editing.highlight.active
+    QTest.keyClick(canvas, Qt.Key.Key_Return)  # nothing to apply: nothing happens
+    assert stack.index() == 0 and stack.count() == 1
+
+
+def test_esc_while_drawing_drops_the_shape_not_the_dialog(drawing, qtbot) -> None:
+    window, scene, dialog = drawing
+    canvas = dialog.canvas
+    loop = _points(dialog, scene.labels[0] == CHAIR)
+    _drag(canvas, loop[:12], release=False)
+    QTest.keyClick(canvas, Qt.Key.Key_Escape)
+    assert dialog.isVisible() and not canvas.points
+    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, loop[11])
+    assert dialog.pending is None and dialog.isVisible()
+    QTest.keyClick(canvas, Qt.Key.Key_Escape)  # with nothing drawn or previewed, Esc closes
+    qtbot.waitUntil(lambda: window.editing._view_lasso is None or not dialog.isVisible())
