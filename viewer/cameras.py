@@ -11,6 +11,8 @@ import pyvista as pv
 from app.scene import Scene
 from viewer.state import CameraPose
 
+GRID_ZOOM = 1.1  # Reset view with the grid on: its box and the labels outside it stay in the view
+
 
 class CamerasMixin:
     """Frustums and the 3D camera for SceneView."""
@@ -107,7 +109,10 @@ class CamerasMixin:
             self.go_to_view(0, render=False)
             self.current_view = None
             self._highlight_frustum(None)
-            self.plotter.renderer.ResetCamera(self._poly.bounds)
+            bounds, spec = self._poly.bounds, self.grid.spec
+            if spec is not None:  # the grid's labels sit outside the cloud: fit the grid's box instead
+                bounds, zoom = spec.bounds, min(zoom, GRID_ZOOM)
+            self.plotter.renderer.ResetCamera(*[float(b) for b in bounds])
             self.camera.zoom(zoom)
         else:
             self.plotter.reset_camera(render=False)
