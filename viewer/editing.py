@@ -194,6 +194,11 @@ class EditingController(QObject):
         self._autosaved_state = None
         if self.lasso is not None:
             self.lasso.stop()
+        dialog = self._view_lasso
+        if dialog is not None and dialog.scene is not scene and dialog.isVisible():
+            # it draws on the scene that was shown (another was loading when it opened, say): it goes
+            dialog.close()
+            self._notify("Draw on a view closed: another scene is shown", 8000)
         if scene is not None:
             for sig in (scene.events.labels, scene.events.instances, scene.events.instance_changed):
                 sig.connect(self._bump)

@@ -8,7 +8,7 @@ the points (``preview_changed``). A new shape on any photo replaces the preview.
 that edit as one undo step (``apply_requested``); Esc (Cancel) drops it and leaves the scene untouched;
 Esc while drawing drops only the shape being drawn. The window's Ctrl+Z / redo work in the dialog too
 (``EditingController.draw_on_view`` lends it those actions); after any edit ``scene_edited`` redraws the
-photos, and drops a preview the edit made stale.
+photos, and drops a preview the edit made stale; when another scene is shown the controller closes it.
 """
 
 from __future__ import annotations

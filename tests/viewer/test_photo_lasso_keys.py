@@ -108,3 +108,19 @@ def test_esc_while_drawing_drops_the_shape_not_the_dialog(drawing, qtbot) -> Non
     assert dialog.pending is None and dialog.isVisible()
     QTest.keyClick(canvas, Qt.Key.Key_Escape)  # with nothing drawn or previewed, Esc closes
     qtbot.waitUntil(lambda: window.editing._view_lasso is None or not dialog.isVisible())
+
+
+def test_another_scene_shown_closes_the_dialog(drawing, qtbot) -> None:
+    """A scene that was loading when the dialog opened arrives: the dialog drew on the old scene (its next
+    preview lit up points of the old cloud in the new one: IndexError), so it closes and says why."""
+    from scene_factory import synthetic_scene
+
+    window, scene, dialog = drawing
+    _drag(dialog.canvas, _points(dialog, scene.labels[0] == CHAIR))
+    assert dialog.pending is not None and window.editing.highlight.active
+    other = synthetic_scene(seed=1, views=3)
+    window.document.set_scene(other)
+    qtbot.waitUntil(lambda: window.editing._view_lasso is None, timeout=5_000)
+    assert not window.editing.highlight.active and window.editing.stack.count() == 0
+    assert "another scene" in window.statusBar().currentMessage()
+    assert len(window.view.displayed_colours()) == other.n_points
