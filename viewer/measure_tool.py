@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QInputDialog, QWidget
 
 from app.edits import EditError
-from app.measure import Measurement, format_length, measure, parse_length, scale_of, set_scale
+from app.measure import MIN_SPAN, Measurement, format_length, measure, parse_length, scale_of, set_scale
 from viewer.actions import ActionSpec
 
 LINE_NAME = "measurement"
@@ -127,6 +127,10 @@ class MeasureTool(QObject):
         a, b = self.points[:2]
         self.points = []
         self.last = measure(scene, a, b)
+        if self.mode == "scale" and self.last.units < MIN_SPAN:  # no length typed could make this a scale
+            self.points = [a]
+            self._show("That is the first point again: click a second, different point (Esc ends)")
+            return
         self._draw_line(a, b)
         if self.mode == "measure":
             self._measured = (a, b)
