@@ -8,7 +8,7 @@ import traceback
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QFont, QGuiApplication
+from PySide6.QtGui import QDesktopServices, QFont, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -66,15 +66,34 @@ MOUSE_CONTROLS = (
     ("Lasso in a photo", "Drag with the lasso tool on"),
 )
 
+# keys that act only in one place (not window shortcuts, so not in the action list)
+REVIEW_ACTIONS = {
+    "accept": "Accept", "merge": "Merge with the suggested neighbour", "split": "Split as suggested",
+    "delete": "Delete", "rename": "Rename", "next": "Skip to the next", "back": "Back to the previous",
+}  # fmt: skip
+DRAW_ON_VIEW_KEYS = (("Apply the preview", "Enter"), ("Drop the shape being drawn, then the preview", "Esc"),
+                     ("Undo / redo (also with the dialog open)", "Ctrl+Z / Ctrl+Shift+Z"))  # fmt: skip
+
+
+def context_keys() -> list[tuple[str, str]]:
+    """The Review queue's one-key actions (while its list has the focus; they win over the window's A, S …)
+    and the keys of Edit > Draw on a view."""
+    from viewer.review_panel import KEYS
+
+    rows = [("— Review queue (while its list has the focus) —", "")]
+    rows += [(REVIEW_ACTIONS.get(name, name), QKeySequence(key).toString()) for key, name in KEYS.items()]
+    return [*rows, ("— Draw on a view —", ""), *DRAW_ON_VIEW_KEYS]
+
 
 class ShortcutsDialog(QDialog):
-    """A two-column table of every action with a keyboard shortcut, then the mouse controls; Esc closes."""
+    """A two-column table of every action with a keyboard shortcut, the keys of the Review queue and of
+    Draw on a view, then the mouse controls; Esc closes."""
 
     def __init__(self, rows: list[tuple[str, str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts and mouse controls")
         self.setObjectName("shortcuts_dialog")
-        rows = [*rows, ("— Mouse —", ""), *MOUSE_CONTROLS]
+        rows = [*rows, *context_keys(), ("— Mouse —", ""), *MOUSE_CONTROLS]
         table = QTableWidget(len(rows), 2, self)
         table.setHorizontalHeaderLabels(["Action", "Shortcut"])
         table.verticalHeader().setVisible(False)
