@@ -29,9 +29,10 @@ looking at the photos would); labels are only ever changed by the app's edits.
    * the same with "Only this photo" ticked (when the other views' points do not line up with this one);
    * "Split off the selected instance" (only the instance the region is wrongly in changes, in every view)
      and a merge of the piece into the right instance (select, lasso, Ctrl+M and a pick: 4 actions).
-   Of the biggest wrong regions the annotator previews every way and takes the one whose preview makes
-   the most pixels right per action; pixels of other objects it changes (inside the outline, or carried
-   to other views) count against it.
+   The annotator looks at the "Only this photo" preview of every wrong region and, for the
+   ``LASSO_LOOKS`` most promising, at the other ways too, and takes the one whose preview makes the most
+   pixels right per action; pixels of other objects it changes (inside the outline, or carried to other
+   views) count against it.
 
 Prints the ARI after each action and, for both runs, the number of actions to reach the target.
 """
@@ -63,7 +64,7 @@ HAND_COST = {"accept": 1, "merge": 2, "split": 2}
 SPLIT_SHARE = 0.25  # an instance whose second ground-truth segment holds this share covers two objects
 LASSO_STEP = 3  # a freehand outline: one vertex every this many pixels of the region's border
 MIN_REGION = 12  # regions smaller than this (pixels) are not worth a lasso
-LASSO_LOOKS = 10  # the annotator previews lassos around this many of the biggest wrong regions
+LASSO_LOOKS = 6  # the annotator also previews the carried and split-off lassos of this many regions
 
 
 # ------------------------------------------------------------------------------------- ground truth
@@ -226,20 +227,19 @@ def lasso_outline(region: np.ndarray) -> np.ndarray:
     return outer[:-1:LASSO_STEP] - 1.0
 
 
-def wrong_regions(scene: Scene, segments: np.ndarray, lookup: np.ndarray) -> list[tuple]:
-    """(size, view, segment, components, k) of every connected region (``components == k``) of one photo
-    whose pixels are not in the instance standing for their object, biggest first."""
+def wrong_regions(scene: Scene, segments: np.ndarray, lookup: np.ndarray, view: int) -> list[tuple]:
+    """(segment, region mask) of every connected region of one photo whose pixels are not in the instance
+    standing for their object (regions of ``MIN_REGION`` pixels or more)."""
     from scipy import ndimage
 
+    seg = segments[view]
+    right = scene.labels[view] == lookup[seg]
     out = []
-    for v in range(scene.n_views):
-        seg = segments[v]
-        right = scene.labels[v] == lookup[seg]
-        for g in np.unique(seg[~right]).tolist():
-            comp, n = ndimage.label((seg == g) & ~right, structure=np.ones((3, 3), bool))
-            sizes = np.bincount(comp.reshape(-1), minlength=n + 1)
-            out += [(int(sizes[k]), v, g, comp, k) for k in range(1, n + 1) if sizes[k] >= MIN_REGION]
-    return sorted(out, key=lambda r: -r[0])
+    for g in np.unique(seg[~right]).tolist():
+        comp, n = ndimage.label((seg == g) & ~right, structure=np.ones((3, 3), bool))
+        sizes = np.bincount(comp.reshape(-1), minlength=n + 1)
+        out += [(g, comp == k) for k in np.flatnonzero(sizes >= MIN_REGION) if k > 0]
+    return out
 
 
 def owner_lookup(own: dict[int, int], segments: np.ndarray) -> np.ndarray:
@@ -261,31 +261,41 @@ def _net(scene: Scene, segments: np.ndarray, lookup: np.ndarray, changed: np.nda
     return int(after - before)
 
 
-def lasso_choices(scene: Scene, segments: np.ndarray, own: dict[int, int], lookup: np.ndarray, view: int,
-                  g: int, region: np.ndarray) -> list[tuple]:  # fmt: skip
-    """The ways to fix a wrong region with the photo lasso, each (net pixels, actions, edits, text):
-    * assign: lasso "Assign to the selected instance" (the instance standing for the object), carried to
-      every view or with "Only this photo" ticked: 1 action;
-    * split off: select the instance the region is wrongly in (a click), lasso "Split off the selected
-      instance" (only that instance's pixels change), then merge the piece into the instance standing for
+def photo_lassos(scene: Scene, segments: np.ndarray, own: dict[int, int], lookup: np.ndarray,
+                 view: int) -> list[tuple]:  # fmt: skip
+    """(net pixels, view, segment, outline, region) of an "Only this photo" lasso around every wrong region
+    of one photo (what its preview shows, counted from the pixels inside the outline)."""
+    out = []
+    for g, region in wrong_regions(scene, segments, lookup, view):
+        outline = lasso_outline(region)
+        if outline.shape[0] < 3:
+            continue
+        inside = edits.pixels_in_view_polygon(scene, view, outline)
+        tid = own.get(g)
+        changed = inside if tid is None else inside & (scene.labels != tid)
+        out.append((_net(scene, segments, lookup, changed, tid, g), view, g, outline, region))
+    return out
+
+
+def other_ways(scene: Scene, segments: np.ndarray, own: dict[int, int], lookup: np.ndarray, view: int,
+               g: int, outline: np.ndarray, region: np.ndarray) -> list[tuple]:  # fmt: skip
+    """The other ways to fix a region, each (net pixels, actions, prepared lasso, text):
+    * "Assign to the selected instance" carried to every view: 1 action;
+    * select the instance the region is wrongly in (a click), lasso "Split off the selected instance" (only
+      that instance's pixels change, in every view), then merge the piece into the instance standing for
       the object (Ctrl+M and a pick: 2; Del when the unlabelled pixels stand for it: 1; nothing when no
-      instance does: the piece is the new one). The second edit is made after the first is applied."""
+      instance does: the piece is the new one); the second edit is made after the first is applied."""
     from app import photo_lasso
 
-    outline = lasso_outline(region)
-    if outline.shape[0] < 3:
-        return []
     tid = own.get(g)
     out = []
-    mode = "unlabel" if tid == NO_INSTANCE else "assign"
-    for carry in (True, False):
-        try:
-            prepared = photo_lasso.prepare(scene, view, outline, mode, tid, carry=carry)
-        except EditError:
-            continue
-        net = _net(scene, segments, lookup, prepared.changed, tid, g)
-        where = f"{len(prepared.views)} views" if carry else "only this photo"
-        out.append((net, 1, [prepared.edit], f"{mode} ({where})"))
+    try:
+        mode = "unlabel" if tid == NO_INSTANCE else "assign"
+        prepared = photo_lasso.prepare(scene, view, outline, mode, tid)
+        out.append((_net(scene, segments, lookup, prepared.changed, tid, g), 1, prepared,
+                    f"{prepared.mode} ({len(prepared.views)} views)"))  # fmt: skip
+    except EditError:
+        pass
     ids, counts = np.unique(scene.labels[view][region], return_counts=True)
     wrong = int(ids[np.argmax(counts)])
     if wrong != NO_INSTANCE and wrong != tid:
@@ -293,39 +303,56 @@ def lasso_choices(scene: Scene, segments: np.ndarray, own: dict[int, int], looku
             prepared = photo_lasso.prepare(scene, view, outline, "split", wrong)
         except EditError:
             return out
-        net = _net(scene, segments, lookup, prepared.changed, tid, g)
         cost = 2 + {None: 0, NO_INSTANCE: 1}.get(tid, 2)
-        out.append((net, cost, [prepared.edit], f"split off {wrong} ({len(prepared.views)} views)"))
+        out.append((_net(scene, segments, lookup, prepared.changed, tid, g), cost, prepared,
+                    f"split off {wrong} ({len(prepared.views)} views)"))  # fmt: skip
     return out
 
 
 def pixels_by_lasso(run: Run, target: float, max_actions: int) -> str:
     """Fix wrong regions with the photo lasso, the most pixels made right per action first, again and again;
-    returns why it stopped. The lasso is the app's (``app.photo_lasso.prepare``: drawn on one photo, carried
-    to every view through the 3D points); its preview (the pixels it changes in every view) is what the
-    annotator judges.
-    """
+    returns why it stopped. Every lasso is the app's (``app.photo_lasso.prepare``): "Only this photo" for
+    every wrong region, and carried to every view or split off for the ``LASSO_LOOKS`` most promising."""
+    from app import photo_lasso
+
     scene, segments = run.scene, run.segments
+    cache: dict[int, list[tuple]] = {}
+    last_own: dict[int, int] | None = None
     while run.ari < target and run.actions < max_actions:
         own = owners(scene, segments)
         lookup = owner_lookup(own, segments)
-        best, looked = None, 0
-        for _size, view, g, components, k in wrong_regions(scene, segments, lookup)[:LASSO_LOOKS]:
-            looked += 1
-            for net, cost, todo, how in lasso_choices(scene, segments, own, lookup, view, g, components == k):
-                if net > 0 and (best is None or net / cost > best[0] / best[1]):
-                    best = (net, cost, todo, how, view, g)
+        if own != last_own:  # another instance stands for an object now: every photo's regions change
+            cache.clear()
+            last_own = own
+        for v in range(scene.n_views):
+            if v not in cache:
+                cache[v] = photo_lassos(scene, segments, own, lookup, v)
+        pool = sorted((c for v in cache for c in cache[v]), key=lambda c: -c[0])
+        best = None  # (net, actions, prepared or None, text, view, segment, outline)
+        for k, (net, view, g, outline, region) in enumerate(pool):
+            if net <= 0 or k >= LASSO_LOOKS:
+                break
+            ways = [(net, 1, None, "assign (only this photo)")]
+            ways += other_ways(scene, segments, own, lookup, view, g, outline, region)
+            for n, cost, prepared, how in ways:
+                if n > 0 and (best is None or n / cost > best[0] / best[1]):
+                    best = (n, cost, prepared, how, view, g, outline)
         if best is None:
-            return f"no lasso around the {looked} biggest wrong regions makes more pixels right than wrong"
-        net, cost, (edit,), how, view, g = best
-        run.history.push(edit)
+            return f"no lasso around any of the {len(pool)} wrong regions makes more pixels right than wrong"
+        net, cost, prepared, how, view, g, outline = best
         tid = own.get(g)
-        if edit.op == "split_mask" and tid is not None:
-            piece = int(edit.details["new_ids"][0])
+        if prepared is None:  # the "Only this photo" lasso, built as the dialog builds it
+            mode = "unlabel" if tid == NO_INSTANCE else "assign"
+            prepared = photo_lasso.prepare(scene, view, outline, mode, tid, carry=False)
+        run.history.push(prepared.edit)
+        if prepared.mode == "split" and tid is not None:
+            piece = int(prepared.edit.details["new_ids"][0])
             if tid == NO_INSTANCE:
                 run.history.push(edits.delete(scene, [piece]))
             else:
-                run.history.push(edits.merge(scene, [piece, tid], target=tid))
+                run.history.push(edits.merge(scene, [piece, tid], tid))
+        for v in prepared.views:
+            cache.pop(v, None)
         run.counts["lasso"] += 1
         name = {None: "a new instance", NO_INSTANCE: "no instance"}.get(tid, f"instance {tid}")
         run.record(cost, f"lasso on view {view}, {how}: {net} pixels of segment {g} right, to {name}")
