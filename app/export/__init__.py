@@ -98,7 +98,13 @@ def export_scene(
     from app.measure import metric_scene
 
     options = options or ExportOptions()
-    return FORMATS[fmt].run(metric_scene(scene, options.scale), Path(path), options)
+    spec, path = FORMATS[fmt], Path(path)
+    result = spec.run(metric_scene(scene, options.scale), path, options)
+    if not spec.folder and fmt != "table" and path.suffix.lower() != spec.suffix:
+        # written as asked, but other tools go by the name: say so rather than leave a surprise
+        result.warnings.append(f"{path.name} holds a {spec.title} but is not named *{spec.suffix}; "
+                               f"other tools may not open it")  # fmt: skip
+    return result
 
 
 ALL_NAMES = {"ply": "cloud.ply", "glb": "scene.glb", "colmap": "colmap", "masks": "masks",
