@@ -181,7 +181,8 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
     if not path.exists():
         raise SceneFileError(f"scene file not found: {path}")
     if path.is_dir():
-        raise SceneFileError(f"{path} is a folder, not a scene file")
+        raise SceneFileError(f"{path} is a folder, not a scene file (a folder of photos becomes one with "
+                             f"`iggt reconstruct FOLDER -o SCENE.iggt`)")
     try:
         scene_limits.check_regular_file(path)  # a FIFO would hang, /dev/zero would never end
     except scene_limits.LimitError as exc:

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from app.export import ExportOptions, export_all, export_scene
     from app.scene_io import load_scene
 
-    if not args.scene.is_file():
+    if not args.scene.exists():  # a folder is told as such by load_scene
         raise UserError(f"scene file not found: {args.scene}")
     last = [-1]
 

@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from app.review import progress_text, review_queue, review_state
     from app.scene_io import load_scene
 
-    if not args.scene.is_file():
+    if not args.scene.exists():  # a folder is told as such by load_scene
         raise UserError(f"scene file not found: {args.scene}")
     scene = load_scene(args.scene)
     queue = review_queue(scene, include_reviewed=args.all)
