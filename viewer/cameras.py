@@ -47,12 +47,22 @@ class CamerasMixin:
             reset_camera=False, render=False, show_scalar_bar=False,
         )
         self._frustum_actor.SetPickable(False)
-        self._frustum_actor.SetVisibility(self.frustums_visible)
+        self._frustum_actor.SetVisibility(self.frustums_drawn)
 
     def _on_frustums_visible(self, _on: bool) -> None:
         if self._frustum_actor is not None:
-            self._frustum_actor.SetVisibility(self.frustums_visible)
+            self._frustum_actor.SetVisibility(self.frustums_drawn)
         self.render()
+
+    def hold_frusta(self, reason: str, hold: bool, render: bool = True) -> None:
+        """Keep the camera frusta off screen while ``reason`` (an isolated, previewed or reviewed instance,
+        framed close up: the frusta would cover it) lasts; the user's Show cameras setting is not touched."""
+        before = self.frustums_drawn
+        (self._frusta_held.add if hold else self._frusta_held.discard)(reason)
+        if self._frustum_actor is not None and self.frustums_drawn != before:
+            self._frustum_actor.SetVisibility(self.frustums_drawn)
+            if render:
+                self.render()
 
     def _set_frustum_lines(self, hidden: int | None, highlight: int | None) -> None:
         """Draw every camera but ``hidden`` (the one we look through), ``highlight`` in another colour."""

@@ -162,7 +162,7 @@ class PickingMixin:
 
     def _pick_frustum(self, x: float, y: float) -> tuple[int, np.ndarray] | None:
         """(view, world point on the clicked line) of the camera frustum drawn under (x, y), if any."""
-        if not self.frustums_visible or self._frustum_points is None:
+        if not self.frustums_drawn or self._frustum_points is None:
             return None
         best, best_d = None, float(FRUSTUM_PICK_PX)
         segs = [(0, i) for i in range(1, 5)] + [(i, 1 + i % 4) for i in range(1, 5)]

@@ -23,6 +23,7 @@ from PySide6.QtCore import QEvent, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QIcon, QImage, QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
+    QGridLayout,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -38,6 +39,7 @@ from app.edits import EditError
 from app.review import UNREVIEWED, ReviewItem, progress_text, review_state
 from app.review_session import ReviewSession
 from app.scene import Scene
+from viewer.panels.narrow import wrap_to_fit
 from viewer.swatch import swatch
 
 log = logging.getLogger(__name__)
@@ -129,6 +131,7 @@ class ReviewPanel(QDockWidget):
         layout = QVBoxLayout(body)
         self.progress = QLabel("No scene", body)
         self.progress.setObjectName("review_progress")
+        wrap_to_fit(self.progress)
         top = QHBoxLayout()
         top.addWidget(self.progress, 1)
         self.start_button = QPushButton("Build queue", body)
@@ -140,9 +143,12 @@ class ReviewPanel(QDockWidget):
         self.list.setObjectName("review_queue")
         self.list.setIconSize(QSize(12, 12))
         self.list.currentRowChanged.connect(self._on_row)
+        # a narrow side panel: long reasons are elided here (the whole reason shows below), never scrolled to
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout.addWidget(self.list, 2)
         self.reason = QLabel("", body)
-        self.reason.setWordWrap(True)
+        wrap_to_fit(self.reason)
         self.reason.setObjectName("review_reason")
         layout.addWidget(self.reason)
         self.strip = QWidget(body)
@@ -153,23 +159,36 @@ class ReviewPanel(QDockWidget):
         scroll.setWidgetResizable(True)
         scroll.setFixedHeight(THUMB_HEIGHT + 28)
         layout.addWidget(scroll)
-        buttons = QHBoxLayout()
+        # a 1280 px screen's side panel is about 320 px: the actions on two rows of three (seven buttons in
+        # one row asked for 632), back and next sharing the last cell
+        buttons = QGridLayout()
         self.buttons: dict[str, QPushButton] = {}
-        for name, text in (("accept", "&Accept (A)"), ("merge", "Merge (M)"), ("split", "Split (S)"),
-                           ("delete", "Delete (Del)"), ("rename", "Rename (F2)"), ("back", "◀ P"),
-                           ("next", "N ▶")):  # fmt: skip
+        step = QHBoxLayout()
+        for k, (name, text) in enumerate((
+                ("accept", "&Accept (A)"), ("merge", "Merge (M)"), ("split", "Split (S)"),
+                ("delete", "Delete (Del)"), ("rename", "Rename (F2)"), ("back", "◀ P"), ("next", "N ▶"))):
             b = QPushButton(text, body)
             b.setObjectName(f"review_{name}")
             b.clicked.connect(lambda _=False, n=name: self.act(n))
-            buttons.addWidget(b)
+            if name in ("back", "next"):
+                b.setMinimumWidth(b.fontMetrics().horizontalAdvance(text) + 16)
+                step.addWidget(b)
+            else:
+                buttons.addWidget(b, k // 3, k % 3)
             self.buttons[name] = b
+        buttons.addLayout(step, 1, 2)
         layout.addLayout(buttons)
         self.setWidget(body)
         self.status = QLabel("", window)
         self.status.setObjectName("review_status")
         window.statusBar().addPermanentWidget(self.status)
         window.document.scene_changed.connect(self._on_scene)
+        self.visibilityChanged.connect(self._on_visible)
         self._on_scene(window.document.scene)
+
+    def _on_visible(self, visible: bool) -> None:
+        if not visible:  # review ends with its tab: the cameras come back
+            self.window_.view.hold_frusta("review", False)
 
     # ---------------------------------------------------------------------------------------- scene
     @property
@@ -186,6 +205,7 @@ class ReviewPanel(QDockWidget):
                            self._scene.events.instance_changed):  # fmt: skip
                 signal.disconnect(self._schedule_refresh)
         self._scene = scene
+        self.window_.view.hold_frusta("review", False, render=False)
         self.session = None if scene is None else ReviewSession(scene, self.window_.push_edit)
         self.list.clear()
         if scene is not None:
@@ -323,6 +343,7 @@ class ReviewPanel(QDockWidget):
         self.strip_layout.addStretch(1)
         if frame:
             self.window_.selection.select(inst.id)
+            self.window_.view.hold_frusta("review", True, render=False)
             frame_instance(self.window_.view, scene, inst.id)
 
     # --------------------------------------------------------------------------------------- actions

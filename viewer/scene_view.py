@@ -98,6 +98,7 @@ class SceneView(CamerasMixin, PickingMixin, QWidget):
         self._frustum_points: np.ndarray | None = None  # (S, 5, 3) apex + 4 corners
         self._precompute_token: object | None = None
         self._frustum_hidden: int | None = None
+        self._frusta_held: set[str] = set()  # hold_frusta: why the frusta are not drawn for a moment
 
         # level of detail
         self._full_frame_s = 0.0
@@ -156,11 +157,18 @@ class SceneView(CamerasMixin, PickingMixin, QWidget):
         """Show only these instances for a moment (a preview such as the merge dialog's; the viewer state
         is not changed); None or empty: back to what the state shows."""
         self._preview_ids = frozenset(instance_ids) if instance_ids else None
+        self.hold_frusta("preview", self._preview_ids is not None, render=False)
         self._update_visibility()
 
     @property
     def frustums_visible(self) -> bool:
+        """The user's Show cameras setting."""
         return self.state.frustums_visible
+
+    @property
+    def frustums_drawn(self) -> bool:
+        """Whether the camera frusta are on screen: shown, and not held back by a framed instance."""
+        return self.state.frustums_visible and not self._frusta_held
 
     # ------------------------------------------------------------------------------------- setup
     def _disable_vtk_keys(self) -> None:

@@ -102,7 +102,6 @@ class ViewImages(QObject):
     def __init__(self, window: Any) -> None:
         super().__init__(window)
         self.window = window
-        self._frusta_before: bool | None = None
         window.actions_.add(
             ActionSpec("save_view_image", "Save view &image…", "mdi6.image-outline", "Ctrl+Shift+P",
                        "Save the 3D view at 1x, 2x or 4x resolution, optionally with a legend", menu="file"),
@@ -120,16 +119,9 @@ class ViewImages(QObject):
         view, scene = self.window.view, self.window.document.scene
         if scene is None:
             return
+        view.hold_frusta("isolate", bool(ids), render=not ids)
         if ids:
-            if self._frusta_before is None:
-                self._frusta_before = bool(view.frustums_visible)
-            if view.frustums_visible:
-                view.set_frustums_visible(False)
             frame_instance(view, scene, next(iter(ids)))
-        elif self._frusta_before is not None:
-            if self._frusta_before:
-                view.set_frustums_visible(True)
-            self._frusta_before = None
 
     def save(self) -> Path | None:
         scene = self.window.document.scene

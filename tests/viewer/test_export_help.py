@@ -142,14 +142,16 @@ def test_merge_dialog_has_swatches_and_previews_the_hovered_candidate(opened, qt
     partner = int(first.data(Qt.ItemDataRole.UserRole))
     assert (colour.red(), colour.green(), colour.blue()) == tuple(scene.instances[partner].colour)
     shown_before = view.n_visible
+    view.set_frustums_visible(True)
     rect = dialog.listing.visualItemRect(first)
     QTest.mouseMove(dialog.listing.viewport(), rect.center())
     qtbot.waitUntil(lambda: view.isolated == {base, partner})
     both = np.isin(scene.point_labels, [base, partner]).sum()
     assert view.n_visible == both < shown_before
+    assert not view.frustums_drawn and view.frustums_visible  # the cameras do not cover the two
     QTest.mouseMove(window, QPoint(5, 5))  # leaving the list restores the view
     qtbot.waitUntil(lambda: not view.isolated)
-    assert view.n_visible == shown_before
+    assert view.n_visible == shown_before and view.frustums_drawn
     first.setCheckState(Qt.CheckState.Checked)
     dialog.accept()
     assert dialog.checked() == [partner]

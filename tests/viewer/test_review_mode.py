@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QScrollArea
 
 from app.cli import main
 from app.export import ExportOptions, export_scene
@@ -192,3 +193,23 @@ def test_states_survive_save_reopen_exports_and_recluster(review_window, tmp_pat
                     timeout=120_000)  # fmt: skip
     np.testing.assert_array_equal(scene.labels == accepted, pixels)
     assert review_state(scene.instances[accepted]) == ACCEPTED
+
+
+def test_review_frames_without_cameras_and_fits_a_1280_panel(review_window, qtbot) -> None:
+    """The framed instance is not covered by the camera frusta while reviewing (Show cameras is left as the
+    user set it, and they come back with another tab); the panel fits a 1280 px screen's side panel
+    without scrolling sideways (its seven buttons in one row asked for 632 px)."""
+    window, panel = review_window
+    view = window.view
+    view.set_frustums_visible(True)
+    assert view.frustums_drawn
+    _build(window, panel, qtbot)
+    assert not view.frustums_drawn and view.frustums_visible
+    window.actions_["cameras"].setChecked(True)  # the user's setting is untouched: still checked
+    assert view.frustums_visible
+    panel.hide()
+    assert view.frustums_drawn
+    panel.show()
+    body = panel.widget()
+    body = body.widget() if isinstance(body, QScrollArea) else body
+    assert body.minimumSizeHint().width() <= 318  # the side panel's width inside at 1280x800
