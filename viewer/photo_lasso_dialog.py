@@ -198,7 +198,7 @@ class PhotoLassoDialog(QDialog):
     def _show_photo(self) -> None:
         """The current photo; the shape stays on the photo it was drawn on, others show what it changes."""
         v = self.current_view()
-        keep = self.pending is not None and self.pending.view == v
+        keep = self._shape is not None and self._shape[0] == v
         self.canvas.set_image(self._view_rgb(v, self._changed(v)), keep_shape=keep)
         item = self.strip.item(v)
         if item is not None and item.data(VIEW_ROLE) == v:
@@ -210,8 +210,9 @@ class PhotoLassoDialog(QDialog):
         self._prepare()
 
     def _on_mode(self) -> None:
-        """Another mode (or "Only this photo" toggled): the shape previewed (if any) is prepared again."""
-        if self.pending is not None and self._shape is not None:
+        """Another mode (or "Only this photo" toggled): the shape drawn (if any) is prepared again, also
+        when it changed nothing in the mode before ("select the instance to split first")."""
+        if self._shape is not None:
             self._prepare()
 
     def _prepare(self) -> None:
@@ -231,33 +232,38 @@ class PhotoLassoDialog(QDialog):
         pending = self.pending
         if pending is None:
             return
+        self._shape = None
         self._set_pending(None)
         self.apply_requested.emit(pending)
         self._show_images()  # the scene's new labels
 
     def cancel(self) -> None:
+        """Drop the shape drawn and its preview (if any)."""
+        self._shape = None
         self._set_pending(None)
 
     def scene_edited(self) -> None:
         """The scene's instances changed (an undo, a redo, an applied edit): show them; a preview built on
         the labels before is dropped (applying it would be refused)."""
         if self.pending is not None and not self.pending.is_current(self.scene):
+            self._shape = None
             self._set_pending(None, "The scene changed since the preview: draw the lasso again.")
         else:
             self._show_images()
 
     def reject(self) -> None:
-        """Esc: drop the shape being drawn, else the preview; with neither, close."""
+        """Esc: drop the shape being drawn, else the shape drawn and its preview; with neither, close."""
         if self.canvas.cancel_drawing():
             return
-        if self.pending is not None:
+        if self.pending is not None or self._shape is not None:
             self.cancel()
             return
         super().reject()
 
     def closeEvent(self, event) -> None:
-        """Closing the window drops the preview and closes (Esc only drops the preview)."""
-        if self.pending is not None:
+        """Closing the window drops the shape and the preview and closes (Esc only drops them)."""
+        if self.pending is not None or self._shape is not None:
+            self._shape = None  # QDialog's closeEvent rejects: with a shape left, reject would only drop it
             self._set_pending(None)
         super().closeEvent(event)
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from app.paths import SAMPLE_DIR
 
@@ -30,6 +31,8 @@ def drawing(make_window, tmp_path, monkeypatch, qtbot):
     window.actions_["draw_on_view"].trigger()
     dialog = window.editing._view_lasso
     qtbot.waitExposed(dialog)
+    dialog.activateWindow()  # shortcuts (Ctrl+Z) reach only the active window
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog)
     yield window, scene, dialog
     window.document.set_modified(False)
 
@@ -124,3 +127,21 @@ def test_another_scene_shown_closes_the_dialog(drawing, qtbot) -> None:
     assert not window.editing.highlight.active and window.editing.stack.count() == 0
     assert "another scene" in window.statusBar().currentMessage()
     assert len(window.view.displayed_colours()) == other.n_points
+
+
+def test_another_mode_tries_a_shape_that_changed_nothing_again(drawing, qtbot) -> None:
+    """With nothing selected, "Split off the selected instance" changes nothing; choosing "Make unlabelled"
+    then previews the same shape (it kept saying "select the instance to split first")."""
+    window, scene, dialog = drawing
+    window.selection.clear()
+    dialog.selected = None
+    dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("split"))
+    _drag(dialog.canvas, _points(dialog, scene.labels[0] == CHAIR))
+    assert dialog.pending is None and "select the instance" in dialog.summary.text()
+    assert dialog.canvas.points  # the shape stays on the photo
+    dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("unlabel"))
+    assert dialog.pending is not None and dialog.pending.mode == "unlabel"
+    assert "Will change" in dialog.summary.text()
+    QTest.keyClick(dialog.canvas, Qt.Key.Key_Escape)  # drops shape and preview; another mode brings back none
+    dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("split"))
+    assert dialog.pending is None and not dialog.canvas.points and dialog.isVisible()
