@@ -255,6 +255,8 @@ def feature_groups(
     sample = in_cloud if in_cloud.size <= GROUP_SAMPLE else np.sort(rng.choice(in_cloud, GROUP_SAMPLE, False))
     feats = np.asarray(scene.features).reshape(-1, scene.features.shape[-1])[index].astype(np.float64)
     feats /= np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
+    if float(np.ptp(feats[sample], axis=0).max()) < 1e-9:  # one feature value: nothing to split (and no
+        return None  # 2-means of it, which warns on stderr)
     with threadpool_limits(1):  # a small fit; many threads on a busy CPU only slow it down
         km = KMeans(n_clusters=2, n_init=4, random_state=seed).fit(feats[sample])
     fit = km.labels_
@@ -276,7 +278,7 @@ def feature_groups(
     _, nn = cKDTree(xyz).query(xyz, k=k + 1)
     purity = float(np.mean(fit[nn[:, 1:]] == fit[:, None]))
     share1 = float(np.mean(fit == 1))
-    group = np.argmin(((feats[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+    group = np.argmax(feats @ centres.T - 0.5 * (centres**2).sum(1), axis=1)  # the nearest centre, per pixel
     return FeatureGroups(
         index,
         group,

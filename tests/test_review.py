@@ -291,3 +291,22 @@ def test_two_touching_objects_in_one_instance_are_flagged_with_the_matching_spli
     assert review_state(scene.instances[a]) == FIXED and review_state(scene.instances[new]) == FIXED
     history.undo()
     np.testing.assert_array_equal(scene.labels, before)
+
+
+def test_an_instance_of_one_feature_value_is_not_split_and_prints_nothing(capfd) -> None:
+    """Ground-truth features are one value per instance: there is nothing to split (2-means of it printed
+    sklearn's ConvergenceWarning on stderr for every such instance)."""
+    import warnings
+
+    from app.review import feature_groups
+
+    scene, known = touching_merged_room()
+    iid = known["merged"]
+    assert feature_groups(scene, iid) is not None  # two objects' noisy features: there is something to split
+    feats = np.asarray(scene.features).copy()
+    feats[np.asarray(scene.labels) == iid] = np.arange(feats.shape[-1], dtype=feats.dtype) + 1.0
+    scene.features = feats
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert feature_groups(scene, iid) is None
+    assert capfd.readouterr().err == ""

@@ -49,7 +49,9 @@ class CamerasMixin:
         self._frustum_actor.SetPickable(False)
         self._frustum_actor.SetVisibility(self.frustums_drawn)
 
-    def _on_frustums_visible(self, _on: bool) -> None:
+    def _on_frustums_visible(self, on: bool) -> None:
+        if on:  # the user asks for the cameras: that wins over any framing that held them back
+            self._frusta_held.clear()
         if self._frustum_actor is not None:
             self._frustum_actor.SetVisibility(self.frustums_drawn)
         self.render()

@@ -127,6 +127,8 @@ class ReviewPanel(QDockWidget):
         self.session: ReviewSession | None = None
         self._scene: Scene | None = None
         self._refresh_pending = False
+        self._ranking = False  # a ranking runs in the background: actions wait for it
+        self._changed_while_ranking = False
         body = QWidget(self)
         layout = QVBoxLayout(body)
         self.progress = QLabel("No scene", body)
@@ -215,6 +217,8 @@ class ReviewPanel(QDockWidget):
         self._show_current()
 
     def _schedule_refresh(self, *_: Any) -> None:
+        if self._ranking:
+            self._changed_while_ranking = True
         if not self._refresh_pending:
             self._refresh_pending = True
             QTimer.singleShot(0, self._refresh)
@@ -253,15 +257,24 @@ class ReviewPanel(QDockWidget):
             yield Progress("review", "ranking instances by suspicion", 0.1, 0.1)
             return session, session.rank()
 
-        job = Job("review queue", lambda cancel: step(cancel), self)
+        # cancel_at_once=False: "done" comes when the ranking has really stopped reading the scene
+        job = Job("review queue", lambda cancel: step(cancel), self, cancel_at_once=False)
+        self._ranking, self._changed_while_ranking = True, False
+        job.done.connect(self._ranking_ended)
         self.window_.run_job(job, self._on_queue, "Ranking instances…", "Review queue failed")
+
+    def _ranking_ended(self, *_: Any) -> None:
+        self._ranking = False
 
     def _on_queue(self, result: tuple[ReviewSession, list[ReviewItem]]) -> None:
         session, items = result
+        self._ranking = False
         if session is not self.session:
             return
         session.skipped.clear()
         session.set_items(items)
+        if self._changed_while_ranking:  # an edit made meanwhile (a rename in the list, an undo): this
+            session.rerank()  # ranking describes the scene before it
         self._populate()
         self._show_current()
         self.list.setFocus()
@@ -350,6 +363,9 @@ class ReviewPanel(QDockWidget):
     def act(self, action: str) -> None:
         """One review action on the current item (one undoable edit); the queue is ranked again at once and
         the next open item follows (N skips, P goes back)."""
+        if self._ranking:  # the background ranking reads the scene: it is not edited under it
+            self.window_.statusBar().showMessage("Ranking the queue: a moment…", 3000)
+            return
         if self._refresh_pending:  # an undo or an edit made elsewhere not yet answered: rank first
             self._refresh()
         session, scene = self.session, self._scene

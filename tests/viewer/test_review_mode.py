@@ -205,8 +205,12 @@ def test_review_frames_without_cameras_and_fits_a_1280_panel(review_window, qtbo
     assert view.frustums_drawn
     _build(window, panel, qtbot)
     assert not view.frustums_drawn and view.frustums_visible
-    window.actions_["cameras"].setChecked(True)  # the user's setting is untouched: still checked
-    assert view.frustums_visible
+    assert window.actions_["cameras"].isChecked()  # the user's setting is untouched: still checked
+    window.actions_["cameras"].setChecked(False)
+    window.actions_["cameras"].setChecked(True)  # asking for the cameras again shows them at once
+    assert view.frustums_drawn
+    panel._go(0)  # the next framed item holds them back again; leaving the tab brings them back
+    assert not view.frustums_drawn
     panel.hide()
     assert view.frustums_drawn
     panel.show()

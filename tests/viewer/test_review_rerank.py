@@ -97,3 +97,37 @@ def test_queue_is_ranked_again_after_each_action_and_undo(room, qtbot) -> None:
     qtbot.waitUntil(lambda: {cut, fragment} <= set(_rows(panel)))
     _ranked_as_fresh(panel, scene)
     assert panel.current_item().instance_id == now.instance_id
+
+
+def test_edits_during_a_background_ranking_are_not_lost_or_raced(room, qtbot, monkeypatch) -> None:
+    """Build queue ranks in the background: one-key actions wait for it (they would edit the scene under
+    it), and an edit made elsewhere meanwhile (a rename in the instance list) is in the ranking that
+    arrives (the ranking of the scene before replaced the fresh one)."""
+    import threading
+
+    from app import edits
+    from app.review_session import ReviewSession
+
+    window, panel, known = room
+    scene = window.document.scene
+    release = threading.Event()
+    real_rank = ReviewSession.rank
+
+    def held_rank(self):  # the real ranking, started only when the test says so
+        release.wait(30)
+        return real_rank(self)
+
+    monkeypatch.setattr(ReviewSession, "rank", held_rank)
+    panel.build_queue()
+    stack = window.editing.stack
+    before = stack.index()
+    QTest.keyClick(panel.list, Qt.Key.Key_A)  # accept: refused while ranking
+    assert stack.index() == before and all(review_state(i) == UNREVIEWED for i in scene.instances.values())
+    iid = known["merged"]
+    window.push_edit(edits.rename(scene, iid, "two chairs"))  # an edit elsewhere meanwhile
+    release.set()
+    qtbot.waitUntil(lambda: window.job is None and not getattr(panel, "_ranking", False), timeout=60_000)
+    qtbot.wait(50)
+    monkeypatch.setattr(ReviewSession, "rank", real_rank)
+    _ranked_as_fresh(panel, scene)
+    assert "two chairs" in _rows(panel)[iid]
