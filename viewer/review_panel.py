@@ -128,6 +128,7 @@ class ReviewPanel(QDockWidget):
         self._scene: Scene | None = None
         self._refresh_pending = False
         self._ranking = False  # a ranking runs in the background: actions wait for it
+        self._built = False  # the queue was asked for on this scene (it stays, even when all is done)
         self._changed_while_ranking = False
         body = QWidget(self)
         layout = QVBoxLayout(body)
@@ -207,6 +208,7 @@ class ReviewPanel(QDockWidget):
                            self._scene.events.instance_changed):  # fmt: skip
                 signal.disconnect(self._schedule_refresh)
         self._scene = scene
+        self._built = False
         self.window_.view.hold_frusta("review", False, render=False)
         self.session = None if scene is None else ReviewSession(scene, self.window_.push_edit)
         self.list.clear()
@@ -230,7 +232,7 @@ class ReviewPanel(QDockWidget):
         self._refresh_pending = False
         self._update_progress()
         session = self.session
-        if session is None or not session.items:
+        if session is None or not (session.items or self._built):  # an emptied queue comes back with undo
             return
         item = session.current_item()
         session.rerank(keep=None if item is None else item.instance_id)
@@ -273,6 +275,7 @@ class ReviewPanel(QDockWidget):
             return
         session.skipped.clear()
         session.set_items(items)
+        self._built = True
         if self._changed_while_ranking:  # an edit made meanwhile (a rename in the list, an undo): this
             session.rerank()  # ranking describes the scene before it
         self._populate()
@@ -384,6 +387,10 @@ class ReviewPanel(QDockWidget):
                 return
             name = ask_name(self, scene.instances[iid].name)
             if name is None:
+                return
+            if self._scene is not scene or self.window_.document.scene is not scene:
+                # another scene arrived while the name was asked for: the rename was for the one before
+                self.window_.statusBar().showMessage("Another scene was opened meanwhile: not renamed", 6000)
                 return
         try:
             edit = session.edit_for(action, name)

@@ -131,3 +131,46 @@ def test_edits_during_a_background_ranking_are_not_lost_or_raced(room, qtbot, mo
     monkeypatch.setattr(ReviewSession, "rank", real_rank)
     _ranked_as_fresh(panel, scene)
     assert "two chairs" in _rows(panel)[iid]
+
+
+def test_an_emptied_queue_comes_back_with_undo(room, qtbot) -> None:
+    """Delete every instance from the queue, then undo them all: the queue is there again (it stayed
+    "Build the queue to start reviewing.")."""
+    window, panel, _ = room
+    scene, stack = window.document.scene, window.editing.stack
+    n = len(scene.instances)
+    for _ in range(n):
+        if not panel.items:
+            break
+        _key_delete(panel)
+    assert not scene.instances and not panel.items
+    while stack.canUndo():
+        stack.undo()
+    qtbot.waitUntil(lambda: len(panel.items) == n, timeout=30_000)
+    _ranked_as_fresh(panel, scene)
+
+
+def _key_delete(panel) -> None:
+    panel.list.setFocus()
+    QTest.keyClick(panel.list, Qt.Key.Key_Delete)
+
+
+def test_a_rename_asked_for_while_another_scene_arrives_is_dropped(room, qtbot, monkeypatch) -> None:
+    """F2 asks for the name in a dialog; a scene opened meanwhile (it was loading) must not get the rename
+    meant for the one before (it was marked modified with 'Rename instance 17' it has no such instance)."""
+    from scene_factory import synthetic_scene
+
+    from viewer import review_panel
+
+    window, panel, _ = room
+    other = synthetic_scene(seed=1, views=3)
+
+    def answer(_parent, _current):  # the user types a name; meanwhile the other scene has arrived
+        window.document.set_scene(other)
+        return "renamed"
+
+    monkeypatch.setattr(review_panel, "ask_name", answer)
+    QTest.keyClick(panel.list, Qt.Key.Key_F2)
+    assert window.document.scene is other
+    assert not window.document.modified and window.editing.stack.count() == 0
+    assert all(inst.name != "renamed" for inst in other.instances.values())
