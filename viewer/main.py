@@ -11,6 +11,7 @@ from pathlib import Path
 from app import __version__
 
 log = logging.getLogger(__name__)
+EXIT_WAIT_MS = 15_000  # how long quitting waits for cancelled background work to stop
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,6 +132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = create_window(args.path, open_sample=open_sample, settings=settings, log_path=log_path)
     install_excepthook(window)
     code = app.exec()
+    # A job cancelled by the closing window (or a warm-up) may still be between two of its checks: let it
+    # stop while Qt is alive (quitting under it aborted the process and printed superqt's thread errors)
+    from PySide6.QtCore import QThreadPool
+
+    if not QThreadPool.globalInstance().waitForDone(EXIT_WAIT_MS):
+        log.warning("background work still running after %.0f s at exit", EXIT_WAIT_MS / 1000)
     sys.excepthook = sys.__excepthook__
     log.info("iggt-viewer exiting with code %s", code)
     return int(code)

@@ -164,3 +164,39 @@ def test_quitting_while_a_warm_up_runs_prints_nothing() -> None:
                             timeout=60)
     assert result.returncode == 0
     assert "Traceback" not in result.stderr, result.stderr
+
+
+CLOSE_DURING_THE_FIRST_RUN = """
+import sys
+from PySide6.QtCore import QTimer
+import viewer.main as vm
+real_create = vm.create_window
+def create(*args, **kwargs):
+    window = real_create(*args, **kwargs)
+    def close():
+        assert window.job is not None, "the sample's run should still be going"
+        window.close()
+    QTimer.singleShot(3000, close)
+    return window
+vm.create_window = create
+sys.exit(vm.main(["--sample"]))
+"""
+
+
+def test_closing_the_window_during_a_run_quits_cleanly(tmp_path) -> None:
+    """Closing while the sample is being reconstructed cancels the run, and quitting waits for it to stop:
+    the process aborted ("terminate called without an active exception") or printed superqt's thread
+    errors when Qt went away under the still-running step."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data"),
+           "XDG_STATE_HOME": str(tmp_path / "state")}
+    result = subprocess.run([sys.executable, "-c", CLOSE_DURING_THE_FIRST_RUN], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for sign in ("Traceback", "RuntimeError", "terminate called", "Aborted"):
+        assert sign not in result.stderr, result.stderr[-3000:]
