@@ -234,6 +234,10 @@ def test_real_photos_chair_says_no_confident_match_and_lights_nothing(qtbot, rea
     assert "match" not in verdicts and 1 <= verdicts.count("weak") <= 3
     assert verdicts[: verdicts.count("weak")] == ["weak"] * verdicts.count("weak")  # best guesses first
     assert n == len(real_panel.embeddings.instance_ids)  # the whole ranking is still shown
+    # the guesses do not look less sure than the rows below them (weak rows were the greyed ones)
+    grey = [real_panel.table.item(r, 1).foreground().color().name() == "#8c8c8c" for r in range(n)]
+    k = verdicts.count("weak")
+    assert not any(grey[:k]) and all(grey[k:])
 
 
 def test_real_photos_a_clear_best_below_the_threshold_is_lit(qtbot, real_panel) -> None:

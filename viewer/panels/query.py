@@ -386,8 +386,11 @@ class QueryPanel(QDockWidget):
                 items[0].setBackground(QColor(*colour))
                 for item in items:
                     item.setFont(bold)
-            elif row.verdict == WEAK:
-                _mark_weak(items)
+            elif row.verdict == WEAK:  # a best guess: above the rest, below a match
+                _mark_weak(items, muted=False)
+            else:  # not a match whatever its score: muted below the guesses (it looked the surer one)
+                for item in items:
+                    item.setForeground(NO_MATCH_GREY)
             for c, item in enumerate(items):
                 self.table.setItem(r, c, item)
 
@@ -520,12 +523,16 @@ class QueryPanel(QDockWidget):
 _VERDICT_TEXT = {MATCH: "match", WEAK: "weak"}
 
 
-def _mark_weak(items: list[QTableWidgetItem]) -> None:
+NO_MATCH_GREY = QColor(140, 140, 140)
+
+
+def _mark_weak(items: list[QTableWidgetItem], muted: bool = True) -> None:
     font = QFont()
     font.setItalic(True)
     for item in items:
         item.setFont(font)
-        item.setForeground(QColor(140, 140, 140))
+        if muted:
+            item.setForeground(NO_MATCH_GREY)
         item.setToolTip("Weak: not confident relative to this scene")
 
 
