@@ -359,8 +359,13 @@ class ReviewPanel(QDockWidget):
         self.strip_layout.addStretch(1)
         if frame:
             self.window_.selection.select(inst.id)
-            self.window_.view.hold_frusta("review", True, render=False)
-            frame_instance(self.window_.view, scene, inst.id)
+            view = self.window_.view
+            view.hold_frusta("review", True, render=False)
+            # seen from the photo that shows the most of it (the direction kept from before often looked
+            # at a small fragment through a wall of the room's other, dimmed, points)
+            counts = (np.asarray(scene.labels) == inst.id).reshape(scene.n_views, -1).sum(1)
+            view.go_to_view(int(np.argmax(counts)), render=False)
+            frame_instance(view, scene, inst.id)
 
     # --------------------------------------------------------------------------------------- actions
     def act(self, action: str) -> None:

@@ -174,3 +174,21 @@ def test_a_rename_asked_for_while_another_scene_arrives_is_dropped(room, qtbot, 
     assert window.document.scene is other
     assert not window.document.modified and window.editing.stack.count() == 0
     assert all(inst.name != "renamed" for inst in other.instances.values())
+
+
+def test_the_current_item_is_seen_from_the_photo_that_shows_most_of_it(room, qtbot) -> None:
+    """Review frames the current instance looking from the photo with most of its pixels (the view kept
+    the direction the user had, often looking at a small fragment through the rest of the room)."""
+    import numpy as np
+
+    window, panel, _ = room
+    scene, view = window.document.scene, window.view
+    iid = panel.current_item().instance_id
+    best = int(np.argmax((scene.labels == iid).reshape(scene.n_views, -1).sum(1)))
+    forwards = np.asarray(scene.extrinsic[:, 2, :3], np.float64)
+    away = int(np.argmin(forwards @ forwards[best]))
+    assert forwards[away] @ forwards[best] < 0.9  # the room's photos look different ways
+    view.go_to_view(away)  # the user looks elsewhere; the item is shown again
+    panel._go(panel.current)
+    direction = np.subtract(view.camera.focal_point, view.camera.position)
+    assert direction @ forwards[best] / np.linalg.norm(direction) > 0.999
