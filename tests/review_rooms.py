@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scenes import rebuild_scene
 
 from app.instances import refresh_statistics
 from app.review import touching_pairs
@@ -41,20 +42,7 @@ def touching_merged_room(noise: float = 0.25, cut: bool = False) -> tuple[Scene,
     rng = np.random.default_rng(1)
     dirs = rng.normal(size=(int(gt.max()) + 1, 8))
     features = (dirs[gt] + noise * rng.normal(size=(*gt.shape, 8))).astype(np.float16)
-    scene = Scene(
-        views=base.views,
-        images=base.images,
-        extrinsic=base.extrinsic,
-        intrinsic=base.intrinsic,
-        depth=base.depth,
-        depth_conf=base.depth_conf,
-        point_map=base.point_map,
-        point_conf=base.point_conf,
-        point_mask=base.point_mask,
-        features=features,
-        labels=labels,
-        instances=[Instance.new(i) for i in sorted(set(np.unique(labels).tolist()) - {0})],
-        model_id="test",
-    )
+    table = [Instance.new(i) for i in sorted(set(np.unique(labels).tolist()) - {0})]
+    scene = rebuild_scene(base, features=features, labels=labels, instances=table, model_id="test")
     refresh_statistics(scene)
     return scene, known

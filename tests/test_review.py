@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from review_rooms import touching_merged_room
 from review_rooms import truth as room_truth
+from scenes import rebuild_scene
 
 from app import review_actions as ra
 from app.edits import EditError, EditHistory
@@ -71,21 +72,8 @@ def _damaged_room() -> tuple[Scene, dict]:
     )
     labels[labels == b] = a
     table = [Instance.new(i) for i in sorted(set(np.unique(labels).tolist()) - {0})]
-    scene = Scene(
-        views=base.views,
-        images=base.images,
-        extrinsic=base.extrinsic,
-        intrinsic=base.intrinsic,
-        depth=base.depth,
-        depth_conf=base.depth_conf,
-        point_map=base.point_map,
-        point_conf=base.point_conf,
-        point_mask=base.point_mask,
-        features=_features(np.array(base.labels)),
-        labels=labels,
-        instances=table,
-        model_id="test",
-    )
+    features = _features(np.array(base.labels))
+    scene = rebuild_scene(base, features=features, labels=labels, instances=table, model_id="test")
     refresh_statistics(scene)
     return scene, {"cut": cut, "fragment": fragment, "merged": a, "gone": b}
 

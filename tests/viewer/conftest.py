@@ -133,6 +133,23 @@ def window(make_window):
     return make_window()
 
 
+@pytest.fixture
+def sample_truth_window(make_window, tmp_path, monkeypatch, qtbot):
+    """A 1280x800 window showing the bundled sample room with its ground-truth geometry and instances."""
+    from app.paths import SAMPLE_DIR
+    from app.semantics.ground_truth import scene_from_synthetic
+    from training.synthetic.storage import read_scene
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    scene = scene_from_synthetic(read_scene(SAMPLE_DIR / "scene_000012")).scene
+    window = make_window()
+    window.resize(1280, 800)
+    window.document.set_scene(scene)
+    qtbot.waitUntil(lambda: window.view.scene is scene, timeout=30_000)
+    yield window, scene
+    window.document.set_modified(False)
+
+
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory):
     """A tiny IGGT checkpoint with random weights (enough to run the whole pipeline quickly)."""

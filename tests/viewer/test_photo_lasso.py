@@ -11,7 +11,6 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from app.paths import SAMPLE_DIR
 from viewer.colouring import dimmed
 from viewer.point_highlight import FADE_KEEP, HIGHLIGHT_RGB
 
@@ -19,19 +18,10 @@ CHAIR = 3  # one of the sample room's three red chairs, large in view 1
 
 
 @pytest.fixture
-def sample_window(make_window, tmp_path, monkeypatch, qtbot):
-    from app.semantics.ground_truth import scene_from_synthetic
-    from training.synthetic.storage import read_scene
-
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    scene = scene_from_synthetic(read_scene(SAMPLE_DIR / "scene_000012")).scene
-    window = make_window()
-    window.resize(1280, 800)
-    window.document.set_scene(scene)
-    qtbot.waitUntil(lambda: window.view.scene is scene, timeout=30_000)
+def sample_window(sample_truth_window):
+    window, scene = sample_truth_window
     window.view.set_frustums_visible(False)
-    yield window, scene
-    window.document.set_modified(False)
+    return window, scene
 
 
 def _lasso(dialog, qtbot, polygon_rc: np.ndarray) -> None:

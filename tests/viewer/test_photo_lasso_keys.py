@@ -11,30 +11,19 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from app.paths import SAMPLE_DIR
-
 CHAIR = 3  # one of the sample room's red chairs, large in view 1
 
 
 @pytest.fixture
-def drawing(make_window, tmp_path, monkeypatch, qtbot):
-    from app.semantics.ground_truth import scene_from_synthetic
-    from training.synthetic.storage import read_scene
-
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    scene = scene_from_synthetic(read_scene(SAMPLE_DIR / "scene_000012")).scene
-    window = make_window()
-    window.resize(1280, 800)
-    window.document.set_scene(scene)
-    qtbot.waitUntil(lambda: window.view.scene is scene, timeout=30_000)
+def drawing(sample_truth_window, qtbot):
+    window, scene = sample_truth_window
     window.selection.select(CHAIR)
     window.actions_["draw_on_view"].trigger()
     dialog = window.editing._view_lasso
     qtbot.waitExposed(dialog)
     dialog.activateWindow()  # shortcuts (Ctrl+Z) reach only the active window
     qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog)
-    yield window, scene, dialog
-    window.document.set_modified(False)
+    return window, scene, dialog
 
 
 def _points(dialog, mask: np.ndarray, n: int = 24) -> list[QPoint]:
