@@ -385,7 +385,8 @@ class EditingController(QObject):
         dialog = PhotoLassoDialog(scene, self.selected_instance(), self.window)
         # a closed dialog goes, with the scene and thumbnails it holds (a new one is made each time)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.destroyed.connect(lambda _obj=None, gone=dialog: self._photo_dialog_gone(gone))
+        # let go of it when it finishes, while it is still alive (not from its destructor's signal)
+        dialog.finished.connect(self._photo_dialog_finished)
         dialog.preview_changed.connect(self._on_photo_preview)
         dialog.apply_requested.connect(self.apply_photo_edit)
         dialog.addActions([self.actions["undo"], self.actions["redo"]])  # Ctrl+Z works in the modal dialog
@@ -394,9 +395,13 @@ class EditingController(QObject):
         dialog.open()
         self._view_lasso = dialog
 
-    def _photo_dialog_gone(self, dialog: PhotoLassoDialog) -> None:
-        if self._view_lasso is dialog:
-            self._view_lasso = None
+    def _photo_dialog_finished(self, _result: int) -> None:
+        dialog = self._view_lasso
+        if dialog is None:
+            return
+        self._view_lasso = None
+        self.stack.indexChanged.disconnect(dialog.scene_edited)
+        dialog.finished.disconnect(self._photo_dialog_finished)
 
     def _on_photo_preview(self, pending) -> None:
         self.highlight.show(None if pending is None else pending.points)
