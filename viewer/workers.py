@@ -91,6 +91,8 @@ class Job(QObject):
         self._cancel_requested = False
         self._reported = False
         self._ended = [False]  # set by the worker thread when the step's code has finished
+        self._reporting = 0  # > 0 while an outcome is being emitted (its handler may wait in a nested loop)
+        self._worker_finished = False
         self._worker: GeneratorWorker | None = None
         self.started_at = 0.0
 
@@ -117,8 +119,7 @@ class Job(QObject):
         self._cancel_requested = True
         if self.cancel_at_once and self._claim():
             log.info("job %s cancelled by the user", self.name)
-            self.cancelled.emit()
-            self.done.emit()
+            self._report(self.cancelled)
 
     def is_cancelled(self) -> bool:
         return self._cancel_requested
@@ -145,30 +146,44 @@ class Job(QObject):
         if not self._reported:
             self.progress.emit(event)
 
+    def _report(self, signal, *args: Any) -> None:
+        """Emit the outcome, then ``done``. A handler may wait in a nested event loop (a modal question),
+        where the worker's ``finished`` can arrive: the Job is released only after ``done`` went out."""
+        self._reporting += 1
+        try:
+            signal.emit(*args)
+            self.done.emit()
+        finally:
+            self._reporting -= 1
+        if self._worker_finished and not self._reporting:
+            self._release()
+
     def _on_returned(self, result: Any) -> None:
         if self._claim():
-            self.succeeded.emit(result)
-            self.done.emit()
+            self._report(self.succeeded, result)
 
     def _on_errored(self, exc: BaseException) -> None:
         if isinstance(exc, StepError):
             exc = exc.error
         if isinstance(exc, Cancelled):
             if self._claim():
-                self.cancelled.emit()
-                self.done.emit()
+                self._report(self.cancelled)
         elif self._cancel_requested and self.cancel_at_once:
             log.info("job %s ended with %s after cancel", self.name, type(exc).__name__)
         else:
             log.error("job %s failed", self.name, exc_info=(type(exc), exc, exc.__traceback__))
             if self._claim():
-                self.failed.emit(exc)
-                self.done.emit()
+                self._report(self.failed, exc)
         if exc.__traceback__ is not None:  # the frames of a failed step hold its data (images, outputs)
             traceback.clear_frames(exc.__traceback__)
 
     def _on_finished(self) -> None:
         self._worker = None  # superqt forgets it too: nothing of the step is left
+        self._worker_finished = True
+        if not self._reporting:  # else _report releases it once its done is out
+            self._release()
+
+    def _release(self) -> None:
         if self.parent() is not None:
             # A parented Job would live as long as its parent (the window), and with it every slot
             # connected to it: the callers' closures, which hold the scene they ran for. All the worker's

@@ -200,3 +200,32 @@ def test_closing_the_window_during_a_run_quits_cleanly(tmp_path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     for sign in ("Traceback", "RuntimeError", "terminate called", "Aborted"):
         assert sign not in result.stderr, result.stderr[-3000:]
+
+
+def test_a_handler_waiting_in_a_nested_loop_still_gets_done(qtbot) -> None:
+    """The result's handler asks the user something (a modal box: a nested event loop), during which the
+    worker's 'finished' arrives. The Job was deleted inside that loop, so its 'done' never went out and the
+    window's job runner kept the job forever (a scene opened while another waited: stuck)."""
+    from PySide6.QtCore import QEventLoop, QObject, QTimer
+
+    parent = QObject()
+
+    def step(_cancelled):
+        yield Progress("x", "one", 0.5, 0.5)
+        return 1
+
+    job = Job("nested", step, parent)
+    events: list[str] = []
+
+    def ask(_result) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(300, loop.quit)  # long enough for the worker's finished to be delivered here
+        loop.exec()
+        events.append("answered")
+
+    job.succeeded.connect(ask)
+    job.done.connect(lambda: events.append("done"))
+    job.start()
+    qtbot.waitUntil(lambda: "done" in events, timeout=5_000)
+    assert events == ["answered", "done"]
+    qtbot.waitUntil(lambda: not parent.findChildren(Job), timeout=5_000)  # and it is released after
