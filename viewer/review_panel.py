@@ -270,7 +270,6 @@ class ReviewPanel(QDockWidget):
 
     def _on_queue(self, result: tuple[ReviewSession, list[ReviewItem]]) -> None:
         session, items = result
-        self._ranking = False
         if session is not self.session:
             return
         session.skipped.clear()
@@ -349,9 +348,10 @@ class ReviewPanel(QDockWidget):
             return
         inst = scene.instances[item.instance_id]
         self.reason.setText(f"<b>{inst.name}</b> ({review_state(inst)}): {item.reason_text}")
-        for v in inst.stats.views or range(scene.n_views):
-            if not np.any(np.asarray(scene.labels[v]) == inst.id):
-                continue
+        # pixels per view: the instance statistics have them (counted here only when they are missing)
+        pixels = inst.stats.view_pixels or {
+            v: int(np.count_nonzero(np.asarray(scene.labels[v]) == inst.id)) for v in range(scene.n_views)}
+        for v in sorted(v for v, n in pixels.items() if n > 0):
             label = QLabel(self.strip)
             label.setPixmap(QPixmap.fromImage(mask_thumbnail(scene, inst.id, v)))
             label.setToolTip(scene.views[v].name)
@@ -363,8 +363,7 @@ class ReviewPanel(QDockWidget):
             view.hold_frusta("review", True, render=False)
             # seen from the photo that shows the most of it (the direction kept from before often looked
             # at a small fragment through a wall of the room's other, dimmed, points)
-            counts = (np.asarray(scene.labels) == inst.id).reshape(scene.n_views, -1).sum(1)
-            view.go_to_view(int(np.argmax(counts)), render=False)
+            view.go_to_view(max(pixels, key=pixels.get), render=False)
             frame_instance(view, scene, inst.id)
 
     # --------------------------------------------------------------------------------------- actions
