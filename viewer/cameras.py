@@ -57,8 +57,8 @@ class CamerasMixin:
         self.render()
 
     def hold_frusta(self, reason: str, hold: bool, render: bool = True) -> None:
-        """Keep the camera frusta off screen while ``reason`` (an isolated, previewed or reviewed instance,
-        framed close up: the frusta would cover it) lasts; the user's Show cameras setting is not touched."""
+        """Keep the camera frusta off screen while ``reason`` lasts (an instance framed close up, which they
+        would cover, or a presentation); the user's Show cameras setting is not touched."""
         before = self.frustums_drawn
         (self._frusta_held.add if hold else self._frusta_held.discard)(reason)
         if self._frustum_actor is not None and self.frustums_drawn != before:

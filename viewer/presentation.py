@@ -21,7 +21,6 @@ class _Saved:
     state: QByteArray
     geometry: QByteArray
     maximized: bool
-    frustums: bool
     selected: int | None
     camera: CameraPose
 
@@ -50,10 +49,9 @@ class Presentation(QObject):
         w = self.window
         if on and self._saved is None:
             self._saved = _Saved(w.saveState(), w.saveGeometry(), w.isMaximized(),
-                                 self.state.frustums_visible, self.state.selection.instance,
-                                 self.view.camera_pose())
+                                 self.state.selection.instance, self.view.camera_pose())
             self.state.selection.clear()
-            self.state.frustums_visible = False
+            self.view.hold_frusta("presentation", True, render=False)  # Show cameras stays as the user set it
             for dock in w.findChildren(QDockWidget):
                 dock.hide()
             for bar in self.bars:
@@ -71,7 +69,7 @@ class Presentation(QObject):
             for bar in self.bars:
                 bar.show()
             w.restoreState(saved.state)
-            self.state.frustums_visible = saved.frustums
+            self.view.hold_frusta("presentation", False, render=False)
             self.state.selection.select(saved.selected)
             self.view.set_camera_pose(saved.camera)
             if saved.maximized:
