@@ -4,8 +4,11 @@ Measure: the distance appears in the status bar (metres once the scene has a sca
 and as a line in the view; it follows the scale when one is set or undone. Set scale: after the two clicks,
 type their real length ("0.9 m", "90 cm"; a length it cannot read is asked for again, with why); the scale
 is an undoable edit stored in the scene (``app.measure``), and exports are then in metres. Esc ends either.
-Installed by ``install_measure(window)``; the window provides ``view`` (picked signal), ``document``,
-``actions_``, ``push_edit`` and ``statusBar``.
+Both are disabled, with a tooltip saying why, until a scene is open. While either is on, the tool takes the
+view's clicks (``SceneView.take_clicks``): a click picks a point to measure from, never a camera (the view
+does not jump to that photo) and never a selection.
+Installed by ``install_measure(window)``; the window provides ``view``, ``document``, ``actions_``,
+``push_edit`` and ``statusBar``.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QInputDialog, QWidget
+from PySide6.QtWidgets import QInputDialog, QMenu, QWidget
 
 from app.edits import EditError
 from app.measure import MIN_SPAN, Measurement, format_length, measure, parse_length, scale_of, set_scale
 from viewer.actions import ActionSpec
 
 LINE_NAME = "measurement"
+NO_SCENE_TIP = "Open a scene first. {tip}"
 
 
 def ask_length(parent: QWidget, span_text: str, error: str | None = None) -> str | None:
@@ -38,7 +42,7 @@ class MeasureTool(QObject):
         self.mode: str | None = None  # "measure" | "scale" | None
         self.points: list[tuple[float, float, float]] = []
         self.last: Measurement | None = None
-        self._measured: tuple | None = None  # the two points of the distance shown
+        self.measured: tuple | None = None  # the two points of the distance shown
         self._message = ""  # what the tool last wrote in the status bar
         self._scene = None
         reg = window.actions_
@@ -53,7 +57,12 @@ class MeasureTool(QObject):
                        menu="view"),
             self.start_set_scale,
         )  # fmt: skip
-        window.view.picked.connect(self._on_picked)
+        self._tips = {action: (action.toolTip(), action.statusTip())
+                      for action in (self.measure_action, self.scale_action)}  # fmt: skip
+        for action in self._tips:  # a menu shows no tooltips unless asked: the why of a greyed item
+            for menu in action.associatedObjects():
+                if isinstance(menu, QMenu):
+                    menu.setToolTipsVisible(True)
         window.document.scene_changed.connect(self._on_scene)
         if "clear_selection" in reg:  # Esc (Edit > Clear selection) also ends measuring
             reg["clear_selection"].triggered.connect(self._on_escape)
@@ -66,13 +75,17 @@ class MeasureTool(QObject):
         if scene is not None:
             scene.events.settings.connect(self._on_settings)
         self.stop()
+        for action, (tip, status_tip) in self._tips.items():  # nothing to measure without a scene
+            action.setEnabled(scene is not None)
+            action.setToolTip(tip if scene is not None else NO_SCENE_TIP.format(tip=tip))
+            action.setStatusTip(status_tip if scene is not None else NO_SCENE_TIP.format(tip=status_tip))
 
     def _on_settings(self, *_: Any) -> None:
         """A scale set or undone: the distance shown is read again in the new units."""
         scene = self.window.document.scene
-        if self.mode != "measure" or self._measured is None or scene is None:
+        if self.mode != "measure" or self.measured is None or scene is None:
             return
-        self.last = measure(scene, *self._measured)
+        self.last = measure(scene, *self.measured)
         self._show(self._distance_text())
 
     def _on_escape(self) -> None:
@@ -101,13 +114,20 @@ class MeasureTool(QObject):
         self._start("scale", "Set scale: click the first of two points whose real distance you know")
 
     def _start(self, mode: str, message: str) -> None:
-        self.mode, self.points, self._measured = mode, [], None
+        self.mode, self.points, self.measured = mode, [], None
+        self.window.view.take_clicks(self._on_picked)
         self._clear_line()
         self._show(message)
 
+    def _end_mode(self) -> None:
+        """Clicks go back to cameras and selection."""
+        self.mode = None
+        self.window.view.take_clicks(None)
+
     def stop(self) -> None:
         """End measuring: the line goes, and the tool's words in the status bar with it."""
-        self.mode, self.points, self._measured = None, [], None
+        self._end_mode()
+        self.points, self.measured = [], None
         self.measure_action.setChecked(False)
         self._clear_line()
         bar = self.window.statusBar()
@@ -133,10 +153,10 @@ class MeasureTool(QObject):
             return
         self._draw_line(a, b)
         if self.mode == "measure":
-            self._measured = (a, b)
+            self.measured = (a, b)
             self._show(self._distance_text())
             return
-        self.mode = None
+        self._end_mode()
         span, error = format_length(self.last.units, None), None
         while True:  # until a length it can use, or Cancel
             text = ask_length(self.window, span) if error is None else ask_length(self.window, span, error)

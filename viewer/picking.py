@@ -3,12 +3,17 @@
 Picking reads the depth buffer around the click, unprojects it, and asks a k-d tree of the cloud for the
 nearest visible point (no linear scan, no extra render pass). ``PickingMixin`` is part of
 ``viewer.scene_view.SceneView``, kept apart because it is one job: cursor -> what is there.
+
+Click routing: a click normally goes to the camera it lands on (the view moves there) or to the window
+(``picked``: selection). A tool that needs points (Measure) takes the clicks with ``take_clicks``: until it
+lets go, a click picks points of the cloud only and goes to that tool alone.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +29,7 @@ log = logging.getLogger(__name__)
 CLICK_TOLERANCE_PX = 4  # press/release further apart than this is a drag, not a click
 PICK_RADIUS_PX = 6  # how far from the cursor a point may be drawn and still be picked
 FRUSTUM_PICK_PX = 6
+DEPTH_TRIES = 32  # depth pixels tried, nearest the cursor first, for one drawn by a point of the cloud
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,13 @@ class ClickFilter(QObject):
 
 class PickingMixin:
     """Cursor -> point / camera for SceneView (uses its plotter, cloud, labels and visible mask)."""
+
+    _click_taker: Callable[[PickResult], None] | None = None  # see take_clicks
+
+    def take_clicks(self, handler: Callable[[PickResult], None] | None) -> None:
+        """Send every click, as a point of the cloud only (cameras are not clicked), to ``handler`` alone;
+        ``None`` gives the clicks back (cameras and selection)."""
+        self._click_taker = handler
 
     def _start_tree(self, points: np.ndarray) -> None:
         self._tree_points = points
@@ -109,8 +122,9 @@ class PickingMixin:
         z = vtk_to_numpy(buf).reshape(y1 - y0 + 1, x1 - x0 + 1)
         return z, x0, y0
 
-    def pick(self, x: float, y: float) -> PickResult:
-        """What is drawn at widget position (x, y): the nearest visible point, else a camera frustum."""
+    def pick(self, x: float, y: float, cameras: bool = True) -> PickResult:
+        """What is drawn at widget position (x, y): the nearest visible point, else (when ``cameras``) a
+        camera frustum drawn there, or in front of the point."""
         if self.scene is None or self._poly is None:
             return PickResult()
         dx, dy = self._to_display(x, y)
@@ -122,14 +136,21 @@ class PickingMixin:
             ys, xs = np.nonzero(z < 1.0)
             d2 = (xs + x0 - dx) ** 2 + (ys + y0 - dy) ** 2
             order = np.lexsort((z[ys, xs], d2))  # nearest to the cursor, then nearest to the eye
-            k = order[0]
-            world = self._display_to_world(xs[k] + x0, ys[k] + y0, float(z[ys[k], xs[k]]))
-            index = self._nearest_visible(world)
-            if index >= 0:
+            reach = self.point_size * ratio / 2 + 2  # display pixels from a drawn point to its centre
+            for k in order[:DEPTH_TRIES]:
+                px, py = xs[k] + x0, ys[k] + y0
+                index = self._nearest_visible(self._display_to_world(px, py, float(z[ys[k], xs[k]])))
+                if index < 0:
+                    break
                 p = self._poly.points[index]
+                wx, wy = self.world_to_widget(p)
+                cx, cy = self._to_display(wx, wy)
+                if (cx - px) ** 2 + (cy - py) ** 2 > reach**2:
+                    continue  # a camera line or the grid drew this pixel, not that point
                 xyz = (float(p[0]), float(p[1]), float(p[2]))
                 result = PickResult(int(index), int(self._labels[index]), xyz)
-        hit = self._pick_frustum(x, y)
+                break
+        hit = self._pick_frustum(x, y) if cameras else None
         if hit is not None:
             view, on_line = hit
             eye = np.asarray(self.camera.position)
@@ -183,8 +204,12 @@ class PickingMixin:
 
     def handle_click(self, x: float, y: float, modifiers=Qt.KeyboardModifier.NoModifier) -> PickResult:
         t0 = time.perf_counter()
-        result = self.pick(x, y)
+        taker = self._click_taker
+        result = self.pick(x, y, cameras=taker is None)
         log.debug("pick at (%d, %d) -> %s in %.1f ms", x, y, result, (time.perf_counter() - t0) * 1e3)
+        if taker is not None:
+            taker(result)
+            return result
         if result.view is not None:
             self.go_to_view(result.view)
         self.picked.emit(result)

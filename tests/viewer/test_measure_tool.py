@@ -34,22 +34,13 @@ def measuring(make_window, tmp_path, monkeypatch, qtbot):
     window.document.set_modified(False)
 
 
-def _click_points(window, qtbot, indices) -> list[np.ndarray]:
-    """Click where points ``indices`` of the cloud are drawn; returns the positions the view picked."""
-    picked = []
-
-    def record(result) -> None:
-        picked.append(result.position)
-
-    window.view.picked.connect(record)
+def _click_points(window, qtbot, tool, indices) -> None:
+    """Click where points ``indices`` of the cloud are drawn, in pairs: each pair is measured."""
     pts = np.asarray(window.document.scene.points)
-    for i in indices:
+    for n, i in enumerate(indices, 1):
         x, y = window.view.world_to_widget(pts[i])
         window.view.click(x, y)
-        qtbot.wait(20)
-    window.view.picked.disconnect(record)
-    assert len(picked) == len(indices) and all(p is not None for p in picked)
-    return [np.asarray(p) for p in picked]
+        qtbot.waitUntil(lambda n=n: len(tool.points) == n % 2)  # the tool took the point
 
 
 def test_set_scale_then_measure_in_metres(measuring, qtbot, monkeypatch) -> None:
@@ -75,14 +66,15 @@ def test_set_scale_then_measure_in_metres(measuring, qtbot, monkeypatch) -> None
 
     monkeypatch.setattr(measure_tool, "ask_length", answer)
     window.actions_["set_scale"].trigger()
-    _click_points(window, qtbot, [a, b])
+    _click_points(window, qtbot, tool, [a, b])
     assert len(asked) == 1 and asked[0].endswith("units")
     assert scale_of(scene) == pytest.approx(1 / UNITS_PER_METRE, rel=1e-4)
     assert scene.n_points == n
     # measure another pair: metres agree with the truth within 2 %
     window.actions_["measure"].trigger()
     assert window.actions_["measure"].isChecked()
-    picked = _click_points(window, qtbot, [c, d])
+    _click_points(window, qtbot, tool, [c, d])
+    picked = [np.asarray(p) for p in tool.measured]
     truth = float(np.linalg.norm(picked[0] - picked[1])) / UNITS_PER_METRE
     assert tool.last.metres == pytest.approx(truth, rel=0.02)
     assert "Distance:" in window.statusBar().currentMessage()
