@@ -78,20 +78,23 @@ def test_clip_preranks_when_there_are_more_objects_than_top(room, tmp_path, caps
     from app.scene_io import save_scene
 
     path = save_scene(room.scene, tmp_path / "room.iggt")
+    before = path.read_bytes()
     with VlmServer() as server:
         code = main(["ask", str(path), "is it a box?", "--endpoint", server.url, "--model", "looker",
                      "--top", "2", "--json"])  # fmt: skip
     assert code == 0
-    out = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
     assert server.seen.chat_requests == 2 and len(out["answers"]) == 2
+    # a question reads the scene file only: the CLIP features are kept only with --save, and it says so
+    assert path.read_bytes() == before and "left unchanged (--save keeps them" in captured.err
 
     from app.scene_io import load_scene
-    from app.semantics import load_backend
+    from app.semantics import ensure_embeddings, load_backend
     from app.semantics.ask import clip_order
-    from app.semantics.scene_embeddings import cached_embeddings
 
     backend = load_backend("bundled", device="cpu")
-    emb = cached_embeddings(load_scene(path), backend.model_id)  # saved by the command
+    emb, _ = ensure_embeddings(load_scene(path), backend)
     assert [a["instance"] for a in out["answers"]] == clip_order(emb, "is it a box?", backend)[:2]
 
 

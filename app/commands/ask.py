@@ -18,7 +18,7 @@ HELP = "ask a vision-language model a yes/no question about the scene's objects 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from app.semantics.ask import DEFAULT_TOP
     from app.semantics.console import MODEL_ENV as CLIP_ENV
-    from app.semantics.console import add_save_argument
+    from app.semantics.console import add_cache_argument
     from app.semantics.vlm_client import ENDPOINT_ENV, KEY_ENV, MODEL_ENV
 
     parser.add_argument("scene", type=Path, help="scene file (.iggt)")
@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="CLIP model that pre-ranks the objects when there are more than --top (as `iggt query --model`)",
     )
     parser.add_argument("--device", default="auto", help="CLIP device: auto, cpu or cuda")
-    add_save_argument(parser)
+    add_cache_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,15 +69,15 @@ def run(args: argparse.Namespace) -> int:
     scene = load_scene(args.scene)
     if not scene.instances:
         raise UserError(f"{args.scene.name} has no instances to ask about")
-    clip_rank = None
+    clip_rank, keep = None, None
     if len(scene.instances) > args.top:  # pre-rank with CLIP; with few objects, ask about all of them
         from app.semantics.ask import clip_order
-        from app.semantics.console import load_backend_for, scene_embeddings
+        from app.semantics.console import keep_embeddings, load_backend_for, scene_embeddings
 
-        clip_args = argparse.Namespace(model=args.clip_model, device=args.device, no_save=args.no_save)
-        backend = load_backend_for(clip_args)
-        scene, emb = scene_embeddings(args.scene, clip_args, backend)
+        backend = load_backend_for(argparse.Namespace(model=args.clip_model, device=args.device))
+        scene, emb, computed = scene_embeddings(args.scene, backend)
         clip_rank = clip_order(emb, args.question, backend)
+        keep = (scene, args.scene, emb, computed, args.save)
     candidates = rank_candidates(scene, args.top, clip_rank)
     client = VlmClient(config)
     try:
@@ -86,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         client.close()
     if result.error:
         raise UserError(f"no answers: {result.error}")
+    if keep is not None:  # after the answers: a failed ask writes nothing
+        keep_embeddings(*keep)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
         return 0

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     vocab_name, vocabulary = load_vocabulary(args.vocab)
     backend = load_backend_for(args)
-    scene, emb = scene_embeddings(args.scene, args, backend)
+    scene, emb, _computed = scene_embeddings(args.scene, backend)  # saved below with the labels
     if len(emb.instance_ids) == 0:
         raise UserError(f"{args.scene.name} has no instances to label")
     suggestions = label_instances(emb, vocabulary, backend)

@@ -13,7 +13,7 @@ HELP = "rank the instances of a scene by a text phrase (CLIP features pooled ove
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from app.semantics.console import add_model_arguments, add_save_argument
+    from app.semantics.console import add_cache_argument, add_model_arguments
 
     parser.add_argument("scene", type=Path, help="scene file (.iggt)")
     parser.add_argument("text", help="phrase(s) to look for; separate several with commas")
@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="relevancy that counts as a match (judged with the scene)",
     )
     add_model_arguments(parser)
-    add_save_argument(parser)
+    add_cache_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,13 +37,13 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.threshold <= 1.0:
         raise UserError("--threshold must be between 0 and 1")
     from app.display import for_terminal
-    from app.semantics.console import load_backend_for, scene_embeddings
+    from app.semantics.console import keep_embeddings, load_backend_for, scene_embeddings
     from app.semantics.relevancy import QueryConfig, parse_query, run_query
 
     cfg = QueryConfig(threshold=args.threshold)
     parse_query(args.text, cfg)  # reject a bad query before any model work
     backend = load_backend_for(args)
-    scene, emb = scene_embeddings(args.scene, args, backend)
+    scene, emb, computed = scene_embeddings(args.scene, backend)
     if len(emb.instance_ids) == 0:
         raise UserError(f"{args.scene.name} has no instances to query")
     result = run_query(emb, args.text, backend, cfg)
@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
                 item["phrase"] = result.phrases[row.phrase].phrase
             out.append(item)
         print(json.dumps(out, ensure_ascii=False))
+        keep_embeddings(scene, args.scene, emb, computed, args.save)
         return 0
     print(f"{'rank':>4}  {'id':>5}  {'score':>6}  match  name" + ("  (phrase)" if several else ""))
     for rank, row in enumerate(rows, 1):
@@ -74,4 +75,5 @@ def run(args: argparse.Namespace) -> int:
         name = for_terminal(scene.instances[row.instance].name)  # names come from the scene file: untrusted
         print(f"{rank:>4}  {row.instance:>5}  {row.score:6.3f}  {mark}  {name}{for_terminal(phrase)}")
     print(for_terminal(result.summary(len(emb.instance_ids))))
+    keep_embeddings(scene, args.scene, emb, computed, args.save)
     return 0

@@ -50,9 +50,10 @@ def load_backend_for(args: argparse.Namespace):
     return loaded.backend
 
 
-def scene_embeddings(scene_path: Path, args: argparse.Namespace, backend):
-    """(scene, embeddings) with the embeddings cached in the scene file unless --no-save."""
-    from app.scene_io import load_scene, save_scene
+def scene_embeddings(scene_path: Path, backend) -> tuple:
+    """(scene, embeddings, computed_now): the scene file's cached embeddings, else computed in memory.
+    The file is not written here: ``keep_embeddings`` (query, ask) or the command's own save (label)."""
+    from app.scene_io import load_scene
 
     from .scene_embeddings import ensure_embeddings
 
@@ -62,14 +63,43 @@ def scene_embeddings(scene_path: Path, args: argparse.Namespace, backend):
         emb, computed = ensure_embeddings(scene, backend, on_progress=progress)
     finally:
         progress.close()
-    if computed and not getattr(args, "no_save", False):
-        save_scene(scene, scene_path)
-    return scene, emb
+    return scene, emb, computed
+
+
+def keep_embeddings(scene, scene_path: Path, emb, computed: bool, save: bool) -> None:
+    """A question about a scene (query, ask) leaves its file as it was unless --save; either way one line
+    on stderr says what happened to embeddings computed now."""
+    from app.scene_io import backup_path, save_scene
+
+    name, n = scene_path.name, len(emb.instance_ids)
+    if not save:
+        if computed:
+            print(f"note: CLIP features for {n} objects computed, {name} left unchanged "
+                  f"(--save keeps them in it: faster next time)", file=sys.stderr)  # fmt: skip
+        return
+    if not computed:
+        print(f"{name} already holds these CLIP features: nothing written", file=sys.stderr)
+        return
+    save_scene(scene, scene_path)
+    bak = backup_path(scene_path).name
+    print(f"saved CLIP features for {n} objects in {name} (the previous file kept as {bak})", file=sys.stderr)
 
 
 def add_save_argument(parser: argparse.ArgumentParser) -> None:
+    """label: it writes its labels into the scene file unless --no-save."""
     parser.add_argument(
         "--no-save",
         action="store_true",
-        help="do not write computed embeddings / labels back into the scene file",
+        help="do not write the labels (and the CLIP features computed for them) into the scene file",
+    )
+
+
+def add_cache_argument(parser: argparse.ArgumentParser) -> None:
+    """query, ask: they read the scene file; only --save writes to it."""
+    parser.add_argument(
+        "--save",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="keep the CLIP features computed for this scene in the scene file, so that the next question "
+        "is faster (the file is rewritten, the one before kept as .bak); default: the file is only read",
     )
