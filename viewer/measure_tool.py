@@ -25,6 +25,7 @@ from viewer.actions import ActionSpec
 
 LINE_NAME = "measurement"
 NO_SCENE_TIP = "Open a scene first. {tip}"
+LINE_COLOUR = "#ff40ff"  # magenta: apart from the cameras' amber and cyan, the room's colours and both themes
 
 
 def ask_length(parent: QWidget, span_text: str, error: str | None = None) -> str | None:
@@ -179,7 +180,7 @@ class MeasureTool(QObject):
 
         plotter = self.window.view.plotter
         line = pv.Line(np.asarray(a, float), np.asarray(b, float))
-        plotter.add_mesh(line, color="#ffd54f", line_width=3, name=LINE_NAME, reset_camera=False,
+        plotter.add_mesh(line, color=LINE_COLOUR, line_width=3, name=LINE_NAME, reset_camera=False,
                          render=False, pickable=False)  # fmt: skip
         self.window.view.render()
 

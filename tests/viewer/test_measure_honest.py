@@ -1,11 +1,12 @@
 """Measure says only what it can do and does only what it says: without a scene Measure and Set scale are
 disabled with a tooltip saying why (Measure said "click the first point" with nothing to click); in Measure
 mode a click where a camera frustum is drawn over the cloud measures the point there (it jumped to that
-camera's photo), and measuring selects nothing."""
+camera's photo), measuring selects nothing, and the line measured is not drawn in the cameras' colour."""
 
 from __future__ import annotations
 
 import numpy as np
+import pyvista as pv
 from PySide6.QtCore import Qt
 from scene_factory import synthetic_scene
 
@@ -79,6 +80,9 @@ def test_in_measure_mode_a_click_on_a_camera_measures_the_point_there(make_windo
     assert window.statusBar().currentMessage().startswith("Distance:") and LINE_NAME in view.plotter.actors
     assert np.hypot(fx - x1, fy - y1) <= 8  # the point drawn where the user clicked, not one far off
     assert tool.last.units > 0
+    line = np.asarray(view.plotter.actors[LINE_NAME].GetProperty().GetColor()) * 255
+    cameras = pv.wrap(view._frustum_actor.GetMapper().GetInput()).cell_data["colours"]
+    assert np.abs(cameras - line).max(axis=1).min() > 100  # the line stands out from the cameras drawn
 
     qtbot.keyClick(view, Qt.Key.Key_Escape)  # measuring ends: the same click goes to the camera again
     assert tool.mode is None
