@@ -64,7 +64,7 @@ def label_statistics(scene: Scene, labels: np.ndarray) -> dict[int, InstanceStat
     All instances are recomputed, not only the edited ones: cross-view consistency of an instance
     depends on its neighbours (what it is confused with).
     """
-    from app.instances import instance_statistics
+    from app.instances import instance_statistics, scene_correspondences
 
     return instance_statistics(
         np.asarray(labels),
@@ -73,6 +73,7 @@ def label_statistics(scene: Scene, labels: np.ndarray) -> dict[int, InstanceStat
         np.asarray(scene.depth),
         np.asarray(scene.extrinsic),
         np.asarray(scene.intrinsic),
+        pairs=scene_correspondences(scene),  # geometry only: computed once per scene, not per edit
     )
 
 

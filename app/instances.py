@@ -11,12 +11,14 @@ ids per view, or two objects merged). `confused_with` names the instance it is m
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import weakref
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import replace
 
 import numpy as np
 
 from app.colors import instance_colour
+from app.progress import run_generator
 from app.scene import NO_INSTANCE, Instance, InstanceStats, Scene
 
 BBOX_PERCENTILES = (1.0, 99.0)
@@ -63,7 +65,7 @@ def _view_pairs(extrinsic: np.ndarray, max_partners: int) -> list[tuple[int, int
     return pairs
 
 
-def correspondences(
+def iter_correspondences(
     depth: np.ndarray,
     extrinsic: np.ndarray,
     intrinsic: np.ndarray,
@@ -71,11 +73,9 @@ def correspondences(
     stride: int = 2,
     depth_tolerance: float = 0.08,
     max_partners: int = 8,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel correspondences between nearby views: flat (S*H*W) indices ``(a, b)`` such that pixel a,
-    reprojected with its depth, lands on pixel b of another view and passes the depth test there
-    (|z_b - depth_b| <= tol * depth_b); both valid. Depends on geometry only, not on labels, so one set
-    serves every labelling of a scene (re-clustering)."""
+) -> Generator[float, None, tuple[np.ndarray, np.ndarray]]:
+    """`correspondences` one pair of views at a time: yields the fraction of pairs done (a caller can
+    show progress and stop between pairs) and returns the pairs."""
     s, h, w = depth.shape
     if valid is None:
         valid = np.ones((s, h, w), bool)
@@ -84,7 +84,9 @@ def correspondences(
     world = {}
     out_a: list[np.ndarray] = []
     out_b: list[np.ndarray] = []
-    for a, b in _view_pairs(np.asarray(extrinsic, np.float64), max_partners):
+    view_pairs = _view_pairs(np.asarray(extrinsic, np.float64), max_partners)
+    for done, (a, b) in enumerate(view_pairs):
+        yield done / len(view_pairs)
         if a not in world:
             keep = valid[a, rows, cols] & (depth[a, rows, cols] > 0)
             world[a] = (
@@ -116,6 +118,59 @@ def correspondences(
     if not out_a:
         return np.zeros(0, index), np.zeros(0, index)
     return np.concatenate(out_a).astype(index), np.concatenate(out_b).astype(index)
+
+
+def correspondences(
+    depth: np.ndarray,
+    extrinsic: np.ndarray,
+    intrinsic: np.ndarray,
+    valid: np.ndarray | None = None,
+    stride: int = 2,
+    depth_tolerance: float = 0.08,
+    max_partners: int = 8,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel correspondences between nearby views: flat (S*H*W) indices ``(a, b)`` such that pixel a,
+    reprojected with its depth, lands on pixel b of another view and passes the depth test there
+    (|z_b - depth_b| <= tol * depth_b); both valid. Depends on geometry only, not on labels, so one set
+    serves every labelling of a scene (re-clustering, edits)."""
+    return run_generator(
+        iter_correspondences(depth, extrinsic, intrinsic, valid, stride, depth_tolerance, max_partners)
+    )
+
+
+# a scene's correspondences over its cloud's pixels, kept while the scene lives: (the geometry arrays they
+# were computed from, the pairs). A Scene never writes into its arrays (a new point mask is a new array),
+# so the same array objects mean the same correspondences.
+_SCENE_PAIRS: weakref.WeakKeyDictionary[Scene, tuple[tuple, tuple[np.ndarray, np.ndarray]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _scene_geometry(scene: Scene) -> tuple[np.ndarray, ...]:
+    return scene.depth, scene.extrinsic, scene.intrinsic, scene.point_mask
+
+
+def scene_correspondences_ready(scene: Scene) -> bool:
+    """True when `iter_scene_correspondences` has the scene's correspondences already (it returns at once)."""
+    kept = _SCENE_PAIRS.get(scene)
+    return kept is not None and all(a is b for a, b in zip(kept[0], _scene_geometry(scene), strict=True))
+
+
+def iter_scene_correspondences(scene: Scene) -> Generator[float, None, tuple[np.ndarray, np.ndarray]]:
+    """The `correspondences` of the scene's cloud pixels (what `instance_statistics` uses by default),
+    computed once per scene geometry (2-3 s on 16 views of 448x560) and then kept with the scene, so that
+    every edit's statistics reuse them; yields progress fractions while computing."""
+    geometry = _scene_geometry(scene)
+    if scene_correspondences_ready(scene):
+        return _SCENE_PAIRS[scene][1]
+    pairs = yield from iter_correspondences(*geometry)
+    _SCENE_PAIRS[scene] = (geometry, pairs)
+    return pairs
+
+
+def scene_correspondences(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
+    """`iter_scene_correspondences` without progress."""
+    return run_generator(iter_scene_correspondences(scene))
 
 
 def correspondence_confusion(

@@ -9,18 +9,26 @@ there (its camera depth agrees with the depth of the drawn view's own point at t
 ``prepare`` builds the edit (split off, assign, unlabel: the builders of ``app.edits``) and reads what
 changes from the edit itself: the pixels its label diff touches in every view and the points of the cloud
 behind them. The preview shows exactly that, and applying pushes that same edit, so the preview cannot
-promise anything the edit does not do.
+promise anything the edit does not do. ``iter_prepare`` is the same as a long step (progress events, stops
+when closed) for the viewer's background job; the first on a scene also matches the views' pixels once
+(``app.instances.scene_correspondences``), which every later edit's statistics reuse.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from app import edits
 from app.edit_record import Edit, EditError, LabelDiff
+from app.instances import iter_scene_correspondences, scene_correspondences_ready
+from app.progress import Progress, StagePlan, run_generator
 from app.scene import NO_INSTANCE, Scene
+
+T = TypeVar("T")
 
 DEPTH_TOLERANCE = 0.03  # relative depth difference still counted as the same surface
 MODES = ("split", "assign", "unlabel")
@@ -42,13 +50,10 @@ def camera_points(scene: Scene, view: int, points: np.ndarray) -> np.ndarray:
     return cam
 
 
-def carried_selection(
+def iter_carried_selection(
     scene: Scene, view: int, polygon: np.ndarray, tolerance: float = DEPTH_TOLERANCE
-) -> np.ndarray:
-    """(S, H, W) bool: the pixels of every view that a lasso drawn on ``view`` reaches (see module doc).
-
-    ``polygon`` is (P, 2) in the drawn view's model-grid pixel coordinates (x = column, y = row).
-    """
+) -> Generator[float, None, np.ndarray]:
+    """`carried_selection` one view at a time: yields the fraction of views done, returns the selection."""
     polygon = np.asarray(polygon, np.float64).reshape(-1, 2)
     out = edits.pixels_in_view_polygon(scene, view, polygon)
     if polygon.shape[0] < 3:
@@ -56,6 +61,7 @@ def carried_selection(
     h, w = scene.image_size
     ref = camera_points(scene, view, np.asarray(scene.point_map[view]).reshape(-1, 3))[:, 2].reshape(h, w)
     for other in range(scene.n_views):
+        yield other / scene.n_views
         if other == view:
             continue
         uvz = camera_points(scene, view, np.asarray(scene.point_map[other]).reshape(-1, 3))
@@ -69,6 +75,16 @@ def carried_selection(
         hit[idx[same]] = True
         out[other] = hit.reshape(h, w)
     return out
+
+
+def carried_selection(
+    scene: Scene, view: int, polygon: np.ndarray, tolerance: float = DEPTH_TOLERANCE
+) -> np.ndarray:
+    """(S, H, W) bool: the pixels of every view that a lasso drawn on ``view`` reaches (see module doc).
+
+    ``polygon`` is (P, 2) in the drawn view's model-grid pixel coordinates (x = column, y = row).
+    """
+    return run_generator(iter_carried_selection(scene, view, polygon, tolerance))
 
 
 def changed_pixels(scene: Scene, edit: Edit) -> np.ndarray:
@@ -111,18 +127,78 @@ class PhotoEdit:
         return tuple(scene.instances.values()) == tuple(self.edit.table_before or ())
 
 
+def check_mode(mode: str, selected: int | None) -> None:
+    """EditError when ``mode`` cannot be done whatever is drawn."""
+    if mode not in MODES:
+        raise EditError(f"unknown lasso mode {mode!r}; use one of {', '.join(MODES)}")
+    if mode == "split" and selected is None:
+        raise EditError("select the instance to split first")
+
+
 def build_edit(scene: Scene, mode: str, selection: np.ndarray, selected: int | None) -> Edit:
     """The edit of ``mode`` for a pixel selection: "split" it off instance ``selected``, "assign" it to
     ``selected`` (None: a new instance) or "unlabel" it."""
+    check_mode(mode, selected)
     if mode == "split":
-        if selected is None:
-            raise EditError("select the instance to split first")
         return edits.split_by_mask(scene, selected, selection)
     if mode == "assign":
         return edits.reassign(scene, selection, selected)
-    if mode == "unlabel":
-        return edits.reassign(scene, selection, NO_INSTANCE)
-    raise EditError(f"unknown lasso mode {mode!r}; use one of {', '.join(MODES)}")
+    return edits.reassign(scene, selection, NO_INSTANCE)
+
+
+def _events(
+    gen: Generator[float, None, T], event: Callable[[float], Progress]
+) -> Generator[Progress, None, T]:
+    """``gen``'s fractions as ``event(fraction)``; returns what ``gen`` returns (closed with this one)."""
+    try:
+        while True:
+            try:
+                fraction = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            yield event(fraction)
+    finally:
+        gen.close()
+
+
+def iter_prepare(
+    scene: Scene,
+    view: int,
+    polygon: np.ndarray,
+    mode: str,
+    selected: int | None = None,
+    tolerance: float = DEPTH_TOLERANCE,
+    carry: bool = True,
+) -> Generator[Progress, None, PhotoEdit]:
+    """`prepare` as a long step (app.progress): yields its progress, returns the PhotoEdit; closing it
+    between events stops it. The scene is only read."""
+    based_on = scene.labels
+    polygon = np.asarray(polygon, np.float64).reshape(-1, 2)
+    check_mode(mode, selected)  # before any work
+    match = not scene_correspondences_ready(scene)  # once per scene: the views' pixel correspondences
+    plan = StagePlan([("carrying", 1.0 if carry else 0.0), ("matching", 6.0 if match else 0.0),
+                      ("measuring", 2.0)])  # fmt: skip
+    n = scene.n_views
+    if carry:
+        selection = yield from _events(
+            iter_carried_selection(scene, view, polygon, tolerance),
+            lambda f: plan.event("carrying", f, f"following the shape into view {round(f * n) + 1} of {n}"),
+        )
+    else:
+        selection = edits.pixels_in_view_polygon(scene, view, polygon)
+    if match:
+        yield from _events(
+            iter_scene_correspondences(scene),
+            lambda f: plan.event("matching", f, "matching the views' pixels (once per scene)"),
+        )
+    yield plan.event("measuring", 0.0, "measuring the instances after the change")
+    edit = build_edit(scene, mode, selection, selected)
+    changed = changed_pixels(scene, edit)
+    points = np.flatnonzero(changed[scene.point_mask])
+    n_views = int(changed.any(axis=(1, 2)).sum())
+    edit.text = f"{edit.text} (lasso on view {view + 1}, {n_views} view{'s' if n_views != 1 else ''})"
+    edit.details = {**edit.details, "view": int(view), "views": n_views}
+    return PhotoEdit(int(view), mode, edit, changed, points, based_on)
 
 
 def prepare(
@@ -137,15 +213,4 @@ def prepare(
     """The edit a lasso on ``view`` makes in every view, and exactly what it changes (EditError when it
     would change nothing or cannot be done). ``carry=False``: only the drawn photo's pixels (for when the
     3D points of other views do not line up with it well enough to follow)."""
-    based_on = scene.labels
-    if carry:
-        selection = carried_selection(scene, view, polygon, tolerance)
-    else:
-        selection = edits.pixels_in_view_polygon(scene, view, np.asarray(polygon, np.float64).reshape(-1, 2))
-    edit = build_edit(scene, mode, selection, selected)
-    changed = changed_pixels(scene, edit)
-    points = np.flatnonzero(changed[scene.point_mask])
-    n_views = int(changed.any(axis=(1, 2)).sum())
-    edit.text = f"{edit.text} (lasso on view {view + 1}, {n_views} view{'s' if n_views != 1 else ''})"
-    edit.details = {**edit.details, "view": int(view), "views": n_views}
-    return PhotoEdit(int(view), mode, edit, changed, points, based_on)
+    return run_generator(iter_prepare(scene, view, polygon, mode, selected, tolerance, carry))

@@ -7,12 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app import photo_lasso
+from app import edits, photo_lasso
 from app.edits import EditError, EditHistory
+from app.instances import scene_correspondences_ready
 from app.paths import SAMPLE_DIR
+from app.progress import Progress
 
 VIEW = 0
 CHAIR = 3  # one of the room's three red chairs, large in view 0
+STAGES = ["carrying", "matching", "measuring"]
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +95,76 @@ def test_nothing_to_change_is_one_clear_error(room) -> None:
         photo_lasso.prepare(room, VIEW, chair_box(room), "paint", None)
     with pytest.raises(EditError, match="no view"):
         photo_lasso.prepare(room, 99, chair_box(room), "assign", None)
+
+
+@pytest.fixture
+def fresh_room():
+    """The sample room loaded anew: no correspondences computed for it yet."""
+    from app.semantics.ground_truth import scene_from_synthetic
+    from training.synthetic.storage import read_scene
+
+    return scene_from_synthetic(read_scene(SAMPLE_DIR / "scene_000012")).scene
+
+
+def test_prepare_as_a_long_step_reports_progress_and_gives_the_same_edit(fresh_room) -> None:
+    room = fresh_room
+    assert not scene_correspondences_ready(room)
+    gen = photo_lasso.iter_prepare(room, VIEW, chair_box(room), "split", CHAIR)
+    events = []
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration as stop:
+            stepped = stop.value
+            break
+    assert all(isinstance(e, Progress) for e in events)
+    assert [e.stage for e in events] == sorted((e.stage for e in events), key=STAGES.index)
+    assert {e.stage for e in events} == set(STAGES)  # the first on this scene matches the views' pixels
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions) and 0 <= fractions[0] < 0.2 and 0.5 < fractions[-1] <= 1
+    assert f"into view {room.n_views} of {room.n_views}" in " ".join(e.message for e in events)
+    assert scene_correspondences_ready(room)
+    again = list(photo_lasso.iter_prepare(room, VIEW, chair_box(room), "split", CHAIR))
+    assert "matching" not in {e.stage for e in again}  # kept with the scene
+    plain = photo_lasso.prepare(room, VIEW, chair_box(room), "split", CHAIR)
+    np.testing.assert_array_equal(stepped.changed, plain.changed)
+    np.testing.assert_array_equal(stepped.points, plain.points)
+    assert stepped.edit.table_after == plain.edit.table_after
+
+
+@pytest.mark.parametrize("stage", ["carrying", "matching"])
+def test_a_closed_prepare_stops_and_leaves_the_scene_as_it_was(fresh_room, stage) -> None:
+    room = fresh_room
+    before, table = np.array(room.labels, copy=True), tuple(room.instances.values())
+    gen = photo_lasso.iter_prepare(room, VIEW, chair_box(room), "unlabel")
+    seen = 0
+    for event in gen:
+        seen += event.stage == stage
+        if seen == 3:
+            break
+    gen.close()
+    assert seen == 3 and gen.gi_frame is None
+    assert not scene_correspondences_ready(room)  # nothing half-computed is kept
+    np.testing.assert_array_equal(room.labels, before)
+    assert tuple(room.instances.values()) == table
+
+
+def test_edit_statistics_with_the_kept_correspondences_are_those_computed_afresh(fresh_room) -> None:
+    """Every edit's statistics use the scene's correspondences, computed once; a new point mask (fewer
+    points) computes them again."""
+    from app.instances import instance_statistics
+
+    room = fresh_room
+    labels = np.where(room.labels == CHAIR, 0, room.labels).astype(np.int32)
+
+    def afresh():
+        return instance_statistics(labels, room.point_map, room.point_mask, room.depth, room.extrinsic,
+                                   room.intrinsic)  # fmt: skip
+
+    assert edits.label_statistics(room, labels) == afresh() and scene_correspondences_ready(room)
+    assert edits.label_statistics(room, labels) == afresh()
+    mask = np.array(room.point_mask, copy=True)
+    mask[:, ::2] = False
+    room.set_point_mask(mask)
+    assert not scene_correspondences_ready(room)
+    assert edits.label_statistics(room, labels) == afresh()

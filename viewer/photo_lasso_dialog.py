@@ -1,11 +1,13 @@
 """Edit > "Draw on a view…": draw a lasso (or a box with Shift) on one photo to split it off the selected
 instance, assign it or make it unlabelled, in every view at once.
 
-Nothing changes while drawing: each shape is prepared by ``app.photo_lasso`` and previewed first, in this
-photo and in the thumbnails of the other views (the pixels that will change, tinted; a click on a thumbnail
-shows that photo large, the preview stays) and as "1,234 points, 5 views"; the window's 3D view highlights
-the points (``preview_changed``). A new shape on any photo replaces the preview. Enter (Apply) applies exactly
-that edit as one undo step (``apply_requested``); Esc (Cancel) drops it and leaves the scene untouched;
+Nothing changes while drawing: each shape is prepared by ``app.photo_lasso`` in a background job (a
+second or more on large rooms; a progress bar, Apply disabled until it is ready) and previewed first, in
+this photo and in the thumbnails of the other views (the pixels that will change, tinted; a click on a
+thumbnail shows that photo large, the preview stays) and as "1,234 points, 5 views"; the window's 3D view
+highlights the points (``preview_changed``). A new shape on any photo, another mode or an undo replaces the
+preview, or the preparation still running. Enter (Apply) applies exactly that edit as one undo step
+(``apply_requested``); Esc (Cancel) drops it, or stops the preparation, and leaves the scene untouched;
 Esc while drawing drops only the shape being drawn. The window's Ctrl+Z / redo work in the dialog too
 (``EditingController.draw_on_view`` lends it those actions); after any edit ``scene_edited`` redraws the
 photos, and drops a preview the edit made stale; when another scene is shown the controller closes it.
@@ -14,15 +16,15 @@ photos, and drops a preview the edit made stale; when another scene is shown the
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPoint, QRect, Qt, Signal
+from PySide6.QtCore import QPoint, QRect, Signal
 from PySide6.QtWidgets import (
-    QApplication,
     QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -31,10 +33,13 @@ from PySide6.QtWidgets import (
 from app import photo_lasso
 from app.colors import label_image
 from app.edits import EditError
+from app.progress import Progress
 from app.scene import Scene
+from viewer.dialogs import user_message
 from viewer.imagery import mask_edges, to_pixmap
 from viewer.lasso import ViewCanvas
 from viewer.panels.thumbnails import VIEW_ROLE, ThumbnailStrip
+from viewer.workers import Job
 
 CHANGE_COLOUR = np.array([255, 214, 0], np.float32)  # pixels and points the edit will change
 THUMB_SIDE = 96
@@ -75,6 +80,7 @@ class PhotoLassoDialog(QDialog):
         self.scene = scene
         self.selected = selected
         self.pending: photo_lasso.PhotoEdit | None = None
+        self.job: Job | None = None  # the shape's preparation while it runs
         self._shape: tuple[int, np.ndarray] | None = None  # (view, polygon) drawn last
         self.view_box = QComboBox(self)
         self.view_box.setObjectName("view_lasso_view")
@@ -98,13 +104,19 @@ class PhotoLassoDialog(QDialog):
         self.summary = QLabel(HINT, self)
         self.summary.setObjectName("view_lasso_summary")
         self.summary.setWordWrap(True)
+        self.progress = QProgressBar(self)
+        self.progress.setObjectName("view_lasso_progress")
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.progress.setVisible(False)
         buttons = QDialogButtonBox(self)
         self.apply_button = QPushButton("Apply", self)
         self.apply_button.setObjectName("view_lasso_apply")
         self.apply_button.setToolTip("Apply the previewed change (Enter); Ctrl+Z undoes it")
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setObjectName("view_lasso_cancel")
-        self.cancel_button.setToolTip("Drop the previewed change (Esc); the scene stays as it is")
+        self.cancel_button.setToolTip("Drop the previewed change or stop preparing it (Esc); the scene "
+                                      "stays as it is")
         close = QPushButton("Close", self)
         close.setAutoDefault(False)
         self.cancel_button.setAutoDefault(False)
@@ -125,11 +137,13 @@ class PhotoLassoDialog(QDialog):
         layout.addWidget(self.canvas, 3)
         layout.addWidget(self.strip, 2)
         layout.addWidget(self.summary)
+        layout.addWidget(self.progress)
         layout.addWidget(buttons)
         self.view_box.currentIndexChanged.connect(lambda _i: self._show_photo())
         self.mode_box.currentIndexChanged.connect(lambda _i: self._on_mode())
         self.this_photo.toggled.connect(lambda _on: self._on_mode())
-        self._set_pending(None)
+        self._update_buttons()
+        self._show_images()
         self.resize(820, 720)
 
     # ------------------------------------------------------------------------------------------ state
@@ -151,15 +165,22 @@ class PhotoLassoDialog(QDialog):
         return None if sel is None or sel.id not in self.scene.instances else int(sel.id)
 
     def _set_pending(self, pending: photo_lasso.PhotoEdit | None, message: str | None = None) -> None:
+        shown = self.pending is not None or pending is not None  # the photos show (or will show) a preview
         self.pending = pending
-        self.apply_button.setEnabled(pending is not None)
-        self.cancel_button.setEnabled(pending is not None)
+        self._update_buttons()
         if pending is not None:
             self.summary.setText(f"Will change {pending.summary}: Enter applies, Esc cancels.")
         else:
             self.summary.setText(message or HINT)
-        self._show_images()
+        if shown:
+            self._show_images()
         self.preview_changed.emit(pending)
+
+    def _update_buttons(self) -> None:
+        busy = self.job is not None
+        self.apply_button.setEnabled(self.pending is not None and not busy)
+        self.cancel_button.setEnabled(self.pending is not None or busy)
+        self.progress.setVisible(busy)
 
     def _draw_on(self, view: int) -> None:
         self.view_box.setCurrentIndex(self.view_box.findData(view))
@@ -216,17 +237,63 @@ class PhotoLassoDialog(QDialog):
             self._prepare()
 
     def _prepare(self) -> None:
+        """Prepare the shape drawn last in the background; one running for an earlier shape (or mode, or
+        labels) is dropped, and so is the preview shown."""
+        self._stop_job()
         view, polygon = self._shape
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            pending = photo_lasso.prepare(self.scene, view, polygon, self.current_mode(), self._selected_id(),
-                                          carry=not self.this_photo.isChecked())  # fmt: skip
-        except EditError as exc:
-            self._set_pending(None, f"Nothing to change: {exc}")
-            return
-        finally:
-            QApplication.restoreOverrideCursor()
-        self._set_pending(pending)
+        scene, mode, selected = self.scene, self.current_mode(), self._selected_id()
+        carry = not self.this_photo.isChecked()
+
+        def step(_cancelled):  # the worker's: it holds the scene and the shape, not the dialog
+            try:
+                return (yield from photo_lasso.iter_prepare(scene, view, polygon, mode, selected,
+                                                            carry=carry))  # fmt: skip
+            except EditError as exc:  # "nothing to change": an answer for the user, not a failure
+                return exc
+
+        # the window owns the job (when there is one): a dialog closed mid-way is deleted, while the job
+        # waits for its worker to stop and then goes by itself
+        job = Job("photo-lasso", step, self.parent() or self)
+        job.progress.connect(self._on_progress)
+        job.succeeded.connect(self._on_prepared)
+        job.failed.connect(self._on_prepare_failed)
+        job.done.connect(self._on_job_done)
+        self.job = job
+        self.progress.setValue(0)
+        self._set_pending(None, "Preparing the preview… Esc cancels.")
+        job.start()
+
+    def _stop_job(self) -> bool:
+        """Stop the running preparation (its result, if it still comes, is dropped); True if one ran."""
+        job, self.job = self.job, None
+        if job is None:
+            return False
+        job.progress.disconnect(self._on_progress)
+        job.succeeded.disconnect(self._on_prepared)
+        job.failed.disconnect(self._on_prepare_failed)
+        job.done.disconnect(self._on_job_done)
+        job.cancel()
+        self._update_buttons()
+        return True
+
+    def _on_progress(self, event: Progress) -> None:
+        self.progress.setValue(round(event.fraction * 1000))
+        self.summary.setText(f"Preparing the preview: {event.message}… Esc cancels.")
+
+    def _on_prepared(self, result: photo_lasso.PhotoEdit | EditError) -> None:
+        self.job = None
+        if isinstance(result, EditError):
+            self._set_pending(None, f"Nothing to change: {result}")
+        else:
+            self._set_pending(result)
+
+    def _on_prepare_failed(self, exc: BaseException) -> None:
+        self.job = None
+        self._set_pending(None, f"Could not prepare the change: {user_message(exc)}")
+
+    def _on_job_done(self) -> None:
+        self.job = None
+        self._update_buttons()
 
     def apply(self) -> None:
         pending = self.pending
@@ -238,14 +305,17 @@ class PhotoLassoDialog(QDialog):
         self._show_images()  # the scene's new labels
 
     def cancel(self) -> None:
-        """Drop the shape drawn and its preview (if any)."""
+        """Drop the shape drawn and its preview (if any) or its preparation."""
+        self._stop_job()
         self._shape = None
         self._set_pending(None)
 
     def scene_edited(self) -> None:
         """The scene's instances changed (an undo, a redo, an applied edit): show them; a preview built on
-        the labels before is dropped (applying it would be refused)."""
-        if self.pending is not None and not self.pending.is_current(self.scene):
+        the labels before is dropped (applying it would be refused); one being prepared starts again."""
+        if self.job is not None:
+            self._prepare()
+        elif self.pending is not None and not self.pending.is_current(self.scene):
             self._shape = None
             self._set_pending(None, "The scene changed since the preview: draw the lasso again.")
         else:
@@ -255,19 +325,21 @@ class PhotoLassoDialog(QDialog):
         """Esc: drop the shape being drawn, else the shape drawn and its preview; with neither, close."""
         if self.canvas.cancel_drawing():
             return
-        if self.pending is not None or self._shape is not None:
+        if self.pending is not None or self._shape is not None or self.job is not None:
             self.cancel()
             return
         super().reject()
 
     def closeEvent(self, event) -> None:
         """Closing the window drops the shape and the preview and closes (Esc only drops them)."""
+        self._stop_job()
         if self.pending is not None or self._shape is not None:
             self._shape = None  # QDialog's closeEvent rejects: with a shape left, reject would only drop it
             self._set_pending(None)
         super().closeEvent(event)
 
     def done(self, result: int) -> None:
+        self._stop_job()
         if self.pending is not None:
             self.pending = None
             self.preview_changed.emit(None)

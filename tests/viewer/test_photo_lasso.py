@@ -40,6 +40,11 @@ def _lasso(dialog, qtbot, polygon_rc: np.ndarray) -> None:
     qtbot.wait(10)
 
 
+def _ready(dialog, qtbot) -> None:
+    """Wait for the shape's preparation (a background job) to end."""
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
+
+
 def _around(mask: np.ndarray, pad: int = 3, n: int = 24) -> np.ndarray:
     """A closed freehand loop (row, col) around a mask: an ellipse through its bounding box."""
     rr, cc = np.nonzero(mask)
@@ -66,6 +71,7 @@ def test_photo_lasso_previews_then_applies_exactly_that(sample_window, qtbot) ->
     index = ctl.stack.index()
 
     _lasso(dialog, qtbot, _around(scene.labels[0] == CHAIR))
+    _ready(dialog, qtbot)
     pending = dialog.pending
     assert pending is not None
     # nothing has changed yet
@@ -121,9 +127,11 @@ def test_photo_lasso_previews_then_applies_exactly_that(sample_window, qtbot) ->
     # another mode prepares the same shape again; Esc cancels it and changes nothing; a second Esc closes
     dialog.view_box.setCurrentIndex(0)
     _lasso(dialog, qtbot, _around(scene.labels[0] == CHAIR))
+    _ready(dialog, qtbot)
     split = dialog.pending
     assert split is not None and split.mode == "split"
     dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("unlabel"))
+    _ready(dialog, qtbot)
     unlabel = dialog.pending
     assert unlabel is not None and unlabel.mode == "unlabel" and ctl.highlight.active
     assert not (split.changed & ~unlabel.changed).any() and unlabel.changed.sum() > split.changed.sum()
@@ -160,8 +168,10 @@ def test_only_this_photo_keeps_the_lasso_to_the_drawn_photo(sample_window, qtbot
     dialog = ctl._view_lasso
     qtbot.waitExposed(dialog)
     _lasso(dialog, qtbot, _around(scene.labels[0] == CHAIR))
+    _ready(dialog, qtbot)
     assert len(dialog.pending.views) >= 4
     qtbot.mouseClick(dialog.this_photo, Qt.MouseButton.LeftButton)
+    _ready(dialog, qtbot)
     assert dialog.this_photo.isChecked() and dialog.pending.views == [0]
     assert f"{len(dialog.pending.points):,} points, 1 view" in dialog.summary.text()
     before = np.array(scene.labels, copy=True)
@@ -172,7 +182,9 @@ def test_only_this_photo_keeps_the_lasso_to_the_drawn_photo(sample_window, qtbot
     window.actions_["undo"].trigger()
     np.testing.assert_array_equal(scene.labels, before)
     _lasso(dialog, qtbot, _around(scene.labels[0] == CHAIR))
+    _ready(dialog, qtbot)
     assert dialog.this_photo.isChecked() and dialog.pending.views == [0]
     qtbot.mouseClick(dialog.this_photo, Qt.MouseButton.LeftButton)
+    _ready(dialog, qtbot)
     assert not dialog.this_photo.isChecked() and len(dialog.pending.views) >= 4
     QTest.keyClick(dialog, Qt.Key.Key_Escape)

@@ -46,6 +46,11 @@ def _drag(canvas, pts: list[QPoint], release: bool = True) -> None:
         QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[-1])
 
 
+def _ready(dialog, qtbot) -> None:
+    """Wait for the shape's preparation (a background job) to end."""
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
+
+
 def _captions(dialog) -> list[str]:
     return [dialog.strip.item(v).text() for v in range(dialog.strip.count())]
 
@@ -55,6 +60,7 @@ def test_undo_and_redo_work_in_the_open_dialog(drawing, qtbot) -> None:
     stack, canvas = window.editing.stack, dialog.canvas
     before = np.array(scene.labels, copy=True)
     _drag(canvas, _points(dialog, scene.labels[0] == CHAIR))
+    _ready(dialog, qtbot)
     assert dialog.pending is not None
     QTest.keyClick(canvas, Qt.Key.Key_Return)
     after = np.array(scene.labels, copy=True)
@@ -77,9 +83,11 @@ def test_an_undo_under_a_preview_drops_it(drawing, qtbot) -> None:
     stack, canvas = window.editing.stack, dialog.canvas
     loop = _points(dialog, scene.labels[0] == CHAIR)
     _drag(canvas, loop)
+    _ready(dialog, qtbot)
     QTest.keyClick(canvas, Qt.Key.Key_Return)
     dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("unlabel"))
     _drag(canvas, loop)  # a second preview, built on the labels after the first edit
+    _ready(dialog, qtbot)
     assert dialog.pending is not None and any("px" in c for c in _captions(dialog))
     QTest.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert stack.index() == 0 and dialog.pending is None and not dialog.apply_button.isEnabled()
@@ -109,6 +117,7 @@ def test_another_scene_shown_closes_the_dialog(drawing, qtbot) -> None:
 
     window, scene, dialog = drawing
     _drag(dialog.canvas, _points(dialog, scene.labels[0] == CHAIR))
+    _ready(dialog, qtbot)
     assert dialog.pending is not None and window.editing.highlight.active
     other = synthetic_scene(seed=1, views=3)
     window.document.set_scene(other)
@@ -126,9 +135,11 @@ def test_another_mode_tries_a_shape_that_changed_nothing_again(drawing, qtbot) -
     dialog.selected = None
     dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("split"))
     _drag(dialog.canvas, _points(dialog, scene.labels[0] == CHAIR))
+    _ready(dialog, qtbot)
     assert dialog.pending is None and "select the instance" in dialog.summary.text()
     assert dialog.canvas.points  # the shape stays on the photo
     dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("unlabel"))
+    _ready(dialog, qtbot)
     assert dialog.pending is not None and dialog.pending.mode == "unlabel"
     assert "Will change" in dialog.summary.text()
     QTest.keyClick(dialog.canvas, Qt.Key.Key_Escape)  # drops shape and preview; another mode brings back none
