@@ -309,6 +309,7 @@ class PhotoLassoDialog(QDialog):
         self._stop_job()
         self._shape = None
         self._set_pending(None)
+        self._show_photo()  # without the shape
 
     def scene_edited(self) -> None:
         """The scene's instances changed (an undo, a redo, an applied edit): show them; a preview built on
