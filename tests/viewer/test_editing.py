@@ -326,6 +326,7 @@ def test_lasso_on_a_photo_splits_the_selected_instance(edit_window, annotation_c
     QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, at(r0, c0))
     QTest.mouseMove(canvas, at(h - 1, w - 1))
     QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, at(h - 1, w - 1))
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)  # prepared in the background
     assert dialog.pending is not None and ctl.stack.index() == 0  # previewed, not applied yet
     QTest.keyClick(dialog, Qt.Key.Key_Return)
     edit = ctl.stack.command(ctl.stack.index() - 1).edit
