@@ -46,6 +46,29 @@ GROUP_SAMPLE = 2000  # points per instance used for the 2-means
 GROUP_NEIGHBOURS = 8
 
 
+@dataclass(frozen=True)
+class SceneSnapshot:
+    """What the ranking reads of a scene, as it is at one moment, for ranking in the background while the
+    user goes on editing: a scene's arrays are read-only and replaced (never written) by edits, so they are
+    shared; the instance table (of frozen instances) is a copy."""
+
+    instances: dict[int, Instance]
+    labels: np.ndarray
+    point_map: np.ndarray
+    point_mask: np.ndarray
+    features: np.ndarray
+    points: np.ndarray
+
+
+def snapshot(scene: Scene) -> SceneSnapshot:
+    return SceneSnapshot(
+        dict(scene.instances), scene.labels, scene.point_map, scene.point_mask, scene.features, scene.points
+    )
+
+
+SceneLike = Scene | SceneSnapshot  # what the measures and the queue read
+
+
 # ----------------------------------------------------------------------------------------------- states
 def review_state(inst: Instance) -> str:
     state = inst.extra.get(REVIEW_KEY)
@@ -89,7 +112,7 @@ def progress_text(scene: Scene) -> str:
 
 
 # ------------------------------------------------------------------------------------------ measures
-def _mean_features(scene: Scene, ids: Iterable[int]) -> dict[int, np.ndarray]:
+def _mean_features(scene: SceneLike, ids: Iterable[int]) -> dict[int, np.ndarray]:
     """Unit-length mean instance feature of every instance (over its in-cloud pixels)."""
     labels = np.asarray(scene.labels).reshape(-1)
     mask = np.asarray(scene.point_mask).reshape(-1) & (labels != NO_INSTANCE)
@@ -111,7 +134,7 @@ def _mean_features(scene: Scene, ids: Iterable[int]) -> dict[int, np.ndarray]:
     return out
 
 
-def touching_pairs(scene: Scene, max_gap: float | None = None) -> dict[tuple[int, int], int]:
+def touching_pairs(scene: SceneLike, max_gap: float | None = None) -> dict[tuple[int, int], int]:
     """Pairs of instances (a < b) that touch: neighbouring pixels in some view whose 3D points are within
     ``max_gap`` (default: 3 median pixel spacings), with how many such pixel pairs there are."""
     labels = np.asarray(scene.labels)
@@ -141,7 +164,7 @@ def touching_pairs(scene: Scene, max_gap: float | None = None) -> dict[tuple[int
     return {(int(a), int(b)): int(n) for (a, b), n in zip(keys, counts, strict=True)}
 
 
-def _cloud_spacing(scene: Scene, sample: int = 5000, seed: int = 0) -> float:
+def _cloud_spacing(scene: SceneLike, sample: int = 5000, seed: int = 0) -> float:
     """Median nearest-neighbour distance of the cloud, estimated on a random sample (a sample of n of N
     points on surfaces is sparser by about sqrt(N / n))."""
     from scipy.spatial import cKDTree
@@ -156,7 +179,7 @@ def _cloud_spacing(scene: Scene, sample: int = 5000, seed: int = 0) -> float:
 
 
 def spatial_parts(
-    scene: Scene,
+    scene: SceneLike,
     instance_id: int,
     spacing: float | None = None,
     seed: int = 0,
@@ -232,7 +255,7 @@ class FeatureGroups:
 
 
 def feature_groups(
-    scene: Scene, instance_id: int, seed: int = 0, index: np.ndarray | None = None
+    scene: SceneLike, instance_id: int, seed: int = 0, index: np.ndarray | None = None
 ) -> FeatureGroups | None:
     """Two groups of an instance's pixels by 2-means on its unit instance features (None: too few points).
 
@@ -309,7 +332,7 @@ class ReviewItem:
 
 
 def _shape_checks(
-    scene: Scene, ids: Iterable[int], cache: dict | None
+    scene: SceneLike, ids: Iterable[int], cache: dict | None
 ) -> dict[int, tuple[int, FeatureGroups | None]]:
     """Per instance: its number of separate 3D parts and, when it is one part, its two feature groups
     (arrays left out). ``cache`` (kept by the caller between calls for one scene) remembers instances whose
@@ -339,7 +362,9 @@ def _shape_checks(
     return out
 
 
-def review_queue(scene: Scene, include_reviewed: bool = False, cache: dict | None = None) -> list[ReviewItem]:
+def review_queue(
+    scene: SceneLike, include_reviewed: bool = False, cache: dict | None = None
+) -> list[ReviewItem]:
     """Instances ranked by suspicion (most suspicious first); reviewed ones only with ``include_reviewed``
     (after the unreviewed ones). Pass the same ``cache`` dict for later calls on the same scene."""
     insts = dict(scene.instances)

@@ -1,5 +1,7 @@
 """A walk through the review queue (Qt-free): one action on the current item, then the queue is ranked
 again and the next unreviewed item becomes current. The Review panel, tests and bench/review.py use it.
+The panel ranks in the background (``rank`` of a ``snapshot``): right after an action ``step_on`` shows
+the next open item of the ranking before, and ``set_items(keep=...)`` takes the new one when it arrives.
 
 Re-ranking after every action keeps the queue true to the scene: a merged-away instance leaves it, the
 parts of a split come in with their own reasons, instances next to the edited one are scored again (the
@@ -14,7 +16,7 @@ from collections.abc import Callable
 
 from app import review_actions as ra
 from app.edits import Edit, EditError
-from app.review import UNREVIEWED, ReviewItem, review_queue, review_state
+from app.review import UNREVIEWED, ReviewItem, SceneSnapshot, review_queue, review_state, snapshot
 from app.scene import Scene
 
 ACTIONS = ("accept", "merge", "split", "delete", "rename")
@@ -35,9 +37,11 @@ class ReviewSession:
         self._cache: dict = {}
 
     # ------------------------------------------------------------------------------------ ranking
-    def rank(self) -> list[ReviewItem]:
-        """The queue for the scene as it is now (every instance, unreviewed first, most suspicious first)."""
-        return review_queue(self.scene, include_reviewed=True, cache=self._cache)
+    def rank(self, source: SceneSnapshot | None = None) -> list[ReviewItem]:
+        """The queue (every instance, unreviewed first, most suspicious first) for the scene as it is now,
+        or as it was in ``source`` (a ``snapshot`` of it, ranked in a worker thread while the user edits;
+        one ranking at a time per session: they share the cache of per-instance checks)."""
+        return review_queue(snapshot(self.scene) if source is None else source, True, self._cache)
 
     def set_items(self, items: list[ReviewItem], keep: int | None = None) -> None:
         """Take a ranking (from ``rank``, perhaps computed in the background); the current item is the
@@ -51,6 +55,13 @@ class ReviewSession:
 
     def rerank(self, keep: int | None = None) -> None:
         self.set_items(self.rank(), keep)
+
+    def step_on(self, keep: int | None = None) -> None:
+        """The scene changed and its new ranking is not in yet: the ranking before without the instances
+        that are gone, and the current item as ``set_items`` chooses it (after an action, ``keep`` None:
+        the first open item the user has not skipped; undone and split-off instances come with the
+        ranking)."""
+        self.set_items([it for it in self.items if it.instance_id in self.scene.instances], keep)
 
     def is_open(self, item: ReviewItem) -> bool:
         """Still to review: the instance exists and is unreviewed."""

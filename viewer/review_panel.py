@@ -5,9 +5,14 @@ and what it suggests). The current item is selected (the 3D view highlights it a
 framed, and its mask is shown in every view side by side. Keys (while the queue list has the focus):
 A accept, M merge with the suggested neighbour, S the suggested split (3D parts or two objects), Del delete,
 F2 rename, N next (skip), P previous. Every action is one undoable edit (``app.review_actions``) pushed
-through the window's ``push_edit``; the queue is then ranked again at once (``app.review_session``: parts
-of a split come in, merged-away instances leave) and the next unreviewed item follows; an undo re-ranks
-too, keeping the current item. The status bar counts "12 of 33 reviewed".
+through the window's ``push_edit``, and the next unreviewed item of the queue as it was follows at once.
+The queue is then ranked again in the background (``app.review_session``, on a snapshot of the scene: parts
+of a split come in, merged-away instances leave, neighbours are scored again; most of a second on the
+sample room, more on big ones, which froze the window when it ran in the GUI thread). When the ranking
+arrives the list is updated and the item on screen stays current, so keys pressed meanwhile act on the item
+the user sees; a ranking of a scene that changed since (another key, an undo) is dropped for the next one.
+An undo or an edit made elsewhere re-ranks the same way, keeping the current item. The status bar counts
+"12 of 33 reviewed".
 
 Installed by ``install_review(window)``; the window provides ``document``, ``selection``, ``view``,
 ``add_panel``, ``push_edit``, ``statusBar`` and ``run_job`` (a background job with progress).
@@ -15,14 +20,26 @@ Installed by ``install_review(window)``; the window provides ``document``, ``sel
 
 from __future__ import annotations
 
+import html
 import logging
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer
-from PySide6.QtGui import QColor, QIcon, QImage, QKeyEvent, QPixmap
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QIcon,
+    QImage,
+    QKeyEvent,
+    QPixmap,
+    QTextLayout,
+    QTextOption,
+)
 from PySide6.QtWidgets import (
     QDockWidget,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QInputDialog,
@@ -36,11 +53,13 @@ from PySide6.QtWidgets import (
 )
 
 from app.edits import EditError
-from app.review import UNREVIEWED, ReviewItem, progress_text, review_state
+from app.progress import Progress
+from app.review import UNREVIEWED, ReviewItem, progress_text, review_state, snapshot
 from app.review_session import ReviewSession
 from app.scene import Scene
 from viewer.panels.narrow import wrap_to_fit
 from viewer.swatch import swatch
+from viewer.workers import Job
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +73,10 @@ KEYS = {
     Qt.Key.Key_N: "next",
     Qt.Key.Key_P: "back",
 }
-THUMB_HEIGHT = 96
+# the panel fits a 1280x800 window's right column (about 256 px high beside the photos) without scrolling
+THUMB_HEIGHT = 60  # the mask strip's thumbnails
+REASON_LINES = 3  # the current item's reasons are cut to this many lines (all of them in its tooltip)
+QUEUE_ROWS = 2  # the queue asks for this many rows and takes whatever height is left beyond the rest
 STATE_MARK = {"accepted": "✓", "fixed": "✎", "unreviewed": "•"}
 
 
@@ -65,10 +87,11 @@ def mask_thumbnail(scene: Scene, instance_id: int, view: int, height: int = THUM
     colour = np.asarray(scene.instances[instance_id].colour, np.float32)
     out = img * 0.3
     out[mask] = img[mask] * 0.25 + colour * 0.75
-    step = max(1, round(img.shape[0] / height))
+    step = max(1, img.shape[0] // (2 * height))  # big photos: a cheap first cut, then a smooth one
     out = np.ascontiguousarray(out[::step, ::step].clip(0, 255).astype(np.uint8))
     h, w, _ = out.shape
-    return QImage(out.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    image = QImage(out.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+    return image.scaledToHeight(height, Qt.TransformationMode.SmoothTransformation)
 
 
 def frame_instance(view: Any, scene: Scene, instance_id: int, render: bool = True) -> bool:
@@ -90,12 +113,77 @@ def ask_name(parent: QWidget, current: str) -> str | None:
     return text if ok else None
 
 
+def cut_to_lines(text: str, font: QFont, width: int, lines: int) -> str:
+    """``text`` as word-wrapped at ``width`` in ``font``, cut after ``lines`` lines (ending in "…")."""
+    layout = QTextLayout(text, font)
+    option = QTextOption()
+    option.setWrapMode(QTextOption.WrapMode.WordWrap)
+    layout.setTextOption(option)
+    starts = []
+    layout.beginLayout()
+    while len(starts) <= lines:
+        line = layout.createLine()
+        if not line.isValid():
+            break
+        line.setLineWidth(width)
+        starts.append(line.textStart())
+    layout.endLayout()
+    if len(starts) <= lines:
+        return text
+    start = starts[lines - 1]
+    return text[:start] + QFontMetrics(font).elidedText(text[start:], Qt.TextElideMode.ElideRight, width)
+
+
+class ReasonLabel(QLabel):
+    """The current item's name (bold) and reasons, wrapped at the panel's width and cut to
+    ``REASON_LINES`` lines: four or more lines of reasons made the panel scroll in a 1280x800 window."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        wrap_to_fit(self)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self._head, self._rest = "", ""
+
+    def set_reason(self, head: str, rest: str = "") -> None:
+        """Show ``head`` (bold) followed by ``rest``."""
+        self._head, self._rest = head, rest
+        self._fit()
+
+    def full_text(self) -> str:
+        return self._head + self._rest
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        full = self.full_text()
+        bold = QFont(self.font())
+        bold.setBold(True)  # measured all in bold: the text shown never takes more lines than measured
+        width = self.contentsRect().width()
+        shown = cut_to_lines(full, bold, width, REASON_LINES) if width > 0 else full
+        self.setToolTip(full if shown != full else "")
+        n = min(len(self._head), len(shown))
+        text = f"<b>{html.escape(shown[:n])}</b>{html.escape(shown[n:])}"
+        if text != self.text():
+            self.setText(text)
+
+
 class QueueList(QListWidget):
     """The queue; claims the review keys while it has the focus (before the window's shortcuts)."""
 
     def __init__(self, panel: ReviewPanel) -> None:
         super().__init__(panel)
         self._panel = panel
+
+    def sizeHint(self) -> QSize:
+        """A few rows: the rest of the panel is laid out first (Qt's 192 px for a list made the panel
+        scroll in a 1280x800 window, the queue taking the space the mask strip needed)."""
+        rows = QUEUE_ROWS * max(self.sizeHintForRow(0), self.fontMetrics().height() + 4)
+        return QSize(super().sizeHint().width(), rows + 2 * self.frameWidth())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(super().minimumSizeHint().width(), self.sizeHint().height())
 
     def event(self, event: QEvent) -> bool:
         if (
@@ -127,11 +215,15 @@ class ReviewPanel(QDockWidget):
         self.session: ReviewSession | None = None
         self._scene: Scene | None = None
         self._refresh_pending = False
-        self._ranking = False  # a ranking runs in the background: actions wait for it
         self._built = False  # the queue was asked for on this scene (it stays, even when all is done)
-        self._changed_while_ranking = False
+        self._rank_job: Job | None = None  # the ranking running in the background (one at a time)
+        self._generation = 0  # counts the scene's changes: the ranking of a scene before one is dropped
+        self._rank_again = False  # the scene changed while a ranking ran: rank once more when it ends
+        self._fresh = False  # the ranking asked for by Build queue: a new pass from its first open item
         body = QWidget(self)
         layout = QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
         self.progress = QLabel("No scene", body)
         self.progress.setObjectName("review_progress")
         wrap_to_fit(self.progress)
@@ -150,17 +242,19 @@ class ReviewPanel(QDockWidget):
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout.addWidget(self.list, 2)
-        self.reason = QLabel("", body)
-        wrap_to_fit(self.reason)
+        self.reason = ReasonLabel(body)
         self.reason.setObjectName("review_reason")
         layout.addWidget(self.reason)
         self.strip = QWidget(body)
         self.strip_layout = QHBoxLayout(self.strip)
         self.strip_layout.setContentsMargins(0, 0, 0, 0)
         scroll = QScrollArea(body)
+        scroll.setObjectName("review_strip")
         scroll.setWidget(self.strip)
         scroll.setWidgetResizable(True)
-        scroll.setFixedHeight(THUMB_HEIGHT + 28)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFixedHeight(THUMB_HEIGHT + scroll.horizontalScrollBar().sizeHint().height())
         layout.addWidget(scroll)
         # a 1280 px screen's side panel is about 320 px: the actions on two rows of three (seven buttons in
         # one row asked for 632), back and next sharing the last cell
@@ -202,6 +296,11 @@ class ReviewPanel(QDockWidget):
     def current(self) -> int | None:
         return self.session.current if self.session is not None else None
 
+    @property
+    def ranking(self) -> bool:
+        """A ranking runs or is due: the list shows the one before (the current item is right)."""
+        return self._rank_job is not None or self._rank_again or self._refresh_pending
+
     def _on_scene(self, scene: Scene | None) -> None:
         if self._scene is not None:
             for signal in (self._scene.events.instances, self._scene.events.labels,
@@ -209,6 +308,11 @@ class ReviewPanel(QDockWidget):
                 signal.disconnect(self._schedule_refresh)
         self._scene = scene
         self._built = False
+        self._generation += 1
+        self._rank_again = self._fresh = False
+        if self._rank_job is not None:  # it ranks the scene before: its result is dropped
+            self._rank_job.cancel()
+            self._rank_job = None
         self.window_.view.hold_frusta("review", False, render=False)
         self.session = None if scene is None else ReviewSession(scene, self.window_.push_edit)
         self.list.clear()
@@ -219,8 +323,9 @@ class ReviewPanel(QDockWidget):
         self._show_current()
 
     def _schedule_refresh(self, *_: Any) -> None:
-        if self._ranking:
-            self._changed_while_ranking = True
+        self._generation += 1
+        if self._rank_job is not None:  # it ranks the scene before this change: rank once more after it
+            self._rank_again = True
         if not self._refresh_pending:
             self._refresh_pending = True
             QTimer.singleShot(0, self._refresh)
@@ -235,9 +340,10 @@ class ReviewPanel(QDockWidget):
         if session is None or not (session.items or self._built):  # an emptied queue comes back with undo
             return
         item = session.current_item()
-        session.rerank(keep=None if item is None else item.instance_id)
+        session.step_on(keep=None if item is None else item.instance_id)
         self._populate()
         self._show_current(frame=False)
+        self._rank()
 
     def _update_progress(self) -> None:
         scene = self._scene
@@ -247,39 +353,67 @@ class ReviewPanel(QDockWidget):
 
     # ---------------------------------------------------------------------------------------- queue
     def build_queue(self) -> None:
-        """Rank the instances (in the background; the first open item is shown when done)."""
+        """Rank the instances (again) and start a new pass at the first open item: in the background with
+        progress in the status bar (the first ranking of a room takes seconds)."""
+        if self.session is None:
+            return
+        self._fresh = True
+        self._rank(with_progress=True)
+
+    def _rank(self, with_progress: bool = False) -> None:
+        """Rank the queue in a worker thread on a snapshot of the scene as it is now (see the module
+        docstring); while one runs, the next waits for it (they share the session's cache)."""
         session = self.session
         if session is None:
             return
-        from viewer.workers import Job
-
-        def step(cancel):
-            from app.progress import Progress
-
-            yield Progress("review", "ranking instances by suspicion", 0.1, 0.1)
-            return session, session.rank()
-
-        # cancel_at_once=False: "done" comes when the ranking has really stopped reading the scene
-        job = Job("review queue", lambda cancel: step(cancel), self, cancel_at_once=False)
-        self._ranking, self._changed_while_ranking = True, False
-        job.done.connect(self._ranking_ended)
-        self.window_.run_job(job, self._on_queue, "Ranking instances…", "Review queue failed")
-
-    def _ranking_ended(self, *_: Any) -> None:
-        self._ranking = False
-
-    def _on_queue(self, result: tuple[ReviewSession, list[ReviewItem]]) -> None:
-        session, items = result
-        if session is not self.session:
+        if self._rank_job is not None:
+            self._rank_again = True
             return
-        session.skipped.clear()
-        session.set_items(items)
+        self._rank_again = False
+        source, generation = snapshot(session.scene), self._generation
+
+        def step(_cancelled):
+            yield Progress("review", "ranking instances by suspicion", 0.1, 0.1)
+            return session.rank(source)
+
+        # cancel_at_once=False: "done" comes when the ranking has really stopped using the session's cache
+        job = Job("review queue", step, self, cancel_at_once=False)
+        self._rank_job = job
+        job.done.connect(lambda: self._rank_done(job))
+        if with_progress:
+            self.window_.run_job(job, lambda items: self._on_ranked(session, generation, items),
+                                 "Ranking instances…", "Review queue failed")  # fmt: skip
+        else:
+            job.succeeded.connect(lambda items: self._on_ranked(session, generation, items))
+            job.failed.connect(self._rank_failed)
+            job.start()
+
+    def _rank_done(self, job: Job) -> None:
+        if self._rank_job is job:
+            self._rank_job = None
+            if self._rank_again:
+                self._rank()
+
+    def _rank_failed(self, exc: BaseException) -> None:
+        self.window_.statusBar().showMessage(f"Ranking the review queue failed: {exc}", 8000)
+
+    def _on_ranked(self, session: ReviewSession, generation: int, items: list[ReviewItem]) -> None:
+        if session is not self.session or generation != self._generation:
+            return  # it ranked the scene before a change: the ranking after it follows
+        fresh, self._fresh = self._fresh, False
+        shown = session.current_item()
+        if fresh:
+            session.skipped.clear()
+        session.set_items(items, keep=None if fresh or shown is None else shown.instance_id)
         self._built = True
-        if self._changed_while_ranking:  # an edit made meanwhile (a rename in the list, an undo): this
-            session.rerank()  # ranking describes the scene before it
         self._populate()
-        self._show_current()
-        self.list.setFocus()
+        now = session.current_item()
+        if fresh or now is None or shown is None or now.instance_id != shown.instance_id:
+            self._show_current()
+        else:
+            self._show_reason(now)  # the same instance, its reasons ranked anew
+        if fresh:
+            self.list.setFocus()
         self._update_progress()
 
     def _populate(self) -> None:
@@ -334,6 +468,12 @@ class ReviewPanel(QDockWidget):
     def current_item(self) -> ReviewItem | None:
         return None if self.session is None else self.session.current_item()
 
+    def _show_reason(self, item: ReviewItem) -> None:
+        inst = self._scene.instances[item.instance_id]
+        state = review_state(inst)
+        shown_state = "" if state == UNREVIEWED else f" ({state})"
+        self.reason.set_reason(inst.name, f"{shown_state}: {item.reason_text}")
+
     def _show_current(self, frame: bool = True) -> None:
         item, scene = self.current_item(), self._scene
         for k in reversed(range(self.strip_layout.count())):
@@ -344,10 +484,11 @@ class ReviewPanel(QDockWidget):
         for b in self.buttons.values():
             b.setEnabled(item is not None)
         if not enabled:
-            self.reason.setText("Build the queue to start reviewing." if not self.items else "Instance gone.")
+            hint = "Instance gone." if self.items else "Build the queue to start reviewing."
+            self.reason.set_reason("", hint)
             return
         inst = scene.instances[item.instance_id]
-        self.reason.setText(f"<b>{inst.name}</b> ({review_state(inst)}): {item.reason_text}")
+        self._show_reason(item)
         # pixels per view: the instance statistics have them (counted here only when they are missing)
         pixels = inst.stats.view_pixels or {
             v: int(np.count_nonzero(np.asarray(scene.labels[v]) == inst.id)) for v in range(scene.n_views)}
@@ -358,22 +499,22 @@ class ReviewPanel(QDockWidget):
             self.strip_layout.addWidget(label)
         self.strip_layout.addStretch(1)
         if frame:
-            self.window_.selection.select(inst.id)
             view = self.window_.view
             view.hold_frusta("review", True, render=False)
             # seen from the photo that shows the most of it (the direction kept from before often looked
             # at a small fragment through a wall of the room's other, dimmed, points)
             view.go_to_view(max(pixels, key=pixels.get), render=False)
-            frame_instance(view, scene, inst.id)
+            frame_instance(view, scene, inst.id, render=False)
+            if self.window_.selection.instance != inst.id:
+                self.window_.selection.select(inst.id)  # the view dims the others and renders, once
+            else:
+                view.render()
 
     # --------------------------------------------------------------------------------------- actions
     def act(self, action: str) -> None:
-        """One review action on the current item (one undoable edit); the queue is ranked again at once and
-        the next open item follows (N skips, P goes back)."""
-        if self._ranking:  # the background ranking reads the scene: it is not edited under it
-            self.window_.statusBar().showMessage("Ranking the queue: a moment…", 3000)
-            return
-        if self._refresh_pending:  # an undo or an edit made elsewhere not yet answered: rank first
+        """One review action on the item on screen (one undoable edit); the next open item follows at once
+        and the queue is ranked again in the background (N skips, P goes back)."""
+        if self._refresh_pending:  # an undo or an edit made elsewhere not yet answered: answer it first
             self._refresh()
         session, scene = self.session, self._scene
         if session is None or scene is None or session.current_item() is None:
@@ -402,11 +543,12 @@ class ReviewPanel(QDockWidget):
             self.window_.statusBar().showMessage(str(exc), 6000)
             return
         self.window_.push_edit(edit)
-        session.rerank()  # the pushed edit's scene events are answered here, not again by _refresh
-        self._refresh_pending = False
+        self._refresh_pending = False  # the pushed edit's scene events are answered here, not by _refresh
+        session.step_on()
         self._update_progress()
         self._populate()
         self._show_current()
+        self._rank()
         if session.current is None:
             self.window_.statusBar().showMessage(f"Review done: {progress_text(scene)}", 6000)
 

@@ -77,8 +77,9 @@ def _go_to(panel, iid: int) -> None:
 
 
 def _key(window, panel, key, qtbot) -> None:
+    """A key, then the queue ranked again (in the background)."""
     QTest.keyClick(panel.list, key)
-    qtbot.wait(10)
+    qtbot.waitUntil(lambda: not panel.ranking, timeout=60_000)
 
 
 def test_queue_starts_with_the_known_fragments_and_merges(review_window, sample, qtbot) -> None:
@@ -120,6 +121,7 @@ def test_one_key_actions_and_one_undo_each(review_window, qtbot, monkeypatch) ->
     undo.trigger()
     assert review_state(scene.instances[iid]) == UNREVIEWED
     qtbot.waitUntil(lambda: panel.status.text() == f"0 of {len(scene.instances)} reviewed")
+    qtbot.waitUntil(lambda: not panel.ranking, timeout=60_000)
 
     # M: merge with the suggested neighbour (an item that suggests one)
     k = next(k for k, it in enumerate(panel.items) if it.partner in scene.instances and it.instance_id in
@@ -134,6 +136,7 @@ def test_one_key_actions_and_one_undo_each(review_window, qtbot, monkeypatch) ->
     assert review_state(scene.instances[int(merged)]) == FIXED
     undo.trigger()
     np.testing.assert_array_equal(scene.labels, labels)
+    qtbot.waitUntil(lambda: not panel.ranking, timeout=60_000)
 
     # S: split (3D parts, else by features); one undo
     k = next(k for k, it in enumerate(panel.items) if it.instance_id in scene.instances
@@ -144,21 +147,22 @@ def test_one_key_actions_and_one_undo_each(review_window, qtbot, monkeypatch) ->
     assert len(np.unique(scene.labels[labels == iid])) >= 2
     undo.trigger()
     np.testing.assert_array_equal(scene.labels, labels)
+    qtbot.waitUntil(lambda: not panel.ranking, timeout=60_000)
 
     # Del, then F2 (rename marks it fixed); each one undo
-    qtbot.wait(10)
     _go_to(panel, iid)
     _key(window, panel, Qt.Key.Key_Delete, qtbot)
     assert iid not in scene.instances
     undo.trigger()
     assert iid in scene.instances
-    qtbot.wait(10)
+    qtbot.waitUntil(lambda: not panel.ranking, timeout=60_000)
     _go_to(panel, iid)
     monkeypatch.setattr(review_panel, "ask_name", lambda _p, _c: "red chair")
     _key(window, panel, Qt.Key.Key_F2, qtbot)
     assert scene.instances[iid].name == "red chair" and review_state(scene.instances[iid]) == FIXED
     undo.trigger()
     assert scene.instances[iid].name != "red chair" and review_state(scene.instances[iid]) == UNREVIEWED
+    qtbot.waitUntil(lambda: not panel.ranking, timeout=60_000)
     # N and P move without changing anything
     before = panel.current
     _key(window, panel, Qt.Key.Key_N, qtbot)

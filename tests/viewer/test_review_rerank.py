@@ -1,6 +1,7 @@
-"""The Review panel ranks the queue again after every one-key action and after an undo: parts of a split
-come in with their reasons, a merged-away instance leaves, the next unreviewed item becomes current.
-Real window, real keys, on a synthetic room with two touching objects in one instance and a cut object."""
+"""The Review panel ranks the queue again after every one-key action and after an undo, in the background:
+the next unreviewed item is shown at once, then parts of a split come in with their reasons and a
+merged-away instance leaves; keys pressed before the ranking is in act on the item shown. Real window,
+real keys, on a synthetic room with two touching objects in one instance and a cut object."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from review_rooms import touching_merged_room
 
-from app.review import FIXED, UNREVIEWED, review_queue, review_state
+from app.review import ACCEPTED, FIXED, UNREVIEWED, review_queue, review_state
 from app.scene_io import save_scene
 from viewer.review_panel import install_review
 
@@ -59,20 +60,23 @@ def test_queue_is_ranked_again_after_each_action_and_undo(room, qtbot) -> None:
     assert _rows(panel)[merged].endswith("→ split into two objects")
     assert gone not in scene.instances
 
-    # S: the suggested split; its new part comes into the list with its own reason, both parts fixed,
-    # and the current item is the first unreviewed one of the new ranking
+    # S: the suggested split; the next unreviewed item of the queue is current at once; the new part
+    # comes into the list with its own reason when the ranking is in, both parts fixed, and the item on
+    # screen stays current
     before = set(_rows(panel))
+    following = next(it.instance_id for it in panel.items[1:] if panel.session.is_open(it))
     QTest.keyClick(panel.list, Qt.Key.Key_S)
     (new,) = set(scene.instances) - before
+    assert panel.current_item().instance_id == following and window.selection.instance == following
+    qtbot.waitUntil(lambda: not panel.ranking, timeout=30_000)
     rows = _rows(panel)
     assert set(rows) == set(scene.instances) and new in rows
     assert rows[merged].startswith("✎") and rows[new].startswith("✎")
     assert "two objects" not in rows[merged] and "two objects" not in rows[new]
     _ranked_as_fresh(panel, scene)
     current = panel.current_item()
-    first_open = next(it for it in panel.items if review_state(scene.instances[it.instance_id]) == UNREVIEWED)
-    assert current is first_open and panel.list.currentRow() == panel.current
-    assert window.selection.instance == current.instance_id
+    assert current.instance_id == following and panel.list.currentRow() == panel.current
+    assert window.selection.instance == following
 
     # N skips to the next open item; go to the cut object and press M: the fragment leaves the list
     while panel.current_item().instance_id not in (cut, fragment):
@@ -81,6 +85,7 @@ def test_queue_is_ranked_again_after_each_action_and_undo(room, qtbot) -> None:
     assert item.action == "merge" and {item.instance_id, item.partner} == {cut, fragment}
     skipped = set(panel.session.skipped)
     QTest.keyClick(panel.list, Qt.Key.Key_M)
+    qtbot.waitUntil(lambda: not panel.ranking, timeout=30_000)
     rows = _rows(panel)
     kept = cut if cut in scene.instances else fragment
     assert {cut, fragment} - set(rows) == {cut, fragment} - {kept} and len({cut, fragment} & set(rows)) == 1
@@ -94,43 +99,83 @@ def test_queue_is_ranked_again_after_each_action_and_undo(room, qtbot) -> None:
 
     # Ctrl+Z: the fragment is back in the list, ranked again, the same item stays current
     window.actions_["undo"].trigger()
-    qtbot.waitUntil(lambda: {cut, fragment} <= set(_rows(panel)))
+    qtbot.waitUntil(lambda: {cut, fragment} <= set(_rows(panel)) and not panel.ranking, timeout=30_000)
     _ranked_as_fresh(panel, scene)
     assert panel.current_item().instance_id == now.instance_id
 
 
-def test_edits_during_a_background_ranking_are_not_lost_or_raced(room, qtbot, monkeypatch) -> None:
-    """Build queue ranks in the background: one-key actions wait for it (they would edit the scene under
-    it), and an edit made elsewhere meanwhile (a rename in the instance list) is in the ranking that
-    arrives (the ranking of the scene before replaced the fresh one)."""
+@pytest.fixture
+def held_ranking(monkeypatch):
+    """The real ranking, started in its worker thread only when the test sets the event (so that keys are
+    pressed while it runs, whatever the machine's speed)."""
     import threading
 
-    from app import edits
     from app.review_session import ReviewSession
 
-    window, panel, known = room
-    scene = window.document.scene
     release = threading.Event()
     real_rank = ReviewSession.rank
 
-    def held_rank(self):  # the real ranking, started only when the test says so
-        release.wait(30)
-        return real_rank(self)
+    def held_rank(self, source=None):
+        assert release.wait(60), "the ranking was never released"
+        return real_rank(self, source)
 
     monkeypatch.setattr(ReviewSession, "rank", held_rank)
+    yield release
+    release.set()
+
+
+def test_keys_pressed_while_ranking_act_on_the_item_shown(room, qtbot, held_ranking) -> None:
+    """A key answers at once, without waiting for the ranking (it runs in a worker thread): the next
+    item is shown, and keys pressed before the ranking is in act on the item on screen; each undoes in one
+    step; the ranking that arrives is that of the scene as it is then, and the item on screen stays."""
+    window, panel, _ = room
+    scene, stack = window.document.scene, window.editing.stack
+    shown = []
+    for key in (Qt.Key.Key_A, Qt.Key.Key_A, Qt.Key.Key_M):
+        while key == Qt.Key.Key_M and panel.current_item().action != "merge":
+            QTest.keyClick(panel.list, Qt.Key.Key_N)
+        item = panel.current_item()
+        shown.append(item)
+        QTest.keyClick(panel.list, key)  # returns while the ranking after the first key is still held
+        assert panel.ranking and panel.current_item().instance_id != item.instance_id
+        assert window.selection.instance == panel.current_item().instance_id
+    first, second, third = shown
+    assert review_state(scene.instances[first.instance_id]) == ACCEPTED
+    assert review_state(scene.instances[second.instance_id]) == ACCEPTED
+    assert stack.undoText().startswith("Merge") and stack.index() == 3
+    merged = {third.instance_id, third.partner} & set(scene.instances)
+    assert len(merged) == 1 and review_state(scene.instances[merged.pop()]) == FIXED
+    on_screen = panel.current_item().instance_id
+    # Ctrl+Z before the ranking is in: the merge comes apart, the item on screen stays current
+    window.actions_["undo"].trigger()
+    assert {third.instance_id, third.partner} <= set(scene.instances)
+    held_ranking.set()
+    qtbot.waitUntil(lambda: not panel.ranking, timeout=60_000)
+    _ranked_as_fresh(panel, scene)
+    assert panel.current_item().instance_id == on_screen and panel.list.currentRow() == panel.current
+    assert review_state(scene.instances[second.instance_id]) == ACCEPTED
+    window.actions_["undo"].trigger()
+    window.actions_["undo"].trigger()
+    assert all(review_state(i) == UNREVIEWED for i in scene.instances.values())
+    qtbot.waitUntil(lambda: not panel.ranking, timeout=60_000)
+    _ranked_as_fresh(panel, scene)
+
+
+def test_an_edit_elsewhere_during_the_first_ranking_is_in_the_queue(room, qtbot, held_ranking) -> None:
+    """Build queue ranks in the background; an edit made elsewhere meanwhile (a rename in the instance
+    list) is in the queue that is shown (the ranking of the scene before it is dropped for a new one)."""
+    from app import edits
+
+    window, panel, known = room
+    scene = window.document.scene
     panel.build_queue()
-    stack = window.editing.stack
-    before = stack.index()
-    QTest.keyClick(panel.list, Qt.Key.Key_A)  # accept: refused while ranking
-    assert stack.index() == before and all(review_state(i) == UNREVIEWED for i in scene.instances.values())
     iid = known["merged"]
     window.push_edit(edits.rename(scene, iid, "two chairs"))  # an edit elsewhere meanwhile
-    release.set()
-    qtbot.waitUntil(lambda: window.job is None and not getattr(panel, "_ranking", False), timeout=60_000)
-    qtbot.wait(50)
-    monkeypatch.setattr(ReviewSession, "rank", real_rank)
+    held_ranking.set()
+    qtbot.waitUntil(lambda: window.job is None and not panel.ranking, timeout=60_000)
     _ranked_as_fresh(panel, scene)
     assert "two chairs" in _rows(panel)[iid]
+    assert panel.current_item() is next(it for it in panel.items if panel.session.is_open(it))
 
 
 def test_an_emptied_queue_comes_back_with_undo(room, qtbot) -> None:
@@ -146,7 +191,7 @@ def test_an_emptied_queue_comes_back_with_undo(room, qtbot) -> None:
     assert not scene.instances and not panel.items
     while stack.canUndo():
         stack.undo()
-    qtbot.waitUntil(lambda: len(panel.items) == n, timeout=30_000)
+    qtbot.waitUntil(lambda: len(panel.items) == n and not panel.ranking, timeout=30_000)
     _ranked_as_fresh(panel, scene)
 
 
