@@ -39,9 +39,11 @@ def main() -> int:
         os.environ[var] = str(home / var.lower())
 
     from PySide6.QtCore import Qt
-    from PySide6.QtWidgets import QApplication, QDockWidget
+    from PySide6.QtWidgets import QDockWidget
 
-    app = QApplication.instance() or QApplication(["iggt-viewer"])
+    from viewer.main import create_application
+
+    app = create_application()
     from app.inference import BUNDLED_WEIGHTS
     from app.logging_setup import configure_logging
     from app.progress import Progress

@@ -99,9 +99,9 @@ def main() -> int:
     if args.colours_only:
         return colour_mode_times(args.points)
 
-    from PySide6.QtWidgets import QApplication
+    from viewer.main import create_application
 
-    app = QApplication.instance() or QApplication([])
+    app = create_application()
     import pyvista as pv
     from pyvistaqt import QtInteractor
 

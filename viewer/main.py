@@ -46,6 +46,8 @@ def create_application(qt_args: Sequence[str] = ()):
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
+    from viewer import gui_gc
+
     app = QApplication.instance()
     if app is None:
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
@@ -54,6 +56,8 @@ def create_application(qt_args: Sequence[str] = ()):
     app.setOrganizationName("iggt-viewer")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("iggt-viewer")
+    import viewer.main_window  # noqa: F401 - its modules are loaded before the collector freezes them
+    gui_gc.install()  # before any window: closed windows are freed in the GUI thread only
     return app
 
 

@@ -24,7 +24,6 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMenu, QMenuBar, QStackedWidget, QToolBar
 
 from app.paths import ICONS_DIR
-from viewer import gui_gc
 from viewer.actions import ActionRegistry
 from viewer.commands import EditStack
 from viewer.dialogs import (
@@ -87,7 +86,6 @@ def _saver(settings: AppSettings, key: str) -> Callable[[Any], None]:
 class MainWindow(WindowLayout, QMainWindow):
     def __init__(self, settings: AppSettings, log_path: Path | None = None) -> None:
         super().__init__()
-        gui_gc.install()  # closed windows (Qt and VTK objects in cycles) are freed in this thread only
         self.settings = settings
         self.log_path = log_path
         self.setObjectName("main_window")

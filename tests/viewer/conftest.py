@@ -82,6 +82,10 @@ def pytest_unconfigure(config):
 def _qt_test_mode(qapp):
     from PySide6.QtCore import QStandardPaths
 
+    import viewer.main_window  # noqa: F401 - as the app does: modules loaded, then the collector
+    from viewer import gui_gc
+
+    gui_gc.install()  # before the first window
     QStandardPaths.setTestModeEnabled(True)
     qapp.setQuitOnLastWindowClosed(False)
     yield

@@ -8,7 +8,7 @@ import threading
 import weakref
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QEvent
+from PySide6.QtCore import QCoreApplication, QEvent, QThreadPool
 
 from viewer import gui_gc
 
@@ -28,6 +28,8 @@ def test_a_closed_window_is_freed_in_the_gui_thread_not_in_a_busy_worker(setting
     window = MainWindow(settings, log_path=log_file)  # not make_window's: its list would keep it alive
     window.show()
     qtbot.waitExposed(window)
+    # the window's warm-ups (pool threads) hold parts of it while they run: let them end first
+    assert QThreadPool.globalInstance().waitForDone(60_000)
     collector = gui_gc.install()
     assert collector is gui_gc.install() and not gc.isenabled()
     freed_in: list[str] = []
@@ -46,15 +48,17 @@ def test_a_closed_window_is_freed_in_the_gui_thread_not_in_a_busy_worker(setting
     worker.start()
     worker.join()
     assert freed_in == []  # the worker's allocations collected nothing
-    full_passes = collector.passes[2]
-    qtbot.waitUntil(lambda: bool(freed_in), timeout=10_000)  # the timer's full pass, in this thread
-    assert freed_in == [threading.main_thread().name] and collector.passes[2] > full_passes
+    passes = sum(collector.passes)
+    qtbot.waitUntil(lambda: bool(freed_in), timeout=10_000)  # the timer's pass, in this thread
+    assert freed_in == [threading.main_thread().name] and sum(collector.passes) > passes
     keep.clear()
 
 
 def test_collections_follow_the_allocation_volume(qtbot):
     collector = gui_gc.install()
-    gc.collect()
+    assert QThreadPool.globalInstance().waitForDone(60_000)  # nothing else allocates meanwhile
+    while collector.due() is not None:  # whatever was owed
+        collector.collect_due()
     assert collector.due() is None  # nothing allocated since
     t0, t1, _t2 = gc.get_threshold()
     junk = [[] for _ in range(t0 * 2)]
