@@ -400,6 +400,7 @@ class EditingController(QObject):
         if dialog is None:
             return
         self._view_lasso = None
+        self.highlight.release()
         self.stack.indexChanged.disconnect(dialog.scene_edited)
         dialog.finished.disconnect(self._photo_dialog_finished)
 

@@ -109,6 +109,9 @@ class PhotoLassoDialog(QDialog):
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
         self.progress.setVisible(False)
+        keep_room = self.progress.sizePolicy()
+        keep_room.setRetainSizeWhenHidden(True)  # the photo keeps its size when the bar comes and goes
+        self.progress.setSizePolicy(keep_room)
         buttons = QDialogButtonBox(self)
         self.apply_button = QPushButton("Apply", self)
         self.apply_button.setObjectName("view_lasso_apply")

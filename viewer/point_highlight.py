@@ -2,7 +2,9 @@
 points in one bright colour, every other point faded towards the background. ``clear`` gives the view its
 own colours back (colour mode, selection dimming) by recomputing them.
 
-It writes into the view's colour array only (no new actor, no copy of the cloud on the GPU).
+It writes into the view's colour array only (no new actor, no copy of the cloud on the GPU). The faded
+colours are kept between previews of the same view colours (fading 4M points takes 0.3 s on the GUI thread);
+``release`` lets go of them when no more previews come.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class PointHighlight:
     def __init__(self, view: Any) -> None:
         self.view = view
         self.indices: np.ndarray | None = None
+        self._faded: tuple[np.ndarray, tuple[int, int, int], np.ndarray] | None = None  # (base, bg, faded)
 
     @property
     def active(self) -> bool:
@@ -36,10 +39,22 @@ class PointHighlight:
         if colours is None or view.scene is None:
             return
         self.indices = np.asarray(indices, dtype=np.int64)
-        np.copyto(colours, dimmed(view.base_colours(), view._background_rgb(), keep=FADE_KEEP))
+        np.copyto(colours, self._faded_colours())
         colours[self.indices] = HIGHLIGHT_RGB
         view._vtk_colours.Modified()
         view.request_render()
+
+    def _faded_colours(self) -> np.ndarray:
+        base, background = self.view.base_colours(), self.view._background_rgb()
+        kept = self._faded
+        if kept is None or kept[0] is not base or kept[1] != background:  # the view's colours changed
+            kept = self._faded = (base, background, dimmed(base, background, keep=FADE_KEEP))
+        return kept[2]
+
+    def release(self) -> None:
+        """Clear, and let go of the faded colours kept for the next preview."""
+        self.clear()
+        self._faded = None
 
     def clear(self) -> None:
         if self.indices is None:

@@ -188,3 +188,27 @@ def test_only_this_photo_keeps_the_lasso_to_the_drawn_photo(sample_window, qtbot
     _ready(dialog, qtbot)
     assert not dialog.this_photo.isChecked() and len(dialog.pending.views) >= 4
     QTest.keyClick(dialog, Qt.Key.Key_Escape)
+
+
+def test_the_highlight_fades_the_colours_the_view_shows_now(sample_window, qtbot) -> None:
+    """The faded colours are kept between previews, but another colour mode or background is faded anew;
+    closing the dialog lets go of them and gives the view its own colours back."""
+    window, scene = sample_window
+    ctl, view = window.editing, window.view
+    window.selection.select(CHAIR)
+    window.actions_["draw_on_view"].trigger()
+    dialog = ctl._view_lasso
+    qtbot.waitExposed(dialog)
+    _lasso(dialog, qtbot, _around(scene.labels[0] == CHAIR))
+    _ready(dialog, qtbot)
+    points = dialog.pending.points
+    for change in (lambda: view.set_colour_mode("instance"), lambda: view.set_background("#ffffff")):
+        change()
+        ctl.highlight.show(points)  # (what the next preview does)
+        faded = dimmed(view.base_colours(), view._background_rgb(), keep=FADE_KEEP)
+        rest = np.delete(view.displayed_colours(), points, 0)
+        np.testing.assert_array_equal(rest, np.delete(faded, points, 0))
+    dialog.close()
+    qtbot.waitUntil(lambda: ctl._view_lasso is None)
+    assert not ctl.highlight.active and ctl.highlight._faded is None
+    assert not np.all(view.displayed_colours() == HIGHLIGHT_RGB, axis=1).any()
