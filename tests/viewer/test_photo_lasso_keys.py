@@ -145,3 +145,29 @@ def test_another_mode_tries_a_shape_that_changed_nothing_again(drawing, qtbot) -
     QTest.keyClick(dialog.canvas, Qt.Key.Key_Escape)  # drops shape and preview; another mode brings back none
     dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("split"))
     assert dialog.pending is None and not dialog.canvas.points and dialog.isVisible()
+
+
+def test_an_undo_while_preparing_prepares_the_shape_again_on_the_labels_after(drawing, qtbot) -> None:
+    """The preparation running read the labels before the undo: it is replaced by one on the labels after,
+    whose preview applies (the first one's would be refused as stale)."""
+    window, scene, dialog = drawing
+    stack, canvas = window.editing.stack, dialog.canvas
+    loop = _points(dialog, scene.labels[0] == CHAIR)
+    _drag(canvas, loop)
+    _ready(dialog, qtbot)
+    QTest.keyClick(canvas, Qt.Key.Key_Return)
+    assert stack.index() == 1
+    dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("unlabel"))
+    _drag(canvas, loop)  # prepared on the labels after the split (no event loop turn since)
+    first = dialog.job
+    assert first is not None and dialog.pending is None and not dialog.apply_button.isEnabled()
+    QTest.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert stack.index() == 0 and first.is_cancelled()
+    assert dialog.job is not None and dialog.job is not first  # the same shape, again
+    _ready(dialog, qtbot)
+    assert dialog.pending is not None and dialog.pending.is_current(scene)
+    before, previewed = np.array(scene.labels, copy=True), dialog.pending.changed
+    QTest.keyClick(canvas, Qt.Key.Key_Return)
+    assert stack.index() == 1 and stack.count() == 1  # applied (the redo of the split is gone)
+    np.testing.assert_array_equal(scene.labels != before, previewed)
+    assert previewed.any() and not scene.labels[previewed].any()  # made unlabelled
