@@ -263,8 +263,8 @@ class PhotoLassoDialog(QDialog):
         job.done.connect(self._on_job_done)
         self.job = job
         self.progress.setValue(0)
+        job.start()  # first: dropping the preview shown redraws the photos and the 3D view meanwhile
         self._set_pending(None, "Preparing the preview… Esc cancels.")
-        job.start()
 
     def _stop_job(self) -> bool:
         """Stop the running preparation (its result, if it still comes, is dropped); True if one ran."""
