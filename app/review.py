@@ -18,7 +18,7 @@ features, delete, rename) live in ``app.review_actions``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -112,56 +112,108 @@ def progress_text(scene: Scene) -> str:
 
 
 # ------------------------------------------------------------------------------------------ measures
-def _mean_features(scene: SceneLike, ids: Iterable[int]) -> dict[int, np.ndarray]:
-    """Unit-length mean instance feature of every instance (over its in-cloud pixels)."""
-    labels = np.asarray(scene.labels).reshape(-1)
-    mask = np.asarray(scene.point_mask).reshape(-1) & (labels != NO_INSTANCE)
-    feats = np.asarray(scene.features).reshape(-1, scene.features.shape[-1])[mask].astype(np.float32)
-    feats /= np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
-    lab = labels[mask]
-    ids = [int(i) for i in ids]
-    if not ids or not lab.size:
+# neighbouring pixels of a view: along its rows, along its columns
+_NEIGHBOURS = (
+    ((slice(None), slice(None), slice(1, None)), (slice(None), slice(None), slice(None, -1))),
+    ((slice(None), slice(1, None), slice(None)), (slice(None), slice(None, -1), slice(None))),
+)
+
+
+def _scene_cache(scene: SceneLike, cache: dict | None) -> dict:
+    """``cache`` (kept by the caller between rankings of one scene) holding what the ranking worked out
+    before: emptied when the scene's geometry, features or point mask were replaced (edits replace only
+    the labels, and per-instance results are keyed by the instance's pixels)."""
+    if cache is None:
         return {}
-    # one pass over the pixels: sum the features per label (ids are small non-negative integers)
-    top = max(int(lab.max()), max(ids)) + 1
-    sums = np.stack([np.bincount(lab, weights=feats[:, d], minlength=top) for d in range(feats.shape[1])], 1)
-    counts = np.bincount(lab, minlength=top)
+    arrays = (scene.point_map, scene.point_mask, scene.features)
+    held = cache.get("arrays")
+    if held is None or any(a is not b for a, b in zip(held, arrays, strict=True)):
+        cache.clear()
+        cache["arrays"] = arrays
+    return cache
+
+
+def _label_index(scene: SceneLike) -> Callable[[int], np.ndarray]:
+    """A function giving an instance's flat pixel indices (ascending), after one sort of the labels."""
+    labels = np.asarray(scene.labels).reshape(-1)
+    order = np.argsort(labels, kind="stable")  # stable: each label's pixels stay in ascending order
+    sorted_labels = labels[order]
+
+    def index(instance_id: int) -> np.ndarray:
+        # searched for in the labels' own type: other numbers would convert the whole array each time
+        a, b = np.searchsorted(sorted_labels, np.array([instance_id, instance_id + 1], sorted_labels.dtype))
+        return order[a:b]
+
+    return index
+
+
+def _pixels_key(instance_id: int, index: np.ndarray) -> tuple[int, int, int]:
+    return instance_id, index.size, int(index.sum())
+
+
+def _mean_features(
+    scene: SceneLike,
+    ids: Iterable[int],
+    index: Callable[[int], np.ndarray] | None = None,
+    cache: dict | None = None,
+) -> dict[int, np.ndarray]:
+    """Unit-length mean instance feature of every instance (over its in-cloud pixels, each feature made unit
+    length first). With ``cache`` only instances whose pixels changed are summed again."""
+    known = {} if cache is None else cache.setdefault("means", {})
+    index = _label_index(scene) if index is None else index
+    mask = np.asarray(scene.point_mask).reshape(-1)
+    feats = np.asarray(scene.features).reshape(-1, scene.features.shape[-1])
     out = {}
-    for iid in ids:
-        if iid >= 0 and counts[iid]:
-            m = sums[iid] / counts[iid]
-            out[iid] = (m / max(float(np.linalg.norm(m)), 1e-12)).astype(np.float32)
+    for iid in (int(i) for i in ids):
+        if iid <= NO_INSTANCE:
+            continue
+        pixels = index(iid)
+        key = _pixels_key(iid, pixels)
+        if key not in known:
+            f = feats[pixels[mask[pixels]]].astype(np.float32)
+            mean = None
+            if f.shape[0]:
+                f /= np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+                m = f.sum(axis=0, dtype=np.float64) / f.shape[0]
+                mean = (m / max(float(np.linalg.norm(m)), 1e-12)).astype(np.float32)
+            known[key] = mean
+        if known[key] is not None:
+            out[iid] = known[key]
     return out
 
 
-def touching_pairs(scene: SceneLike, max_gap: float | None = None) -> dict[tuple[int, int], int]:
+def touching_pairs(
+    scene: SceneLike, max_gap: float | None = None, cache: dict | None = None
+) -> dict[tuple[int, int], int]:
     """Pairs of instances (a < b) that touch: neighbouring pixels in some view whose 3D points are within
-    ``max_gap`` (default: 3 median pixel spacings), with how many such pixel pairs there are."""
+    ``max_gap`` (default: 3 median pixel spacings), with how many such pixel pairs there are. With
+    ``cache`` the 3D distances of neighbouring pixels (which no edit changes) are worked out once."""
+    gaps = None if cache is None else cache.get("neighbour_gaps")
+    if gaps is None:
+        pts, ok = np.asarray(scene.point_map), np.asarray(scene.point_mask)
+        gaps = [(np.linalg.norm(pts[a] - pts[b], axis=-1), ok[a] & ok[b]) for a, b in _NEIGHBOURS]
+        if cache is not None:
+            cache["neighbour_gaps"] = gaps
     labels = np.asarray(scene.labels)
-    pts = np.asarray(scene.point_map)
-    ok = np.asarray(scene.point_mask)
+    top = int(labels.max(initial=NO_INSTANCE)) + 1  # a pair (a, b) is the number a * top + b
     pairs: list[np.ndarray] = []
-    gaps: list[np.ndarray] = []
-    for a_sl, b_sl in (
-        ((slice(None), slice(None), slice(1, None)), (slice(None), slice(None), slice(None, -1))),
-        ((slice(None), slice(1, None), slice(None)), (slice(None), slice(None, -1), slice(None))),
-    ):
+    dists: list[np.ndarray] = []
+    within: list[np.ndarray] = []
+    for (a_sl, b_sl), (d, both) in zip(_NEIGHBOURS, gaps, strict=True):
         la, lb = labels[a_sl], labels[b_sl]
-        d = np.linalg.norm(pts[a_sl] - pts[b_sl], axis=-1)
-        both = ok[a_sl] & ok[b_sl]
-        same = both & (la == lb)
-        gaps.append(d[same])
+        within.append(d[both & (la == lb)])
         edge = both & (la != lb) & (la != NO_INSTANCE) & (lb != NO_INSTANCE)
-        pairs.append(np.stack([np.minimum(la[edge], lb[edge]), np.maximum(la[edge], lb[edge]), d[edge]], 1))
-    spacing = np.concatenate(gaps)
+        a, b = la[edge], lb[edge]
+        pairs.append(np.minimum(a, b).astype(np.int64) * top + np.maximum(a, b))
+        dists.append(d[edge])
+    spacing = np.concatenate(within)
     if max_gap is None:
         max_gap = 3.0 * float(np.median(spacing)) if spacing.size else np.inf
-    edges = np.concatenate(pairs) if pairs else np.zeros((0, 3))
-    edges = edges[edges[:, 2] <= max_gap]
-    if not edges.shape[0]:
+    pair = np.concatenate(pairs)[np.concatenate(dists).astype(np.float64) <= max_gap]
+    if not pair.size:
         return {}
-    keys, counts = np.unique(edges[:, :2].astype(np.int64), axis=0, return_counts=True)
-    return {(int(a), int(b)): int(n) for (a, b), n in zip(keys, counts, strict=True)}
+    keys, counts = np.unique(pair, return_counts=True)
+    return {(int(k // top), int(k % top)): int(n) for k, n in zip(keys, counts, strict=True)}
 
 
 def _cloud_spacing(scene: SceneLike, sample: int = 5000, seed: int = 0) -> float:
@@ -332,33 +384,36 @@ class ReviewItem:
 
 
 def _shape_checks(
-    scene: SceneLike, ids: Iterable[int], cache: dict | None
+    scene: SceneLike,
+    ids: Iterable[int],
+    cache: dict | None,
+    index: Callable[[int], np.ndarray] | None = None,
 ) -> dict[int, tuple[int, FeatureGroups | None]]:
     """Per instance: its number of separate 3D parts and, when it is one part, its two feature groups
     (arrays left out). ``cache`` (kept by the caller between calls for one scene) remembers instances whose
     pixels did not change, so re-ranking after an edit only looks at the instances it touched."""
-    cache = {} if cache is None else cache
-    labels = np.asarray(scene.labels).reshape(-1)
-    order = np.argsort(labels, kind="stable")
-    sorted_labels = labels[order]
-    spacing: float | None = None
+    known = {} if cache is None else cache.setdefault("shapes", {})
+    index = _label_index(scene) if index is None else index
+    spacing: float | None = None if cache is None else cache.get("spacing")
     out = {}
     for iid in ids:
-        a, b = np.searchsorted(sorted_labels, [iid, iid + 1])
-        index = np.sort(order[a:b])
-        key = (iid, index.size, int(index.sum()))
-        if key not in cache:
+        pixels = index(iid)
+        key = _pixels_key(iid, pixels)
+        if key not in known:
             parts, groups = 1, None
-            if index.size >= 2 * FRAGMENT_MIN_POINTS:
-                spacing = _cloud_spacing(scene) if spacing is None else spacing
-                _, part = spatial_parts(scene, iid, spacing, index=index)
+            if pixels.size >= 2 * FRAGMENT_MIN_POINTS:
+                if spacing is None:
+                    spacing = _cloud_spacing(scene)
+                    if cache is not None:
+                        cache["spacing"] = spacing
+                _, part = spatial_parts(scene, iid, spacing, index=pixels)
                 parts = int(part.max()) + 1 if part.size else 1
                 if parts == 1:
-                    groups = feature_groups(scene, iid, index=index)
+                    groups = feature_groups(scene, iid, index=pixels)
                     if groups is not None:  # keep the figures, not the per-pixel arrays
                         groups = replace(groups, index=np.zeros(0, np.int64), group=np.zeros(0, np.int64))
-            cache[key] = (parts, groups)
-        out[iid] = cache[key]
+            known[key] = (parts, groups)
+        out[iid] = known[key]
     return out
 
 
@@ -373,8 +428,10 @@ def review_queue(
     names = {iid: inst.name for iid, inst in insts.items()}
     counts = {iid: inst.stats.point_count for iid, inst in insts.items()}
     fragment = max(FRAGMENT_SHARE * sum(counts.values()), FRAGMENT_MIN_POINTS)
-    feats = _mean_features(scene, insts)
-    touching = touching_pairs(scene)
+    cache = _scene_cache(scene, cache)
+    index = _label_index(scene)
+    feats = _mean_features(scene, insts, index, cache)
+    touching = touching_pairs(scene, cache=cache)
     neighbours: dict[int, list[tuple[int, int]]] = {iid: [] for iid in insts}
     for (a, b), n in touching.items():
         if a in neighbours and b in neighbours:
@@ -385,7 +442,7 @@ def review_queue(
         return float(feats[a] @ feats[b]) if a in feats and b in feats else 0.0
 
     todo = [iid for iid, inst in insts.items() if include_reviewed or review_state(inst) == UNREVIEWED]
-    shape = _shape_checks(scene, todo, cache)
+    shape = _shape_checks(scene, todo, cache, index)
     items = []
     for iid in todo:
         inst = insts[iid]

@@ -298,3 +298,36 @@ def test_an_instance_of_one_feature_value_is_not_split_and_prints_nothing(capfd)
         warnings.simplefilter("error")
         assert feature_groups(scene, iid) is None
     assert capfd.readouterr().err == ""
+
+
+def test_a_ranking_that_keeps_what_did_not_change_is_the_ranking_from_scratch(damaged) -> None:
+    """Re-ranking keeps what an edit cannot change (each instance's checks, keyed by its pixels; the 3D gaps
+    of neighbouring pixels; the cloud's spacing): after edits and undos the queue is the one ranked from
+    scratch, and a new point mask (points hidden) is not answered from what was kept for the old one."""
+    scene, known = damaged
+    history = EditHistory(scene)
+    cache: dict = {}
+
+    def rows(cache: dict | None = None) -> list[tuple]:
+        queue = review_queue(scene, include_reviewed=True, cache=cache)
+        return [(i.instance_id, i.score, i.reasons, i.action, i.partner, i.parts, i.split) for i in queue]
+
+    def same_as_fresh() -> list[tuple]:
+        kept = rows(cache)
+        assert kept == rows()
+        return kept
+
+    same_as_fresh()
+    history.push(ra.merge_with(scene, known["cut"], known["fragment"]))
+    same_as_fresh()
+    history.push(ra.split(scene, known["merged"]))
+    same_as_fresh()
+    history.undo()
+    before = same_as_fresh()
+    merged = np.asarray(scene.labels) == known["merged"]
+    pts = np.asarray(scene.point_map)
+    axis = int(np.argmax(np.ptp(pts[merged & scene.point_mask], axis=0)))
+    middle = np.median(pts[merged & scene.point_mask][:, axis])
+    # hide a slab through the middle of the merged pair: its points now form more separate 3D clusters
+    scene.set_point_mask(scene.point_mask & ~(merged & (np.abs(pts[..., axis] - middle) < 0.3)))
+    assert same_as_fresh() != before

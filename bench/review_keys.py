@@ -1,0 +1,138 @@
+"""How long a review key keeps the window busy, and how long until the queue is ranked again.
+
+    bash scripts/with_display.sh .venv/bin/python bench/review_keys.py [--scene S.iggt] [--keys 8]
+
+The sample room (reconstructed with the bundled weights, as bench/review.py does, or --scene) is opened in
+the real window at 1280x800 with the app's panels; the review queue is built, then the key the queue
+suggests for the current item (A accept, M merge, S split) is pressed ``--keys`` times, each once the
+ranking after the previous key is in. Printed per key: how long the key press held the GUI thread (the
+window answers nothing meanwhile: the edit, its listeners, showing the next item; under Xvfb each 3D
+render is software GL, a few hundred ms of it) and how long until the re-ranked queue is in the list.
+Then where a ranking's time goes, headless on the same scene: one ranking after an accept (nothing to look
+at again) and its parts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+KEY_FOR = {"merge": "M", "split": "S"}
+
+
+def gui_keys(path: Path, keys: int) -> None:
+    import os
+
+    home = Path(tempfile.mkdtemp(prefix="iggt-review-keys-"))  # never touch the user's settings
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        os.environ[var] = str(home / var.lower())
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(["iggt-viewer"])
+    from app.logging_setup import configure_logging
+    from viewer.main import install_features
+    from viewer.main_window import MainWindow
+    from viewer.settings import AppSettings
+
+    window = MainWindow(AppSettings(home / "viewer.ini"), log_path=configure_logging())
+    window.resize(1280, 800)
+    window.show()
+    install_features(window)
+
+    def wait(cond, timeout: float = 600.0) -> None:
+        end = time.monotonic() + timeout
+        while not cond() and time.monotonic() < end:
+            app.processEvents()
+            time.sleep(0.002)
+
+    window.open_path(path)
+    wait(lambda: window.document.scene is not None and window.job is None)
+    panel = window.review_panel
+    panel.show()
+    panel.raise_()
+    t = time.perf_counter()
+    panel.build_queue()
+    wait(lambda: window.job is None and bool(panel.items))
+    print(f"first ranking (Build queue, in the background): {time.perf_counter() - t:.2f} s, "
+          f"{len(panel.items)} items")  # fmt: skip
+    panel.list.setFocus()
+    blocked, ranked = [], []
+    for _ in range(keys):
+        item = panel.current_item()
+        if item is None:
+            break
+        key = KEY_FOR.get(item.action, "A")
+        t = time.perf_counter()
+        QTest.keyClick(panel.list, getattr(Qt.Key, f"Key_{key}"))
+        t_key = time.perf_counter() - t
+        wait(lambda: not getattr(panel, "ranking", False))  # code before the background ranking: no such flag
+        t_ranked = time.perf_counter() - t
+        blocked.append(t_key)
+        ranked.append(t_ranked)
+        print(f"  {key} on {item.instance_id:3d}: key held the GUI thread {t_key * 1000:6.0f} ms; "
+              f"queue ranked again after {t_ranked * 1000:6.0f} ms")  # fmt: skip
+    if blocked:
+        print(f"median over {len(blocked)} keys: GUI thread held {statistics.median(blocked) * 1000:.0f} ms, "
+              f"ranked again after {statistics.median(ranked) * 1000:.0f} ms")  # fmt: skip
+    window.document.set_modified(False)
+    window.close()
+
+
+def ranking_parts(path: Path, repeat: int = 3) -> None:
+    from app import review
+    from app.edits import EditHistory
+    from app.review_session import ReviewSession
+    from app.scene_io import load_scene
+
+    scene = load_scene(path)
+    session = ReviewSession(scene, EditHistory(scene).push)
+    session.rerank()
+    session.push(session.edit_for("accept"))
+    parts = {
+        "whole ranking after an accept": lambda: session.rank(),
+        "  mean features": lambda: review._mean_features(scene, scene.instances),
+        "  touching pairs": lambda: review.touching_pairs(scene),
+        "  3D parts and feature groups (cached)": lambda: review._shape_checks(
+            scene, list(scene.instances), session._cache
+        ),
+    }
+    print(f"ranking parts ({scene.n_views} views {scene.image_size[1]}x{scene.image_size[0]}, "
+          f"{len(scene.instances)} instances; best of {repeat}):")  # fmt: skip
+    for name, run in parts.items():
+        best = min(_timed(run) for _ in range(repeat))
+        print(f"  {name}: {best * 1000:.0f} ms")
+
+
+def _timed(run) -> float:
+    t = time.perf_counter()
+    run()
+    return time.perf_counter() - t
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scene", type=Path, help="a reconstruction of the sample room (default: make one)")
+    parser.add_argument("--keys", type=int, default=8)
+    args = parser.parse_args()
+    from review import room_path  # bench/review.py
+
+    path = room_path(args.scene)
+    gui_keys(path, args.keys)
+    ranking_parts(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
