@@ -8,8 +8,8 @@ suggests for the current item (A accept, M merge, S split) is pressed ``--keys``
 ranking after the previous key is in. Printed per key: how long the key press held the GUI thread (the
 window answers nothing meanwhile: the edit, its listeners, showing the next item; under Xvfb each 3D
 render is software GL, a few hundred ms of it) and how long until the re-ranked queue is in the list.
-Then where a ranking's time goes, headless on the same scene: one ranking after an accept (nothing to look
-at again) and its parts.
+Then where a ranking's time goes, headless on the same scene: one ranking after an accept (no instance's
+pixels changed) and its parts, with what the session keeps between rankings and from scratch.
 """
 
 from __future__ import annotations
@@ -98,13 +98,16 @@ def ranking_parts(path: Path, repeat: int = 3) -> None:
     session = ReviewSession(scene, EditHistory(scene).push)
     session.rerank()
     session.push(session.edit_for("accept"))
+    kept, ids = session._cache, list(scene.instances)  # what the session's rankings keep between them
+    index = review._label_index(scene)
     parts = {
         "whole ranking after an accept": lambda: session.rank(),
-        "  mean features": lambda: review._mean_features(scene, scene.instances),
-        "  touching pairs": lambda: review.touching_pairs(scene),
-        "  3D parts and feature groups (cached)": lambda: review._shape_checks(
-            scene, list(scene.instances), session._cache
-        ),
+        "  sorting the labels": lambda: review._label_index(scene),
+        "  mean features (kept)": lambda: review._mean_features(scene, ids, index, kept),
+        "  touching pairs (3D gaps kept)": lambda: review.touching_pairs(scene, cache=kept),
+        "  3D parts and feature groups (kept)": lambda: review._shape_checks(scene, ids, kept, index),
+        "mean features from scratch": lambda: review._mean_features(scene, scene.instances),
+        "touching pairs from scratch": lambda: review.touching_pairs(scene),
     }
     print(f"ranking parts ({scene.n_views} views {scene.image_size[1]}x{scene.image_size[0]}, "
           f"{len(scene.instances)} instances; best of {repeat}):")  # fmt: skip
