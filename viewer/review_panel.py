@@ -400,6 +400,8 @@ class ReviewPanel(QDockWidget):
     def _on_ranked(self, session: ReviewSession, generation: int, items: list[ReviewItem]) -> None:
         if session is not self.session or generation != self._generation:
             return  # it ranked the scene before a change: the ranking after it follows
+        if not self.window_.isVisible():  # closed meanwhile: its 3D view is gone
+            return
         fresh, self._fresh = self._fresh, False
         shown = session.current_item()
         if fresh:

@@ -237,3 +237,21 @@ def test_the_current_item_is_seen_from_the_photo_that_shows_most_of_it(room, qtb
     panel._go(panel.current)
     direction = np.subtract(view.camera.focal_point, view.camera.position)
     assert direction @ forwards[best] / np.linalg.norm(direction) > 0.999
+
+
+def test_a_ranking_that_ends_after_the_window_closed_changes_nothing(room, qtbot, held_ranking) -> None:
+    """The window is closed while the ranking after a key runs: it ends later without an error, and the
+    scene and the undo history stay as they were at the close."""
+    window, panel, _ = room
+    scene, stack = window.document.scene, window.editing.stack
+    QTest.keyClick(panel.list, Qt.Key.Key_A)
+    assert panel.ranking
+    window.document.set_modified(False)  # no "save changes?" question
+    assert window.close()
+    def states() -> dict[int, str]:
+        return {i: review_state(inst) for i, inst in scene.instances.items()}
+
+    labels, before, steps = scene.labels, states(), stack.count()
+    held_ranking.set()
+    qtbot.waitUntil(lambda: not panel.ranking, timeout=60_000)
+    assert scene.labels is labels and stack.count() == steps and states() == before
