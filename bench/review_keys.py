@@ -1,15 +1,16 @@
 """How long a review key keeps the window busy, and how long until the queue is ranked again.
 
-    bash scripts/with_display.sh .venv/bin/python bench/review_keys.py [--scene S.iggt] [--keys 8]
+    bash scripts/with_display.sh .venv/bin/python bench/review_keys.py [--scene S.iggt] [--keys 8] [--accept]
 
 The sample room (reconstructed with the bundled weights, as bench/review.py does, or --scene) is opened in
 the real window at 1280x800 with the app's panels; the review queue is built, then the key the queue
-suggests for the current item (A accept, M merge, S split) is pressed ``--keys`` times, each once the
-ranking after the previous key is in. Printed per key: how long the key press held the GUI thread (the
-window answers nothing meanwhile: the edit, its listeners, showing the next item; under Xvfb each 3D
-render is software GL, a few hundred ms of it) and how long until the re-ranked queue is in the list.
-Then where a ranking's time goes, headless on the same scene: one ranking after an accept (no instance's
-pixels changed) and its parts, with what the session keeps between rankings and from scratch.
+suggests for the current item (A accept, M merge, S split; with --accept always A, the commonest key) is
+pressed ``--keys`` times, each once the ranking after the previous key is in. Printed per key: how long
+the key press held the GUI thread (the window answers nothing meanwhile: the edit, its listeners, showing
+the next item; under Xvfb each 3D render is software GL, a few hundred ms of it) and how long until the
+re-ranked queue is in the list. Then where a ranking's time goes, headless on the same scene: one ranking
+after an accept (no instance's pixels changed) and its parts, with what the session keeps between
+rankings and from scratch.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 KEY_FOR = {"merge": "M", "split": "S"}
 
 
-def gui_keys(path: Path, keys: int) -> None:
+def gui_keys(path: Path, keys: int, accept: bool) -> None:
     import os
 
     home = Path(tempfile.mkdtemp(prefix="iggt-review-keys-"))  # never touch the user's settings
@@ -71,7 +72,7 @@ def gui_keys(path: Path, keys: int) -> None:
         item = panel.current_item()
         if item is None:
             break
-        key = KEY_FOR.get(item.action, "A")
+        key = "A" if accept else KEY_FOR.get(item.action, "A")
         t = time.perf_counter()
         QTest.keyClick(panel.list, getattr(Qt.Key, f"Key_{key}"))
         t_key = time.perf_counter() - t
@@ -128,11 +129,12 @@ def main() -> int:
     )
     parser.add_argument("--scene", type=Path, help="a reconstruction of the sample room (default: make one)")
     parser.add_argument("--keys", type=int, default=8)
+    parser.add_argument("--accept", action="store_true", help="press A on every item")
     args = parser.parse_args()
     from review import room_path  # bench/review.py
 
     path = room_path(args.scene)
-    gui_keys(path, args.keys)
+    gui_keys(path, args.keys, args.accept)
     ranking_parts(path)
     return 0
 
