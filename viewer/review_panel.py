@@ -539,6 +539,10 @@ class ReviewPanel(QDockWidget):
                 # another scene arrived while the name was asked for: the rename was for the one before
                 self.window_.statusBar().showMessage("Another scene was opened meanwhile: not renamed", 6000)
                 return
+            now = session.current_item()
+            if now is None or now.instance_id != iid:  # gone meanwhile (an undo, a re-cluster)
+                self.window_.statusBar().showMessage("The instance changed meanwhile: not renamed", 6000)
+                return
         try:
             edit = session.edit_for(action, name)
         except EditError as exc:

@@ -255,3 +255,30 @@ def test_a_ranking_that_ends_after_the_window_closed_changes_nothing(room, qtbot
     held_ranking.set()
     qtbot.waitUntil(lambda: not panel.ranking, timeout=60_000)
     assert scene.labels is labels and stack.count() == steps and states() == before
+
+
+def test_a_rename_whose_instance_went_away_while_asking_renames_nothing(room, qtbot, monkeypatch) -> None:
+    """F2 asks for the name (a dialog: events go on); the instance is undone away meanwhile and the queue
+    moves on to another item: the name typed is not given to that other one."""
+    from viewer import review_panel
+
+    window, panel, _ = room
+    scene = window.document.scene
+    before = set(scene.instances)
+    QTest.keyClick(panel.list, Qt.Key.Key_S)  # the suggested split: a new part
+    qtbot.waitUntil(lambda: not panel.ranking, timeout=30_000)
+    (new,) = set(scene.instances) - before
+    panel._go(next(k for k, it in enumerate(panel.items) if it.instance_id == new))
+    names = {}
+
+    def answer(_parent, _current):  # while the user types, the split is undone and the queue ranked again
+        window.actions_["undo"].trigger()
+        qtbot.waitUntil(lambda: not panel.ranking, timeout=30_000)
+        names.update({i: inst.name for i, inst in scene.instances.items()})
+        return "renamed"
+
+    monkeypatch.setattr(review_panel, "ask_name", answer)
+    QTest.keyClick(panel.list, Qt.Key.Key_F2)
+    assert new not in scene.instances and panel.current_item().instance_id != new
+    assert {i: inst.name for i, inst in scene.instances.items()} == names
+    assert window.editing.stack.index() == 0
