@@ -60,17 +60,20 @@ def test_preparing_shows_progress_and_apply_waits_for_the_preview(drawing, qtbot
     window, scene, dialog = drawing
     values: list[int] = []
     texts: list[str] = []
+    summaries: list[str] = []
     dialog.progress.valueChanged.connect(values.append)
     _drag_around(dialog, scene.labels[0] == CHAIR)
     assert _preparing(dialog)
     assert not window.editing.highlight.active
     QTest.keyClick(dialog.canvas, Qt.Key.Key_Return)  # Enter before the preview: nothing to apply
     assert window.editing.stack.count() == 0
-    dialog.job.progress.connect(lambda e: texts.append(dialog.summary.text()))
+    dialog.job.progress.connect(lambda e: texts.append(dialog.progress.text()))
+    dialog.job.progress.connect(lambda e: summaries.append(dialog.summary.text()))
     qtbot.waitUntil(lambda: dialog.pending is not None, timeout=30_000)
     qtbot.waitUntil(lambda: dialog.job is None)
     assert values and max(values) > 0 and values == sorted(values)  # the bar moved forwards
-    assert any("following the shape into view" in t for t in texts)
+    assert any("following the shape into view" in t for t in texts)  # the bar says what it does
+    assert all("Preparing the preview" in t for t in summaries)
     assert dialog.apply_button.isEnabled() and not dialog.progress.isVisible()
     assert "Will change" in dialog.summary.text() and window.editing.highlight.active
     QTest.keyClick(dialog.canvas, Qt.Key.Key_Return)
