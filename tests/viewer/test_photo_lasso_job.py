@@ -78,6 +78,18 @@ def test_preparing_shows_progress_and_apply_waits_for_the_preview(drawing, qtbot
     assert "Will change" in dialog.summary.text() and window.editing.highlight.active
     QTest.keyClick(dialog.canvas, Qt.Key.Key_Return)
     assert window.editing.stack.count() == 1 and dialog.pending is None
+    # the Cancel button stops a preparation as Esc does
+    after = np.array(scene.labels, copy=True)
+    dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("unlabel"))
+    _drag_around(dialog, scene.labels[0] == CHAIR)
+    job = dialog.job
+    assert _preparing(dialog)
+    gone = qtbot.waitSignal(job.destroyed, timeout=30_000)
+    qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+    assert job.is_cancelled() and dialog.job is None and dialog.summary.text() == HINT
+    gone.wait()
+    assert dialog.pending is None and window.editing.stack.count() == 1
+    np.testing.assert_array_equal(scene.labels, after)
 
 
 def test_esc_stops_the_preparation_and_changes_nothing(drawing, qtbot) -> None:
