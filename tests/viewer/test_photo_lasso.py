@@ -8,13 +8,12 @@ import os
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from lasso_gestures import CHAIR, drag, loop_around, wait_ready
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from viewer.colouring import dimmed
 from viewer.point_highlight import FADE_KEEP, HIGHLIGHT_RGB
-
-CHAIR = 3  # one of the sample room's three red chairs, large in view 1
 
 
 @pytest.fixture
@@ -22,39 +21,6 @@ def sample_window(sample_truth_window):
     window, scene = sample_truth_window
     window.view.set_frustums_visible(False)
     return window, scene
-
-
-def _lasso(dialog, qtbot, polygon_rc: np.ndarray) -> None:
-    """Drag a freehand lasso through (row, col) model-grid points on the dialog's photo."""
-    canvas = dialog.canvas
-    scale, ox, oy = canvas._geometry()
-
-    def at(r: float, c: float) -> QPoint:
-        return QPoint(round(ox + (c + 0.5) * scale), round(oy + (r + 0.5) * scale))
-
-    pts = [at(r, c) for r, c in polygon_rc]
-    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[0])
-    for p in pts[1:]:
-        QTest.mouseMove(canvas, p)
-    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[-1])
-    qtbot.wait(10)
-
-
-def _ready(dialog, qtbot) -> None:
-    """Wait for the shape's preparation (a background job) to end."""
-    qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
-
-
-def _around(mask: np.ndarray, pad: int = 3, n: int = 24) -> np.ndarray:
-    """A closed freehand loop (row, col) around a mask: an ellipse through its bounding box."""
-    rr, cc = np.nonzero(mask)
-    r0, r1, c0, c1 = rr.min() - pad, rr.max() + pad, cc.min() - pad, cc.max() + pad
-    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    rows = (r0 + r1) / 2 + (r1 - r0) / 2 * 1.3 * np.sin(t)
-    cols = (c0 + c1) / 2 + (c1 - c0) / 2 * 1.3 * np.cos(t)
-    rc = np.stack([rows, cols], 1)
-    h, w = mask.shape
-    return np.clip(rc, 0, [h - 1, w - 1])
 
 
 def test_photo_lasso_previews_then_applies_exactly_that(sample_window, qtbot) -> None:
@@ -70,8 +36,8 @@ def test_photo_lasso_previews_then_applies_exactly_that(sample_window, qtbot) ->
     before = np.array(scene.labels, copy=True)
     index = ctl.stack.index()
 
-    _lasso(dialog, qtbot, _around(scene.labels[0] == CHAIR))
-    _ready(dialog, qtbot)
+    drag(dialog.canvas, loop_around(dialog, scene.labels[0] == CHAIR))
+    wait_ready(dialog, qtbot)
     pending = dialog.pending
     assert pending is not None
     # nothing has changed yet
@@ -126,12 +92,12 @@ def test_photo_lasso_previews_then_applies_exactly_that(sample_window, qtbot) ->
 
     # another mode prepares the same shape again; Esc cancels it and changes nothing; a second Esc closes
     dialog.view_box.setCurrentIndex(0)
-    _lasso(dialog, qtbot, _around(scene.labels[0] == CHAIR))
-    _ready(dialog, qtbot)
+    drag(dialog.canvas, loop_around(dialog, scene.labels[0] == CHAIR))
+    wait_ready(dialog, qtbot)
     split = dialog.pending
     assert split is not None and split.mode == "split"
     dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("unlabel"))
-    _ready(dialog, qtbot)
+    wait_ready(dialog, qtbot)
     unlabel = dialog.pending
     assert unlabel is not None and unlabel.mode == "unlabel" and ctl.highlight.active
     assert not (split.changed & ~unlabel.changed).any() and unlabel.changed.sum() > split.changed.sum()
@@ -167,11 +133,11 @@ def test_only_this_photo_keeps_the_lasso_to_the_drawn_photo(sample_window, qtbot
     window.actions_["draw_on_view"].trigger()
     dialog = ctl._view_lasso
     qtbot.waitExposed(dialog)
-    _lasso(dialog, qtbot, _around(scene.labels[0] == CHAIR))
-    _ready(dialog, qtbot)
+    drag(dialog.canvas, loop_around(dialog, scene.labels[0] == CHAIR))
+    wait_ready(dialog, qtbot)
     assert len(dialog.pending.views) >= 4
     qtbot.mouseClick(dialog.this_photo, Qt.MouseButton.LeftButton)
-    _ready(dialog, qtbot)
+    wait_ready(dialog, qtbot)
     assert dialog.this_photo.isChecked() and dialog.pending.views == [0]
     assert f"{len(dialog.pending.points):,} points, 1 view" in dialog.summary.text()
     before = np.array(scene.labels, copy=True)
@@ -181,11 +147,11 @@ def test_only_this_photo_keeps_the_lasso_to_the_drawn_photo(sample_window, qtbot
     assert np.all(before[0][changed[0]] == CHAIR)  # the chair's pixels split off, in view 1 only
     window.actions_["undo"].trigger()
     np.testing.assert_array_equal(scene.labels, before)
-    _lasso(dialog, qtbot, _around(scene.labels[0] == CHAIR))
-    _ready(dialog, qtbot)
+    drag(dialog.canvas, loop_around(dialog, scene.labels[0] == CHAIR))
+    wait_ready(dialog, qtbot)
     assert dialog.this_photo.isChecked() and dialog.pending.views == [0]
     qtbot.mouseClick(dialog.this_photo, Qt.MouseButton.LeftButton)
-    _ready(dialog, qtbot)
+    wait_ready(dialog, qtbot)
     assert not dialog.this_photo.isChecked() and len(dialog.pending.views) >= 4
     QTest.keyClick(dialog, Qt.Key.Key_Escape)
 
@@ -199,8 +165,8 @@ def test_the_highlight_fades_the_colours_the_view_shows_now(sample_window, qtbot
     window.actions_["draw_on_view"].trigger()
     dialog = ctl._view_lasso
     qtbot.waitExposed(dialog)
-    _lasso(dialog, qtbot, _around(scene.labels[0] == CHAIR))
-    _ready(dialog, qtbot)
+    drag(dialog.canvas, loop_around(dialog, scene.labels[0] == CHAIR))
+    wait_ready(dialog, qtbot)
     points = dialog.pending.points
     for change in (lambda: view.set_colour_mode("instance"), lambda: view.set_background("#ffffff")):
         change()

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from lasso_gestures import CHAIR, drag, loop_around
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from viewer.photo_lasso_dialog import HINT, PhotoLassoDialog
 from viewer.point_highlight import HIGHLIGHT_RGB
-
-CHAIR = 3  # one of the sample room's red chairs, large in view 1
 
 
 @pytest.fixture
@@ -32,23 +31,6 @@ def drawing(sample_truth_window, qtbot):
         dialog.close()
 
 
-def _drag_around(dialog, mask: np.ndarray, n: int = 24) -> None:
-    """Drag a closed loop around ``mask`` on the dialog's photo (no event loop turn)."""
-    scale, ox, oy = dialog.canvas._geometry()
-    rr, cc = np.nonzero(mask)
-    r0, r1, c0, c1 = rr.min() - 3, rr.max() + 3, cc.min() - 3, cc.max() + 3
-    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    rows = np.clip((r0 + r1) / 2 + (r1 - r0) / 2 * 1.3 * np.sin(t), 0, mask.shape[0] - 1)
-    cols = np.clip((c0 + c1) / 2 + (c1 - c0) / 2 * 1.3 * np.cos(t), 0, mask.shape[1] - 1)
-    xs, ys = ox + (cols + 0.5) * scale, oy + (rows + 0.5) * scale
-    pts = [QPoint(round(x), round(y)) for x, y in zip(xs, ys, strict=True)]
-    canvas, left, plain = dialog.canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    QTest.mousePress(canvas, left, plain, pts[0])
-    for p in pts[1:]:
-        QTest.mouseMove(canvas, p)
-    QTest.mouseRelease(canvas, left, plain, pts[-1])
-
-
 def _preparing(dialog) -> bool:
     """The dialog shows a preparation running: progress, Apply disabled, Cancel enabled, no preview."""
     return (dialog.job is not None and dialog.progress.isVisible() and not dialog.apply_button.isEnabled()
@@ -62,7 +44,7 @@ def test_preparing_shows_progress_and_apply_waits_for_the_preview(drawing, qtbot
     texts: list[str] = []
     summaries: list[str] = []
     dialog.progress.valueChanged.connect(values.append)
-    _drag_around(dialog, scene.labels[0] == CHAIR)
+    drag(dialog.canvas, loop_around(dialog, scene.labels[0] == CHAIR))
     assert _preparing(dialog)
     assert not window.editing.highlight.active
     QTest.keyClick(dialog.canvas, Qt.Key.Key_Return)  # Enter before the preview: nothing to apply
@@ -81,7 +63,7 @@ def test_preparing_shows_progress_and_apply_waits_for_the_preview(drawing, qtbot
     # the Cancel button stops a preparation as Esc does
     after = np.array(scene.labels, copy=True)
     dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("unlabel"))
-    _drag_around(dialog, scene.labels[0] == CHAIR)
+    drag(dialog.canvas, loop_around(dialog, scene.labels[0] == CHAIR))
     job = dialog.job
     assert _preparing(dialog)
     gone = qtbot.waitSignal(job.destroyed, timeout=30_000)
@@ -97,7 +79,7 @@ def test_esc_stops_the_preparation_and_changes_nothing(drawing, qtbot) -> None:
     ctl = window.editing
     before = np.array(scene.labels, copy=True)
     table = tuple(scene.instances.values())
-    _drag_around(dialog, scene.labels[0] == CHAIR)
+    drag(dialog.canvas, loop_around(dialog, scene.labels[0] == CHAIR))
     job = dialog.job
     assert _preparing(dialog)
     gone = qtbot.waitSignal(job.destroyed, timeout=30_000)  # the job goes once its worker has stopped
@@ -118,7 +100,7 @@ def test_esc_stops_the_preparation_and_changes_nothing(drawing, qtbot) -> None:
 def test_a_new_mode_or_shape_replaces_the_running_preparation(drawing, qtbot) -> None:
     window, scene, dialog = drawing
     ctl = window.editing
-    _drag_around(dialog, scene.labels[0] == CHAIR)
+    drag(dialog.canvas, loop_around(dialog, scene.labels[0] == CHAIR))
     first = dialog.job
     first_gone = qtbot.waitSignal(first.destroyed, timeout=30_000)
     dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("unlabel"))
@@ -132,7 +114,7 @@ def test_a_new_mode_or_shape_replaces_the_running_preparation(drawing, qtbot) ->
     # a new shape on another photo: the preview shown goes at once, the new one comes when ready
     other = next(v for v in range(1, scene.n_views) if (scene.labels[v] == CHAIR).sum() > 200)
     dialog.view_box.setCurrentIndex(dialog.view_box.findData(other))
-    _drag_around(dialog, scene.labels[other] == CHAIR)
+    drag(dialog.canvas, loop_around(dialog, scene.labels[other] == CHAIR))
     assert _preparing(dialog) and not ctl.highlight.active
     qtbot.waitUntil(lambda: dialog.pending is not None, timeout=30_000)
     assert dialog.pending is not unlabel and dialog.pending.view == other
@@ -147,7 +129,7 @@ def test_closing_the_dialog_mid_preparation_is_safe(drawing, qtbot) -> None:
     window, scene, dialog = drawing
     ctl = window.editing
     before = np.array(scene.labels, copy=True)
-    _drag_around(dialog, scene.labels[0] == CHAIR)
+    drag(dialog.canvas, loop_around(dialog, scene.labels[0] == CHAIR))
     job = dialog.job
     assert _preparing(dialog)
     gone = qtbot.waitSignal(job.destroyed, timeout=30_000)
@@ -162,7 +144,7 @@ def test_closing_the_dialog_mid_preparation_is_safe(drawing, qtbot) -> None:
     window.actions_["draw_on_view"].trigger()
     again = ctl._view_lasso
     qtbot.waitExposed(again)
-    _drag_around(again, scene.labels[0] == CHAIR)
+    drag(again.canvas, loop_around(again, scene.labels[0] == CHAIR))
     qtbot.waitUntil(lambda: again.pending is not None, timeout=30_000)
     qtbot.waitUntil(lambda: again.job is None)
     QTest.keyClick(again.canvas, Qt.Key.Key_Return)

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from lasso_gestures import CHAIR, drag, loop_around, wait_ready
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
-
-CHAIR = 3  # one of the sample room's red chairs, large in view 1
 
 
 @pytest.fixture
@@ -26,31 +25,6 @@ def drawing(sample_truth_window, qtbot):
     return window, scene, dialog
 
 
-def _points(dialog, mask: np.ndarray, n: int = 24) -> list[QPoint]:
-    """Widget points of a closed loop around ``mask`` on the dialog's photo."""
-    scale, ox, oy = dialog.canvas._geometry()
-    rr, cc = np.nonzero(mask)
-    r0, r1, c0, c1 = rr.min() - 3, rr.max() + 3, cc.min() - 3, cc.max() + 3
-    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    rows = np.clip((r0 + r1) / 2 + (r1 - r0) / 2 * 1.3 * np.sin(t), 0, mask.shape[0] - 1)
-    cols = np.clip((c0 + c1) / 2 + (c1 - c0) / 2 * 1.3 * np.cos(t), 0, mask.shape[1] - 1)
-    xs, ys = ox + (cols + 0.5) * scale, oy + (rows + 0.5) * scale
-    return [QPoint(round(x), round(y)) for x, y in zip(xs, ys, strict=True)]
-
-
-def _drag(canvas, pts: list[QPoint], release: bool = True) -> None:
-    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[0])
-    for p in pts[1:]:
-        QTest.mouseMove(canvas, p)
-    if release:
-        QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[-1])
-
-
-def _ready(dialog, qtbot) -> None:
-    """Wait for the shape's preparation (a background job) to end."""
-    qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
-
-
 def _captions(dialog) -> list[str]:
     return [dialog.strip.item(v).text() for v in range(dialog.strip.count())]
 
@@ -59,8 +33,8 @@ def test_undo_and_redo_work_in_the_open_dialog(drawing, qtbot) -> None:
     window, scene, dialog = drawing
     stack, canvas = window.editing.stack, dialog.canvas
     before = np.array(scene.labels, copy=True)
-    _drag(canvas, _points(dialog, scene.labels[0] == CHAIR))
-    _ready(dialog, qtbot)
+    drag(canvas, loop_around(dialog, scene.labels[0] == CHAIR))
+    wait_ready(dialog, qtbot)
     assert dialog.pending is not None
     QTest.keyClick(canvas, Qt.Key.Key_Return)
     after = np.array(scene.labels, copy=True)
@@ -81,13 +55,13 @@ def test_undo_and_redo_work_in_the_open_dialog(drawing, qtbot) -> None:
 def test_an_undo_under_a_preview_drops_it(drawing, qtbot) -> None:
     window, scene, dialog = drawing
     stack, canvas = window.editing.stack, dialog.canvas
-    loop = _points(dialog, scene.labels[0] == CHAIR)
-    _drag(canvas, loop)
-    _ready(dialog, qtbot)
+    loop = loop_around(dialog, scene.labels[0] == CHAIR)
+    drag(canvas, loop)
+    wait_ready(dialog, qtbot)
     QTest.keyClick(canvas, Qt.Key.Key_Return)
     dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("unlabel"))
-    _drag(canvas, loop)  # a second preview, built on the labels after the first edit
-    _ready(dialog, qtbot)
+    drag(canvas, loop)  # a second preview, built on the labels after the first edit
+    wait_ready(dialog, qtbot)
     assert dialog.pending is not None and any("px" in c for c in _captions(dialog))
     QTest.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert stack.index() == 0 and dialog.pending is None and not dialog.apply_button.isEnabled()
@@ -100,8 +74,8 @@ def test_an_undo_under_a_preview_drops_it(drawing, qtbot) -> None:
 def test_esc_while_drawing_drops_the_shape_not_the_dialog(drawing, qtbot) -> None:
     window, scene, dialog = drawing
     canvas = dialog.canvas
-    loop = _points(dialog, scene.labels[0] == CHAIR)
-    _drag(canvas, loop[:12], release=False)
+    loop = loop_around(dialog, scene.labels[0] == CHAIR)
+    drag(canvas, loop[:12], release=False)
     QTest.keyClick(canvas, Qt.Key.Key_Escape)
     assert dialog.isVisible() and not canvas.points
     QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, loop[11])
@@ -116,8 +90,8 @@ def test_another_scene_shown_closes_the_dialog(drawing, qtbot) -> None:
     from scene_factory import synthetic_scene
 
     window, scene, dialog = drawing
-    _drag(dialog.canvas, _points(dialog, scene.labels[0] == CHAIR))
-    _ready(dialog, qtbot)
+    drag(dialog.canvas, loop_around(dialog, scene.labels[0] == CHAIR))
+    wait_ready(dialog, qtbot)
     assert dialog.pending is not None and window.editing.highlight.active
     other = synthetic_scene(seed=1, views=3)
     window.document.set_scene(other)
@@ -134,12 +108,12 @@ def test_another_mode_tries_a_shape_that_changed_nothing_again(drawing, qtbot) -
     window.selection.clear()
     dialog.selected = None
     dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("split"))
-    _drag(dialog.canvas, _points(dialog, scene.labels[0] == CHAIR))
-    _ready(dialog, qtbot)
+    drag(dialog.canvas, loop_around(dialog, scene.labels[0] == CHAIR))
+    wait_ready(dialog, qtbot)
     assert dialog.pending is None and "select the instance" in dialog.summary.text()
     assert dialog.canvas.points  # the shape stays on the photo
     dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("unlabel"))
-    _ready(dialog, qtbot)
+    wait_ready(dialog, qtbot)
     assert dialog.pending is not None and dialog.pending.mode == "unlabel"
     assert "Will change" in dialog.summary.text()
     QTest.keyClick(dialog.canvas, Qt.Key.Key_Escape)  # drops shape and preview; another mode brings back none
@@ -152,19 +126,19 @@ def test_an_undo_while_preparing_prepares_the_shape_again_on_the_labels_after(dr
     whose preview applies (the first one's would be refused as stale)."""
     window, scene, dialog = drawing
     stack, canvas = window.editing.stack, dialog.canvas
-    loop = _points(dialog, scene.labels[0] == CHAIR)
-    _drag(canvas, loop)
-    _ready(dialog, qtbot)
+    loop = loop_around(dialog, scene.labels[0] == CHAIR)
+    drag(canvas, loop)
+    wait_ready(dialog, qtbot)
     QTest.keyClick(canvas, Qt.Key.Key_Return)
     assert stack.index() == 1
     dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("unlabel"))
-    _drag(canvas, loop)  # prepared on the labels after the split (no event loop turn since)
+    drag(canvas, loop)  # prepared on the labels after the split (no event loop turn since)
     first = dialog.job
     assert first is not None and dialog.pending is None and not dialog.apply_button.isEnabled()
     QTest.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert stack.index() == 0 and first.is_cancelled()
     assert dialog.job is not None and dialog.job is not first  # the same shape, again
-    _ready(dialog, qtbot)
+    wait_ready(dialog, qtbot)
     assert dialog.pending is not None and dialog.pending.is_current(scene)
     before, previewed = np.array(scene.labels, copy=True), dialog.pending.changed
     QTest.keyClick(canvas, Qt.Key.Key_Return)
