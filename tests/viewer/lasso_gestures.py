@@ -40,6 +40,15 @@ def drag(canvas, pts: list[QPoint], release: bool = True) -> None:
         QTest.mouseRelease(canvas, left, plain, pts[-1])
 
 
+def open_drawing(window, qtbot, selected: int = CHAIR):
+    """Edit > Draw on a view with ``selected`` selected; the dialog, shown."""
+    window.selection.select(selected)
+    window.actions_["draw_on_view"].trigger()
+    dialog = window.editing._view_lasso
+    qtbot.waitExposed(dialog)
+    return dialog
+
+
 def wait_ready(dialog, qtbot) -> None:
     """Wait for the shape's preparation (a background job) to end."""
     qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 import pytest
-from lasso_gestures import CHAIR, drag, loop_around, wait_ready
+from lasso_gestures import CHAIR, drag, loop_around, open_drawing, wait_ready
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -26,10 +26,7 @@ def sample_window(sample_truth_window):
 def test_photo_lasso_previews_then_applies_exactly_that(sample_window, qtbot) -> None:
     window, scene = sample_window
     ctl, view = window.editing, window.view
-    window.selection.select(CHAIR)
-    window.actions_["draw_on_view"].trigger()
-    dialog = ctl._view_lasso
-    qtbot.waitExposed(dialog)
+    dialog = open_drawing(window, qtbot)
     assert dialog.current_view() == 0 and dialog.current_mode() == "split"
     # the dialog sits beside the 3D view (over the side panels): the highlight there stays in sight
     assert not dialog.geometry().contains(view.mapToGlobal(view.rect().center()))
@@ -128,11 +125,7 @@ def test_only_this_photo_keeps_the_lasso_to_the_drawn_photo(sample_window, qtbot
     """"Only this photo" previews (and applies) the drawn photo's pixels alone; unticked, the same shape
     reaches the other views again."""
     window, scene = sample_window
-    ctl = window.editing
-    window.selection.select(CHAIR)
-    window.actions_["draw_on_view"].trigger()
-    dialog = ctl._view_lasso
-    qtbot.waitExposed(dialog)
+    dialog = open_drawing(window, qtbot)
     drag(dialog.canvas, loop_around(dialog, scene.labels[0] == CHAIR))
     wait_ready(dialog, qtbot)
     assert len(dialog.pending.views) >= 4
@@ -161,10 +154,7 @@ def test_the_highlight_fades_the_colours_the_view_shows_now(sample_window, qtbot
     closing the dialog lets go of them and gives the view its own colours back."""
     window, scene = sample_window
     ctl, view = window.editing, window.view
-    window.selection.select(CHAIR)
-    window.actions_["draw_on_view"].trigger()
-    dialog = ctl._view_lasso
-    qtbot.waitExposed(dialog)
+    dialog = open_drawing(window, qtbot)
     drag(dialog.canvas, loop_around(dialog, scene.labels[0] == CHAIR))
     wait_ready(dialog, qtbot)
     points = dialog.pending.points
