@@ -348,6 +348,7 @@ class Scene:
             raise ValueError(f"image_storage must be 'embedded' or 'paths', not {image_storage!r}")
         self.image_storage = image_storage
         self.load_warnings: list[str] = []  # set by scene_io.load_scene; never saved
+        self.loaded_stamp: tuple[int, int] | None = None  # (size, mtime_ns) of the file read; never saved
         self._cache: dict[str, np.ndarray] = {}
         self.validate()
 

@@ -259,9 +259,20 @@ def _read_array(
     return array
 
 
+def file_stamp(path: Path) -> tuple[int, int] | None:
+    """(size, mtime_ns) of a file, None when there is none: a save can tell that the file changed since
+    it was read (another program saved it meanwhile)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
 def load_scene(path: str | os.PathLike) -> Scene:
     """Read and validate a scene file; raises SceneFileError with a readable message when it cannot."""
     path = Path(path).expanduser()
+    stamp = file_stamp(path)  # before reading: a change while it is read shows as a change
     with _open_zip(path) as zf:
         manifest = _read_manifest(zf, path)
         index = manifest.get("arrays")
@@ -324,6 +335,7 @@ def load_scene(path: str | os.PathLike) -> Scene:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise _fail(path, f"its contents are inconsistent ({type(exc).__name__}: {exc})") from None
     scene.load_warnings = warnings
+    scene.loaded_stamp = stamp
     for w in warnings:
         log.info("%s: %s", path.name, w)  # callers show scene.load_warnings to the user
     return scene

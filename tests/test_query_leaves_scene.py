@@ -3,6 +3,7 @@ only with --save, and one line on stderr says which happened (query wrote them s
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -65,3 +66,47 @@ def test_query_save_keeps_the_features_and_says_so(room, capsys) -> None:
     again, quiet = capsys.readouterr()
     assert quiet == "" and [row["id"] for row in json.loads(again)] == ranking
     assert _state(room) == saved
+
+
+def test_save_never_writes_over_a_file_saved_meanwhile(room, capsys) -> None:
+    """An answer can take minutes (ask): if the viewer saved the file meanwhile, --save must not put the
+    copy read at the start back over it."""
+    from app.semantics.console import keep_embeddings, scene_embeddings
+
+    scene, emb, computed = scene_embeddings(room, load_backend("bundled", device="cpu"))
+    assert computed
+    newer = load_scene(room)
+    first = min(newer.instances)
+    newer.instances[first] = dataclasses.replace(newer.instances[first], name="renamed meanwhile")
+    save_scene(newer, room, keep_backup=False)
+    state = _state(room)
+    capsys.readouterr()
+    keep_embeddings(scene, room, emb, computed, save=True)
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("warning: CLIP features not saved: room.iggt changed on disk since it was read")
+    assert _state(room) == state and not backup_path(room).exists()
+    assert load_scene(room).instances[first].name == "renamed meanwhile"
+
+
+def test_save_refuses_a_scene_opened_with_missing_photos(room, tmp_path, capsys) -> None:
+    """Placeholder photos would give placeholder features, kept as if they were the real ones'."""
+    from PIL import Image
+    from scenes import rebuild_scene
+
+    from app.images import file_sha256
+    from app.scene import ViewInfo, ViewTransform
+
+    base = load_scene(room)
+    views, shape = [], base.images.shape[1:3]
+    for i in range(base.n_views):
+        photo = tmp_path / f"photo{i}.png"
+        Image.fromarray(base.images[i]).save(photo)
+        same = ViewTransform.resize(shape, shape)
+        views.append(ViewInfo(photo.name, str(photo), file_sha256(photo), shape, same))
+    path = save_scene(rebuild_scene(base, views=views, image_storage="paths"), tmp_path / "by_path.iggt")
+    (tmp_path / "photo1.png").unlink()
+    state = _state(path)
+    assert main(["query", str(path), "chair", "--json", "--save"]) == 0
+    err = capsys.readouterr().err
+    assert "not saved: by_path.iggt was opened without some of its photos: image photo1.png cannot" in err
+    assert _state(path) == state and not backup_path(path).exists()

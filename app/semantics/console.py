@@ -80,9 +80,25 @@ def keep_embeddings(scene, scene_path: Path, emb, computed: bool, save: bool) ->
     if not computed:
         print(f"{name} already holds these CLIP features: nothing written", file=sys.stderr)
         return
+    why = _not_saveable(scene, scene_path)
+    if why:
+        print(f"warning: CLIP features not saved: {why}", file=sys.stderr)
+        return
     save_scene(scene, scene_path)
     bak = backup_path(scene_path).name
     print(f"saved CLIP features for {n} objects in {name} (the previous file kept as {bak})", file=sys.stderr)
+
+
+def _not_saveable(scene, scene_path: Path) -> str | None:
+    """Why the scene read at the start must not be written back now (None: it may)."""
+    from app.scene_io import file_stamp
+
+    if scene.load_warnings:  # features of placeholder photos would be kept as the real ones'
+        return f"{scene_path.name} was opened without some of its photos: {scene.load_warnings[0]}"
+    if scene.loaded_stamp is None or file_stamp(scene_path) != scene.loaded_stamp:
+        return (f"{scene_path.name} changed on disk since it was read (saved by another program?); "
+                "run the command again to keep them")  # fmt: skip
+    return None
 
 
 def add_save_argument(parser: argparse.ArgumentParser) -> None:
