@@ -85,8 +85,14 @@ def oom_message(views: int, height: int, width: int, device: torch.device) -> st
 def free_device_memory(device: torch.device) -> None:
     """Hand memory back after a failed forward. Call it only once every reference to the failure is gone
     (the exception, its traceback and the frames it holds: images, kept layer outputs): memory still
-    referenced cannot be freed, and a retry with fewer views would find it missing."""
-    gc.collect()  # frames caught in reference cycles
+    referenced cannot be freed, and a retry with fewer views would find it missing.
+
+    Frames caught in reference cycles need the cycle collector. With automatic collection off, the
+    process has given collecting to one thread of its own (the viewer's GUI thread, where Qt and VTK
+    objects must die; this runs in a worker) and the cycles are left to it: the caching allocator reuses
+    their memory for the retry once that thread's next pass frees them."""
+    if gc.isenabled():
+        gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
 

@@ -14,7 +14,9 @@ the GUI thread instead. It is ours rather than a library's: the only ready-made 
 
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections.abc import Iterator
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer
 
@@ -42,6 +44,15 @@ class GuiThreadCollector(QObject):
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.collect_due)
         self._timer.start()
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """No scheduled pass meanwhile (a measurement that turns the event loop, e.g. a benchmark)."""
+        self._timer.stop()
+        try:
+            yield
+        finally:
+            self._timer.start()
 
     def due(self) -> int | None:
         """The generation CPython would have collected by now (one tick stands for the many passes

@@ -319,6 +319,7 @@ class PhotoLassoDialog(QDialog):
         """The scene's instances changed (an undo, a redo, an applied edit): show them; a preview built on
         the labels before is dropped (applying it would be refused); one being prepared starts again."""
         if self.job is not None:
+            self._show_images()  # the labels now, while the shape is prepared on them again
             self._prepare()
         elif self.pending is not None and not self.pending.is_current(self.scene):
             self._shape = None

@@ -22,7 +22,10 @@ def _allocate_until_a_full_collection_is_due(keep: list) -> None:
     keep.extend([i] for i in range(n))
 
 
-def test_a_closed_window_is_freed_in_the_gui_thread_not_in_a_busy_worker(settings, log_file, qtbot):
+def _closed_window(settings, log_file, qtbot) -> list[str]:
+    """A window shown and closed, waiting in cycles for the collector; the list names the thread its
+    plotter is freed in, once it is. (Not a fixture: pytest-qt turns the event loop between a fixture
+    and its test, and the collector's timer could free the window there.)"""
     from viewer.main_window import MainWindow
 
     window = MainWindow(settings, log_path=log_file)  # not make_window's: its list would keep it alive
@@ -30,8 +33,6 @@ def test_a_closed_window_is_freed_in_the_gui_thread_not_in_a_busy_worker(setting
     qtbot.waitExposed(window)
     # the window's warm-ups (pool threads) hold parts of it while they run: let them end first
     assert QThreadPool.globalInstance().waitForDone(60_000)
-    collector = gui_gc.install()
-    assert collector is gui_gc.install() and not gc.isenabled()
     freed_in: list[str] = []
     weakref.finalize(window.view.plotter, lambda: freed_in.append(threading.current_thread().name))
     window.document.set_modified(False)
@@ -40,7 +41,13 @@ def test_a_closed_window_is_freed_in_the_gui_thread_not_in_a_busy_worker(setting
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     del window
     assert freed_in == []  # only the collector can free it: it sits in cycles
+    return freed_in
 
+
+def test_a_closed_window_is_freed_in_the_gui_thread_not_in_a_busy_worker(settings, log_file, qtbot):
+    freed_in = _closed_window(settings, log_file, qtbot)
+    collector = gui_gc.install()
+    assert collector is gui_gc.install() and not gc.isenabled()
     keep: list = []
     worker = threading.Thread(
         target=_allocate_until_a_full_collection_is_due, args=(keep,), name="busy-worker"
@@ -54,9 +61,26 @@ def test_a_closed_window_is_freed_in_the_gui_thread_not_in_a_busy_worker(setting
     keep.clear()
 
 
+def test_a_failed_forward_in_a_worker_leaves_the_collecting_to_the_gui_thread(settings, log_file, qtbot):
+    """After running out of memory the network's worker frees what it can; cycles (a closed window's
+    among them) are left to the GUI thread's collector."""
+    import torch
+
+    from model.device import free_device_memory
+
+    closed_window = _closed_window(settings, log_file, qtbot)
+    worker = threading.Thread(target=free_device_memory, args=(torch.device("cpu"),), name="network")
+    worker.start()
+    worker.join()
+    assert closed_window == []
+    gc.collect()  # the collector's pass
+    assert closed_window == [threading.main_thread().name]
+
+
 def test_collections_follow_the_allocation_volume(qtbot):
     collector = gui_gc.install()
     assert QThreadPool.globalInstance().waitForDone(60_000)  # nothing else allocates meanwhile
+    gc.collect()  # no garbage left in any generation, whatever ran before
     while collector.due() is not None:  # whatever was owed
         collector.collect_due()
     assert collector.due() is None  # nothing allocated since

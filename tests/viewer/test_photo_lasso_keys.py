@@ -145,3 +145,30 @@ def test_an_undo_while_preparing_prepares_the_shape_again_on_the_labels_after(dr
     assert stack.index() == 1 and stack.count() == 1  # applied (the redo of the split is gone)
     np.testing.assert_array_equal(scene.labels != before, previewed)
     assert previewed.any() and not scene.labels[previewed].any()  # made unlabelled
+
+
+
+def _thumbnails(dialog) -> list[bytes]:
+    return [bytes(dialog.strip.item(v).icon().pixmap(96, 96).toImage().constBits())
+            for v in range(dialog.strip.count())]  # fmt: skip
+
+
+def test_an_undo_while_preparing_shows_the_labels_after_at_once(drawing, qtbot) -> None:
+    """The photos follow an undo even while a shape is being prepared, and stay right when it is
+    stopped (they kept the labels before the undo)."""
+    window, scene, dialog = drawing
+    canvas = dialog.canvas
+    loop = loop_around(dialog, scene.labels[0] == CHAIR)
+    drag(canvas, loop)
+    wait_ready(dialog, qtbot)
+    QTest.keyClick(canvas, Qt.Key.Key_Return)  # the split applied
+    dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("unlabel"))
+    drag(canvas, loop)
+    assert dialog.job is not None
+    QTest.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo while preparing
+    assert window.editing.stack.index() == 0
+    QTest.keyClick(canvas, Qt.Key.Key_Escape)  # stop it
+    assert dialog.job is None and dialog.pending is None
+    shown = _thumbnails(dialog)
+    dialog._show_images()  # drawn afresh from the labels now
+    assert _thumbnails(dialog) == shown
