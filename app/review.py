@@ -18,6 +18,7 @@ features, delete, rename) live in ``app.review_actions``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
@@ -147,8 +148,10 @@ def _label_index(scene: SceneLike) -> Callable[[int], np.ndarray]:
     return index
 
 
-def _pixels_key(instance_id: int, index: np.ndarray) -> tuple[int, int, int]:
-    return instance_id, index.size, int(index.sum())
+def _pixels_key(instance_id: int, index: np.ndarray) -> tuple[int, bytes]:
+    """Names exactly this set of pixels (a count and a sum would let another set with the same ones
+    reuse a stale result); hashing costs about what summing does."""
+    return instance_id, hashlib.blake2b(np.ascontiguousarray(index).tobytes(), digest_size=16).digest()
 
 
 def _mean_features(

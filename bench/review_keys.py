@@ -37,9 +37,10 @@ def gui_keys(path: Path, keys: int, accept: bool) -> None:
         os.environ[var] = str(home / var.lower())
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(["iggt-viewer"])
+    from viewer.main import create_application
+
+    app = create_application()  # as the app: the GUI-thread collector included
     from app.logging_setup import configure_logging
     from viewer.main import install_features
     from viewer.main_window import MainWindow

@@ -331,3 +331,26 @@ def test_a_ranking_that_keeps_what_did_not_change_is_the_ranking_from_scratch(da
     # hide a slab through the middle of the merged pair: its points now form more separate 3D clusters
     scene.set_point_mask(scene.point_mask & ~(merged & (np.abs(pts[..., axis] - middle) < 0.3)))
     assert same_as_fresh() != before
+
+
+def test_a_kept_ranking_tells_apart_two_pixel_sets_of_the_same_count_and_sum(damaged) -> None:
+    """An instance that swaps two pixels for two others with the same count and the same index sum is a
+    new set of pixels: its mean feature is computed again, not answered from what was kept for the old."""
+    from app.review import _label_index, _mean_features
+
+    scene, known = damaged
+    cache: dict = {}
+    iid = known["merged"]
+    _mean_features(scene, [iid], _label_index(scene), cache)
+    flat = np.asarray(scene.labels).reshape(-1).copy()
+    cloud = scene.point_mask.reshape(-1)
+    inside = np.flatnonzero((flat == iid) & cloud)
+    # two of its pixels i < j leave it, i - 1 and j + 1 (in the cloud, not its own) join it
+    i, j = next((a, b) for a, b in zip(inside, inside[::-1], strict=False)
+                if a < b and flat[a - 1] != iid and flat[b + 1] != iid
+                and cloud[a - 1] and cloud[b + 1])  # fmt: skip
+    flat[[i - 1, j + 1]], flat[[i, j]] = iid, flat[[i - 1, j + 1]]
+    scene.set_labels(flat.reshape(scene.labels.shape), scene.instances.values())
+    kept = _mean_features(scene, [iid], _label_index(scene), cache)[iid]
+    fresh = _mean_features(scene, [iid], _label_index(scene))[iid]
+    np.testing.assert_array_equal(kept, fresh)
