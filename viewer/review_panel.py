@@ -310,9 +310,9 @@ class ReviewPanel(QDockWidget):
         self._built = False
         self._generation += 1
         self._rank_again = self._fresh = False
-        if self._rank_job is not None:  # it ranks the scene before: its result is dropped
-            self._rank_job.cancel()
-            self._rank_job = None
+        if self._rank_job is not None:  # it ranks the scene before: its result is dropped, and with the
+            self._rank_job.cancel(at_once=True)  # session its cache goes too: nothing to wait for (a Build
+            self._rank_job = None  # queue in the window's job slot frees it now, not at the ranking's end)
         self.window_.view.hold_frusta("review", False, render=False)
         self.session = None if scene is None else ReviewSession(scene, self.window_.push_edit)
         self.list.clear()

@@ -112,11 +112,14 @@ class Job(QObject):
         worker.start()
         return self
 
-    def cancel(self) -> None:
-        """Ask the step to stop; the GUI is told at once."""
+    def cancel(self, at_once: bool | None = None) -> None:
+        """Ask the step to stop; the GUI is told at once (``cancel_at_once``, or ``at_once`` for this
+        cancel: e.g. True when nothing depends on the step's own end any more)."""
         if self._cancel_requested:
             return
         self._cancel_requested = True
+        if at_once is not None:
+            self.cancel_at_once = at_once
         if self.cancel_at_once and self._claim():
             log.info("job %s cancelled by the user", self.name)
             self._report(self.cancelled)

@@ -282,3 +282,17 @@ def test_a_rename_whose_instance_went_away_while_asking_renames_nothing(room, qt
     assert new not in scene.instances and panel.current_item().instance_id != new
     assert {i: inst.name for i, inst in scene.instances.items()} == names
     assert window.editing.stack.index() == 0
+
+
+def test_another_scene_frees_the_window_from_a_build_queue_still_ranking(room, qtbot, held_ranking) -> None:
+    """Build queue runs in the window's job slot; a scene replaced meanwhile drops its ranking, and the
+    window is free at once for what comes next (not after the old ranking's end: seconds on a big room)."""
+    from scene_factory import synthetic_scene
+
+    window, panel, _ = room
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert window.job is not None and panel.ranking
+    window.document.set_scene(synthetic_scene(seed=1, views=3))
+    qtbot.waitUntil(lambda: window.job is None, timeout=5_000)  # while the old ranking is still held
+    assert not panel.ranking and panel.items == []
+    held_ranking.set()
