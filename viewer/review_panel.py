@@ -74,7 +74,7 @@ KEYS = {
     Qt.Key.Key_P: "back",
 }
 # the panel fits a 1280x800 window's right column (about 256 px high beside the photos) without scrolling
-THUMB_HEIGHT = 60  # the mask strip's thumbnails
+THUMB_HEIGHT = 48  # the mask strip's thumbnails (a 1280x720 window leaves the panel about 240 px)
 REASON_LINES = 3  # the current item's reasons are cut to this many lines (all of them in its tooltip)
 QUEUE_ROWS = 2  # the queue asks for this many rows and takes whatever height is left beyond the rest
 STATE_MARK = {"accepted": "✓", "fixed": "✎", "unreviewed": "•"}
@@ -222,8 +222,8 @@ class ReviewPanel(QDockWidget):
         self._fresh = False  # the ranking asked for by Build queue: a new pass from its first open item
         body = QWidget(self)
         layout = QVBoxLayout(body)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.setSpacing(4)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(2)
         self.progress = QLabel("No scene", body)
         self.progress.setObjectName("review_progress")
         wrap_to_fit(self.progress)
@@ -360,6 +360,20 @@ class ReviewPanel(QDockWidget):
         self._fresh = True
         self._rank(with_progress=True)
 
+    def _fit_height(self) -> None:
+        """After Build queue the right column gives the panel the height it needs, the photos below it
+        taking less, rather than the panel scrolling in a short window (a 1280x720 screen)."""
+        scroll, reason = self.widget(), self.reason
+        if self.isFloating() or not self.isVisible() or not isinstance(scroll, QScrollArea):
+            return
+        body, line = scroll.widget(), reason.fontMetrics().lineSpacing()
+        width = scroll.viewport().width()
+        need = body.heightForWidth(width) if body.hasHeightForWidth() else body.sizeHint().height()
+        need += max(0, REASON_LINES - reason.height() // line) * line  # room for the longest reasons
+        short = need - scroll.viewport().height()
+        if short > 0:
+            self.window_.resizeDocks([self], [self.height() + short], Qt.Orientation.Vertical)
+
     def _rank(self, with_progress: bool = False) -> None:
         """Rank the queue in a worker thread on a snapshot of the scene as it is now (see the module
         docstring); while one runs, the next waits for it (they share the session's cache)."""
@@ -416,6 +430,7 @@ class ReviewPanel(QDockWidget):
             self._show_reason(now)  # the same instance, its reasons ranked anew
         if fresh:
             self.list.setFocus()
+            QTimer.singleShot(0, self._fit_height)
         self._update_progress()
 
     def _populate(self) -> None:
@@ -486,7 +501,12 @@ class ReviewPanel(QDockWidget):
         for b in self.buttons.values():
             b.setEnabled(item is not None)
         if not enabled:
-            hint = "Instance gone." if self.items else "Build the queue to start reviewing."
+            if not self.items:
+                hint = "Build the queue to start reviewing."
+            elif item is None:  # nothing open is left
+                hint = f"Review done: {progress_text(scene)}. Build queue starts another pass."
+            else:
+                hint = "This instance is gone (merged or deleted): N or P moves on."
             self.reason.set_reason("", hint)
             return
         inst = scene.instances[item.instance_id]

@@ -1,9 +1,10 @@
-"""The Review panel fits the right column of a 1280x800 window (beside the photos, about 256 px high)
-without a vertical scroll bar: at least two rows of the queue, the reasons (cut to three lines, all of
-them in the tooltip), the mask strip and every button. Real window with the app's panels and layout."""
+"""The Review panel fits the right column of a 1280x800 or 1280x720 window (beside the photos) without a
+vertical scroll bar: at least two rows of the queue, the reasons (cut to three lines, all of them in the
+tooltip), the mask strip and every button. Real window with the app's panels and layout."""
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtWidgets import QApplication, QScrollArea
 
 from viewer.main import install_features
@@ -16,8 +17,12 @@ def _settle() -> None:
         QApplication.processEvents()
 
 
-def test_the_review_panel_fits_a_1280x800_window(sample_truth_window, qtbot) -> None:
+@pytest.mark.parametrize("height", [800, 720])
+def test_the_review_panel_fits_a_1280_px_wide_window(sample_truth_window, qtbot, height) -> None:
+    """At 720 px (a small laptop's screen, or 800 less a title bar and a task bar) Build queue gives the
+    panel the room it needs from the photos below."""
     window, scene = sample_truth_window
+    window.resize(1280, height)
     install_features(window)
     panel = window.review_panel
     panel.show()
@@ -27,7 +32,8 @@ def test_the_review_panel_fits_a_1280x800_window(sample_truth_window, qtbot) -> 
     scroll = panel.widget()
     assert isinstance(scroll, QScrollArea)  # the window's guard against a panel taller than the screen
     body = scroll.widget()
-    assert window.size().toTuple() == (1280, 800) and scroll.viewport().height() < 300
+    _settle()
+    assert window.size().toTuple() == (1280, height) and scroll.viewport().height() < 300
 
     # the longest reasons this room's queue could show: four kinds at once, and a long name
     item = panel.current_item()

@@ -296,3 +296,17 @@ def test_another_scene_frees_the_window_from_a_build_queue_still_ranking(room, q
     qtbot.waitUntil(lambda: window.job is None, timeout=5_000)  # while the old ranking is still held
     assert not panel.ranking and panel.items == []
     held_ranking.set()
+
+
+def test_a_finished_pass_says_so(room, qtbot) -> None:
+    """Every item accepted: the panel says the review is done (it said "Instance gone.")."""
+    window, panel, _ = room
+    scene = window.document.scene
+    for _ in range(len(scene.instances) + 1):
+        if panel.current_item() is None:
+            break
+        QTest.keyClick(panel.list, Qt.Key.Key_A)
+    qtbot.waitUntil(lambda: not panel.ranking and window.job is None, timeout=60_000)
+    assert panel.current_item() is None
+    text = panel.reason.full_text()
+    assert text.startswith("Review done:") and "Build queue" in text, text
