@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from lasso_gestures import CHAIR, drag, loop_around
+from lasso_gestures import CHAIR, drag, loop_around, wait_ready
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -151,3 +151,18 @@ def test_closing_the_dialog_mid_preparation_is_safe(drawing, qtbot) -> None:
     assert ctl.stack.count() == 1 and (scene.labels != before).any()
     again.close()
     qtbot.waitUntil(lambda: not window.findChildren(PhotoLassoDialog))
+
+
+def test_a_shape_that_changes_nothing_says_so_and_is_no_failure(drawing, qtbot, caplog) -> None:
+    """A shape that misses the instance to split is an answer ("Nothing to change: …"), not a failed job
+    with a traceback in the log (superqt raised the EditError the step returned)."""
+    window, scene, dialog = drawing
+    dialog.this_photo.setChecked(True)
+    corner = np.zeros(scene.labels.shape[1:], bool)
+    corner[2:12, 2:12] = True
+    assert not (scene.labels[0][:20, :20] == CHAIR).any()
+    drag(dialog.canvas, loop_around(dialog, corner))
+    wait_ready(dialog, qtbot)
+    assert dialog.summary.text().startswith("Nothing to change: the selection does not touch")
+    assert dialog.pending is None and not dialog.apply_button.isEnabled()
+    assert "failed" not in caplog.text and window.editing.stack.count() == 0
