@@ -99,7 +99,11 @@ class PhotoLassoDialog(QDialog):
         self.mode_box.setObjectName("view_lasso_mode")
         for key, text in self.MODES:
             self.mode_box.addItem(text, key)
-        if selected is None:
+        if selected is None:  # nothing to split; what is assigned goes to a new instance
+            split = self.mode_box.model().item(0)
+            split.setEnabled(False)
+            split.setToolTip("Select an instance first (click it in the 3D view or the list)")
+            self.mode_box.setItemText(1, "Assign to a new instance")
             self.mode_box.setCurrentIndex(1)
         self.this_photo = QCheckBox("Only this photo", self)
         self.this_photo.setObjectName("view_lasso_this_photo")

@@ -166,3 +166,23 @@ def test_a_shape_that_changes_nothing_says_so_and_is_no_failure(drawing, qtbot, 
     assert dialog.summary.text().startswith("Nothing to change: the selection does not touch")
     assert dialog.pending is None and not dialog.apply_button.isEnabled()
     assert "failed" not in caplog.text and window.editing.stack.count() == 0
+
+
+def test_with_nothing_selected_the_modes_say_what_they_can_do(sample_truth_window, qtbot) -> None:
+    """Nothing selected: splitting cannot be chosen (it needs an instance), and assigning says that the
+    pixels go to a new instance, which is what applying it does."""
+    window, scene = sample_truth_window
+    window.selection.select(None)
+    window.actions_["draw_on_view"].trigger()
+    dialog = window.editing._view_lasso
+    qtbot.waitExposed(dialog)
+    box = dialog.mode_box
+    assert not box.model().item(box.findData("split")).isEnabled()
+    assert dialog.current_mode() == "assign" and box.currentText() == "Assign to a new instance"
+    before = set(scene.instances)
+    drag(dialog.canvas, loop_around(dialog, scene.labels[0] == CHAIR))
+    wait_ready(dialog, qtbot)
+    QTest.keyClick(dialog.canvas, Qt.Key.Key_Return)
+    new = set(scene.instances) - before
+    assert len(new) == 1 and (scene.labels[0] == new.pop()).any()
+    dialog.close()
