@@ -75,6 +75,9 @@ def format_length(units: float, metres_per_unit: float | None) -> str:
     return f"{m * 1000:.1f} mm"
 
 
+MIN_LENGTH_M, MAX_LENGTH_M = 0.001, 1000.0  # a length known in a room (a door, a table)
+
+
 def parse_length(text: str) -> float:
     """A length typed by the user, in metres: '0.9', '0.9 m', '90 cm', '900mm', '2.5 ft', '36 in'."""
     units = {"": 1.0, "m": 1.0, "cm": 0.01, "mm": 0.001, "km": 1000.0, "in": 0.0254, '"': 0.0254,
@@ -91,6 +94,8 @@ def parse_length(text: str) -> float:
     metres = value * units[unit]
     if not math.isfinite(metres) or metres <= 0:
         raise EditError("a length must be positive")
+    if not MIN_LENGTH_M <= metres <= MAX_LENGTH_M:  # "1e9 km" made every measurement a trillion metres
+        raise EditError("type the real length of something in the room, between 1 mm and 1 km")
     return metres
 
 

@@ -141,7 +141,7 @@ def test_bad_scale_input_is_refused() -> None:
         set_scale(scene, (0, 0, np.nan), (1, 0, 0), 1)
     with pytest.raises(EditError, match="no scale"):
         clear_scale(scene)
-    for text in ("abc", "3 furlongs", "0 m", ""):
+    for text in ("abc", "3 furlongs", "0 m", "", "1e9 km", "0.1 mm", "2 km"):
         with pytest.raises(EditError):
             parse_length(text)
     assert parse_length("90 cm") == pytest.approx(0.9)

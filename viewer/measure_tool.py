@@ -148,7 +148,7 @@ class MeasureTool(QObject):
         a, b = self.points[:2]
         self.points = []
         self.last = measure(scene, a, b)
-        if self.mode == "scale" and self.last.units < MIN_SPAN:  # no length typed could make this a scale
+        if self.last.units < MIN_SPAN:  # no distance to measure, and no length typed could make it a scale
             self.points = [a]
             self._show("That is the first point again: click a second, different point (Esc ends)")
             return

@@ -27,3 +27,16 @@ def test_the_same_point_twice_asks_for_another_second_point(measuring, qtbot, mo
     assert "first point again" in window.statusBar().currentMessage()
     _click(window, qtbot, b)
     assert asked == [None] and scale_of(window.document.scene) is not None
+
+
+def test_measuring_from_a_point_to_itself_asks_for_another_second_point(measuring, qtbot) -> None:  # noqa: F811
+    """It showed "Distance: 0 units"."""
+    window, tool = measuring
+    a, b = _points_on_screen(window, 2)
+    window.actions_["measure"].trigger()
+    _click(window, qtbot, a)
+    _click(window, qtbot, a)
+    assert tool.mode == "measure" and len(tool.points) == 1 and tool.measured is None
+    assert "first point again" in window.statusBar().currentMessage()
+    _click(window, qtbot, b)
+    assert tool.measured is not None and window.statusBar().currentMessage().startswith("Distance:")
