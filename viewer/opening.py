@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 from app.progress import Progress, format_seconds
+from app.scene_io import is_scene_file
 from viewer.document import SCENE_SUFFIX, Document
 from viewer.job_runner import JobRunner
 from viewer.settings import AppSettings
@@ -55,7 +56,7 @@ class SceneOpening:
     def open_scene_dialog(self) -> None:
         start = self.settings.get("paths/last_dir", str(Path.home()))
         path, _ = QFileDialog.getOpenFileName(self.parent, "Open scene", start,
-                                              f"IGGT scenes (*{SCENE_SUFFIX})")
+                                              f"IGGT scenes (*{SCENE_SUFFIX} *{SCENE_SUFFIX}.bak)")
         if path:
             self.open_path(Path(path))
 
@@ -82,7 +83,7 @@ class SceneOpening:
         self.settings.set("paths/last_dir", str(path.parent if path.is_file() else path))
         if path.is_dir():
             return self.start_reconstruction(path)
-        if path.suffix.lower() == SCENE_SUFFIX:
+        if path.suffix.lower() == SCENE_SUFFIX or is_scene_file(path):  # a backup (.iggt.bak) too
             return self.load_scene(path)
         from app.images import IMAGE_SUFFIXES
 
@@ -200,7 +201,7 @@ class SceneOpening:
         folder = writable_folder(Path(self.settings.get("paths/last_dir", str(Path.home()))))
         start = self.document.path or folder / (self.document.file_stem() + SCENE_SUFFIX)
         path, _ = QFileDialog.getSaveFileName(self.parent, "Save scene", str(start),
-                                              f"IGGT scenes (*{SCENE_SUFFIX})")
+                                              f"IGGT scenes (*{SCENE_SUFFIX} *{SCENE_SUFFIX}.bak)")
         return bool(path) and self.save_to(Path(path))
 
     def save_to(self, path: Path) -> bool:

@@ -142,3 +142,24 @@ def test_empty_state_lists_recent_paths(make_window, settings, tmp_path, qtbot):
     rect = recent.visualItemRect(recent.item(0))
     qtbot.mouseClick(recent.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert window.error_dialogs and "does not exist" in window.error_dialogs[-1].text()
+
+
+def test_a_backup_opens_as_a_scene_and_other_files_still_get_one_line(window, tmp_path, qtbot):
+    """query --save and every save keep the file before as .iggt.bak: it opens (it said it was neither an
+    image folder nor a scene); a file that is no scene still gets its one clear line."""
+    from scenes import make_scene
+
+    from app.scene_io import backup_path, save_scene
+
+    path = tmp_path / "room.iggt"
+    save_scene(make_scene(), path)
+    save_scene(make_scene(), path)  # the first one is now room.iggt.bak
+    bak = backup_path(path)
+    assert window.open_path(bak)
+    qtbot.waitUntil(lambda: window.document.scene is not None and window.job is None, timeout=30_000)
+    assert not window.error_dialogs
+    notes = tmp_path / "notes.bak"
+    notes.write_text("not a scene")
+    assert not window.open_path(notes)
+    assert "neither an image folder nor an .iggt scene" in window.error_dialogs[-1].text()
+    window.error_dialogs[-1].accept()
