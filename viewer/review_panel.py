@@ -496,6 +496,7 @@ class ReviewPanel(QDockWidget):
         for k in reversed(range(self.strip_layout.count())):
             w = self.strip_layout.takeAt(k).widget()
             if w is not None:
+                w.hide()  # gone from sight now, not when the event loop deletes it
                 w.deleteLater()
         enabled = item is not None and scene is not None and item.instance_id in scene.instances
         for b in self.buttons.values():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLabel
 from review_rooms import touching_merged_room
 
 from app.review import ACCEPTED, FIXED, UNREVIEWED, review_queue, review_state
@@ -310,3 +311,4 @@ def test_a_finished_pass_says_so(room, qtbot) -> None:
     assert panel.current_item() is None
     text = panel.reason.full_text()
     assert text.startswith("Review done:") and "Build queue" in text, text
+    assert not [w for w in panel.strip.findChildren(QLabel) if w.isVisible()]  # no masks of the last item
