@@ -16,19 +16,16 @@ when closed) for the viewer's background job; the first on a scene also matches 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 
 from app import edits
 from app.edit_record import Edit, EditError, LabelDiff
 from app.instances import iter_scene_correspondences, scene_correspondences_ready
-from app.progress import Progress, StagePlan, run_generator
+from app.progress import Progress, StagePlan, relay, run_generator
 from app.scene import NO_INSTANCE, Scene
-
-T = TypeVar("T")
 
 DEPTH_TOLERANCE = 0.03  # relative depth difference still counted as the same surface
 MODES = ("split", "assign", "unlabel")
@@ -146,21 +143,6 @@ def build_edit(scene: Scene, mode: str, selection: np.ndarray, selected: int | N
     return edits.reassign(scene, selection, NO_INSTANCE)
 
 
-def _events(
-    gen: Generator[float, None, T], event: Callable[[float], Progress]
-) -> Generator[Progress, None, T]:
-    """``gen``'s fractions as ``event(fraction)``; returns what ``gen`` returns (closed with this one)."""
-    try:
-        while True:
-            try:
-                fraction = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            yield event(fraction)
-    finally:
-        gen.close()
-
-
 def iter_prepare(
     scene: Scene,
     view: int,
@@ -180,14 +162,14 @@ def iter_prepare(
                       ("measuring", 2.0)])  # fmt: skip
     n = scene.n_views
     if carry:
-        selection = yield from _events(
+        selection = yield from relay(
             iter_carried_selection(scene, view, polygon, tolerance),
             lambda f: plan.event("carrying", f, f"following the shape into view {round(f * n) + 1} of {n}"),
         )
     else:
         selection = edits.pixels_in_view_polygon(scene, view, polygon)
     if match:
-        yield from _events(
+        yield from relay(
             iter_scene_correspondences(scene),
             lambda f: plan.event("matching", f, "matching the views' pixels (once per scene)"),
         )

@@ -132,6 +132,20 @@ def run_generator(
         gen.close()
 
 
+def relay(gen: Generator[Any, None, T], to_event: Callable[[Any], Progress]) -> Generator[Progress, None, T]:
+    """A sub-step's own yields (fractions, (message, fraction) pairs, ...) as this step's events:
+    ``result = yield from relay(sub, lambda f: plan.event(...))``; the sub-step is closed with this one."""
+    try:
+        while True:
+            try:
+                item = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            yield to_event(item)
+    finally:
+        gen.close()
+
+
 def iter_in_thread(
     work: Callable[[Callable[[str, float], None], Callable[[], bool]], T],
     plan: StagePlan,

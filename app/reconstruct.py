@@ -33,7 +33,7 @@ from app.geometry import (
 from app.images import ImageSet, iter_load_images
 from app.inference import HARD_MAX_VIEWS, Predictor, get_predictor
 from app.instances import build_instances, cluster_labels_to_ids, instance_statistics, match_to_previous
-from app.progress import Progress, StagePlan, iter_in_thread, run_generator
+from app.progress import Progress, StagePlan, iter_in_thread, relay, run_generator
 from app.review import kept_ids
 from app.run_plan import ReconstructConfig, RunPlan, make_plan
 from app.scene import InstanceStats, Scene
@@ -147,15 +147,10 @@ def iter_reconstruct(
     # ---- clustering
     t = time.perf_counter()
     features = pred["features"]
-    gen = iter_cluster_views(point_map, features, mask, plan.cluster, colours=imageset.images)
-    try:
-        while True:
-            message, fraction = next(gen)
-            yield stages.event("clustering", fraction, message)
-    except StopIteration as stop:
-        clusters = stop.value
-    finally:
-        gen.close()
+    clusters = yield from relay(
+        iter_cluster_views(point_map, features, mask, plan.cluster, colours=imageset.images),
+        lambda update: stages.event("clustering", update[1], update[0]),
+    )
     timings["clustering"] = time.perf_counter() - t
 
     # ---- instances
@@ -280,15 +275,10 @@ def iter_recluster(
     config.validate()
     t0 = time.perf_counter()
     keep, valid = _free_pixels(source)  # only the pixels of instances that are not kept take part
-    gen = iter_cluster_views(source.point_map, source.features, valid, config, cache, colours=source.images)
-    try:
-        while True:
-            message, fraction = next(gen)
-            yield Progress("clustering", message, 0.85 * fraction, 0.85 * fraction)
-    except StopIteration as stop:
-        clusters = stop.value
-    finally:
-        gen.close()
+    clusters = yield from relay(
+        iter_cluster_views(source.point_map, source.features, valid, config, cache, colours=source.images),
+        lambda update: Progress("clustering", update[0], 0.85 * update[1], 0.85 * update[1]),
+    )
     yield Progress("clustering", "measuring instances", 0.9, 0.9)
     t = time.perf_counter()
     free_ids = set(source.instance_ids) - set(source.locked_ids)
