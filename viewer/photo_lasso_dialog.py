@@ -15,8 +15,6 @@ photos, and drops a preview the edit made stale; when another scene is shown the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from PySide6.QtCore import QPoint, QRect, Signal
 from PySide6.QtWidgets import (
@@ -67,13 +65,6 @@ def beside(area: QRect, avoid: QRect, width: int, min_width: int = MIN_WIDTH) ->
     x = area.left() if left_room > right_room else area.right() - w + 1
     return QRect(x, area.top(), w, area.height())
 
-
-
-@dataclass(frozen=True)
-class NothingToChange:
-    """A shape that changes nothing in the mode chosen, and why (e.g. it misses the selected instance)."""
-
-    why: str
 
 class PhotoLassoDialog(QDialog):
     preview_changed = Signal(object)  # the pending app.photo_lasso.PhotoEdit, or None
@@ -264,8 +255,8 @@ class PhotoLassoDialog(QDialog):
             try:
                 return (yield from photo_lasso.iter_prepare(scene, view, polygon, mode, selected,
                                                             carry=carry))  # fmt: skip
-            except EditError as exc:  # "nothing to change": an answer for the user, not a failure (and not
-                return NothingToChange(str(exc))  # returned as an exception: superqt raises a returned one)
+            except EditError as exc:  # "nothing to change": an answer for the user, not a failure
+                return exc
 
         # the window owns the job (when there is one): a dialog closed mid-way is deleted, while the job
         # waits for its worker to stop and then goes by itself
@@ -297,10 +288,10 @@ class PhotoLassoDialog(QDialog):
         self.progress.setValue(round(event.fraction * 1000))
         self.progress.setFormat(f"{event.message} (%p%)")
 
-    def _on_prepared(self, result: photo_lasso.PhotoEdit | NothingToChange) -> None:
+    def _on_prepared(self, result: photo_lasso.PhotoEdit | EditError) -> None:
         self.job = None
-        if isinstance(result, NothingToChange):
-            self._set_pending(None, f"Nothing to change: {result.why}")
+        if isinstance(result, EditError):
+            self._set_pending(None, f"Nothing to change: {result}")
         else:
             self._set_pending(result)
 

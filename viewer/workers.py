@@ -18,6 +18,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
@@ -48,8 +49,17 @@ class StepError(Exception):
         self.error = error
 
 
+@dataclass(frozen=True)
+class _Result:
+    """A step's return value on its way through superqt, which raises a returned exception instance
+    (a step may answer with one, e.g. the EditError of a shape that changes nothing)."""
+
+    value: Any
+
+
 def _drive(factory: StepFactory, cancelled: Callable[[], bool], ended: list[bool]):
-    """The generator superqt runs: the step's events, its result as the return value; closed on cancel."""
+    """The generator superqt runs: the step's events, its result (boxed) as the return value; closed on
+    cancel."""
     gen = None
     try:
         gen = factory(cancelled)
@@ -59,7 +69,7 @@ def _drive(factory: StepFactory, cancelled: Callable[[], bool], ended: list[bool
             try:
                 event = next(gen)
             except StopIteration as stop:
-                return stop.value
+                return _Result(stop.value)
             yield event
     except RuntimeError as exc:
         raise StepError(exc) from None
@@ -161,9 +171,9 @@ class Job(QObject):
         if self._worker_finished and not self._reporting:
             self._release()
 
-    def _on_returned(self, result: Any) -> None:
+    def _on_returned(self, result: _Result) -> None:
         if self._claim():
-            self._report(self.succeeded, result)
+            self._report(self.succeeded, result.value)
 
     def _on_errored(self, exc: BaseException) -> None:
         if isinstance(exc, StepError):

@@ -39,6 +39,19 @@ def test_a_step_runs_in_a_pool_thread_and_returns(qtbot) -> None:
     assert not threads[0].name.startswith("job-")  # Qt's pool (superqt), no thread of our own
 
 
+def test_an_exception_a_step_returns_is_its_result(qtbot) -> None:
+    """superqt raises a returned exception instance; a step that answers with one (a shape that changes
+    nothing: its EditError) succeeds with it, and nothing is logged as failed."""
+    answer = ValueError("nothing to change")
+
+    def step(_cancelled):
+        yield Progress("lasso", "x", 0.1, 0.1)
+        return answer
+
+    outcome = _run(qtbot, Job("t", step))
+    assert outcome[-1] == ("succeeded", answer)
+
+
 def test_runtime_errors_are_reported_not_swallowed(qtbot) -> None:
     """superqt takes a RuntimeError for a deleted worker; a step's own must still reach the GUI."""
 
