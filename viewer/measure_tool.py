@@ -160,7 +160,7 @@ class MeasureTool(QObject):
         self._end_mode()
         span, error = format_length(self.last.units, None), None
         while True:  # until a length it can use, or Cancel
-            text = ask_length(self.window, span) if error is None else ask_length(self.window, span, error)
+            text = ask_length(self.window, span, error)
             if text is None:
                 self.stop()
                 return

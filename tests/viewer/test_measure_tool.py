@@ -60,7 +60,7 @@ def test_set_scale_then_measure_in_metres(measuring, qtbot, monkeypatch) -> None
     a, b, c, d = [i for i in candidates if on_screen(i)][:4]
     asked = []
 
-    def answer(_parent, span_text):  # the user types the real length of the two clicked points
+    def answer(_parent, span_text, _error=None):  # the user types the real length of the two points
         asked.append(span_text)
         return f"{tool.last.units / UNITS_PER_METRE * 100:.4f} cm"
 
